@@ -1,8 +1,17 @@
-"""Session-wide fixtures: the shared corpus, an isolated data dir, the MongoDB test server."""
+"""Session-wide fixtures: the shared corpus, isolated settings, the MongoDB test server.
+
+MongoDB tests run against the project's embedded server (nx-27017) started here on a free port,
+or against a real MongoDB when ``RAGDAG_TEST_MONGO_URI`` is set (e.g. mongodb://127.0.0.1:27017).
+Each test gets its own database and data folder, so tests never see each other's documents.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,3 +28,52 @@ def article_pages_dir() -> Path:
             f"{ARTICLE_PAGES_DIR} is missing: clone the project beside the shared/ folder"
         )
     return ARTICLE_PAGES_DIR
+
+
+def _as_airflow_mongo_conn(uri: str) -> str:
+    # The Mongo provider's connection type is "mongo"; keep host, port, credentials and options.
+    parts = urlsplit(uri)
+    return f"mongo://{parts.netloc}/{parts.path.lstrip('/')}" + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MongoDB server for the whole session: a real one if given, else the embedded one."""
+    external = os.environ.get("RAGDAG_TEST_MONGO_URI")
+    if external:
+        yield external
+        return
+    from ragdag.stores import embedded_mongo
+
+    data_dir = tmp_path_factory.mktemp("mongodb")
+    server = embedded_mongo.start(data_dir, embedded_mongo.free_port())
+    try:
+        yield server.uri
+    finally:
+        embedded_mongo.stop(data_dir)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mongo_uri: str, monkeypatch: pytest.MonkeyPatch):
+    """Settings for one test: own data folder, own database, loopback crawling allowed."""
+    from ragdag.settings import get_settings
+
+    monkeypatch.setenv("RAGDAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGDAG_MONGO_DATABASE", f"test_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("RAGDAG_ALLOW_PRIVATE_NETWORKS", "true")
+    monkeypatch.setenv("RAGDAG_PER_HOST_DELAY_S", "0")
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", _as_airflow_mongo_conn(mongo_uri))
+    monkeypatch.delenv("AIRFLOW_CONN_QDRANT_DEFAULT", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def mongo_db(settings):
+    """The test's own MongoDB database (with the pipeline's indexes), dropped afterwards."""
+    from ragdag.stores.mongo import mongo_database
+
+    with mongo_database(settings) as db:
+        yield db
+        db.client.drop_database(db.name)

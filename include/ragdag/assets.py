@@ -1,0 +1,17 @@
+"""The Assets that chain the five DAGs. Light to import: DAG files read these at parse time.
+
+URIs name the logical data set (host names as in docker-compose.yaml); where the data really lives
+is decided by the connections and settings, so the same chain runs on the embedded defaults.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+RAW_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/raw_documents", name="raw_documents")
+VALIDATED_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/validated_documents", name="validated_documents")
+EMBEDDED_CHUNKS = Asset(uri="qdrant://qdrant:6333/embedded_chunks", name="embedded_chunks")
+INSTRUCT_DATASET = Asset(uri="s3://ragdag/instruct_datasets", name="instruct_dataset")
+TRAINED_MODEL = Asset(uri="s3://ragdag/models", name="trained_model")
+
+CHAIN = (RAW_DOCUMENTS, VALIDATED_DOCUMENTS, EMBEDDED_CHUNKS, INSTRUCT_DATASET, TRAINED_MODEL)

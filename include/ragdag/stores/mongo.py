@@ -1,0 +1,61 @@
+"""MongoDB access through pymongo: the raw-document warehouse.
+
+The client comes from the ``mongo_default`` Airflow connection (through the Mongo provider's hook)
+or, when that connection is not defined, from the embedded server this project runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ragdag.settings import Settings, get_settings
+from ragdag.stores import embedded_mongo
+from ragdag.stores.connections import find_connection
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+    from pymongo.database import Database
+
+DOCUMENT_COLLECTIONS = ("articles", "posts", "repositories")
+AUTHORS = "authors"
+CRAWL_ERRORS = "crawl_errors"
+QUARANTINE = "quarantine"
+RUNS = "runs"
+
+
+def open_client(settings: Settings | None = None) -> MongoClient:
+    settings = settings or get_settings()
+    from pymongo import MongoClient
+
+    if find_connection(settings.mongo_conn_id) is not None:
+        from airflow.providers.mongo.hooks.mongo import MongoHook
+
+        return MongoHook(mongo_conn_id=settings.mongo_conn_id).get_conn()
+    server = embedded_mongo.start(settings.mongo_data_dir, settings.embedded_mongo_port)
+    return MongoClient(server.uri, serverSelectionTimeoutMS=10_000, tz_aware=True)
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create the indexes the pipeline relies on (idempotent)."""
+    for name in DOCUMENT_COLLECTIONS:
+        db[name].create_index("url", unique=True)
+        db[name].create_index("author_id")
+        db[name].create_index("content_hash")
+    db[AUTHORS].create_index("full_name", unique=True)
+    db[CRAWL_ERRORS].create_index([("url", 1), ("run_id", 1)])
+    db[QUARANTINE].create_index("document_id")
+
+
+@contextmanager
+def mongo_database(settings: Settings | None = None) -> Iterator[Database]:
+    """The project's database with its indexes, closed on exit."""
+    settings = settings or get_settings()
+    client = open_client(settings)
+    try:
+        db = client[settings.mongo_database]
+        ensure_indexes(db)
+        yield db
+    finally:
+        client.close()
