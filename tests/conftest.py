@@ -8,6 +8,7 @@ Each test gets its own database and data folder, so tests never see each other's
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 ARTICLE_PAGES_DIR = SHARED_DIR / "corpus" / "article-pages"
+
+# Airflow reads its home at import time: give the test session its own, before anything imports it.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="ragdag-airflow-home-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 
 @pytest.fixture(scope="session")
