@@ -1,0 +1,52 @@
+"""A local sample site for the demo and the tests: the repo's sample pages, plus shared pages.
+
+Serves ``include/sample_site`` at ``/`` and, when the shared corpus is beside the project, a few of
+its real-world pages at ``/pages/<name>.html``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ragdag.settings import PROJECT_ROOT
+
+SAMPLE_SITE_DIR = PROJECT_ROOT / "include" / "sample_site"
+SHARED_PAGES_DIR = PROJECT_ROOT.parent / "shared" / "corpus" / "article-pages"
+# English long-form pages from the shared corpus that make a plausible author's blog.
+SHARED_PAGES = ("medium-1", "ars-1", "mozilla-1", "wordpress", "firefox-nightly-blog")
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def translate_path(self, path: str) -> str:
+        clean = path.split("?", 1)[0].split("#", 1)[0]
+        if clean.startswith("/pages/") and clean.endswith(".html"):
+            return str(SHARED_PAGES_DIR / Path(clean).stem / "source.html")
+        return str(SAMPLE_SITE_DIR / clean.lstrip("/"))
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test and demo output clean
+        pass
+
+
+def sample_links(base_url: str) -> list[str]:
+    links = [f"{base_url}/{p.name}" for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))]
+    if SHARED_PAGES_DIR.is_dir():
+        links += [f"{base_url}/pages/{name}.html" for name in SHARED_PAGES if (SHARED_PAGES_DIR / name).is_dir()]
+    return links
+
+
+@contextmanager
+def serve_sample_site(port: int = 0) -> Iterator[str]:
+    """Serve the sample site on 127.0.0.1; yield its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
