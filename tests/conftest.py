@@ -84,3 +84,6 @@ def mongo_db(settings):
     with mongo_database(settings) as db:
         yield db
         db.client.drop_database(db.name)
+
+
+pytest_plugins = ["aws_fixtures"]
