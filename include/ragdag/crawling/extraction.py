@@ -6,26 +6,42 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from ragdag.crawling.extraction_byline import clean_byline, find_byline
+from ragdag.crawling.extraction_content import main_text
+from ragdag.crawling.extraction_dates import guess_published, parse_datetime
+from ragdag.crawling.extraction_language import declared_language, detect_language
+from ragdag.crawling.extraction_metadata import declared_metadata, read_json_ld, read_meta_values
+from ragdag.crawling.extraction_title import document_title
+from ragdag.crawling.html_decoding import decode_html
+from ragdag.crawling.html_tree import parse_html, remove_invisible
+
 
 class ExtractedArticle(BaseModel):
     title: str | None = None
     author: str | None = None
     published_at: datetime | None = None
-    language: str | None = None
-    content: str = ""
+    language: str | None = None  # ISO 639-1 code like "en", "fr", "zh", "ar"
+    content: str = ""  # plain text main content, paragraphs separated by blank lines
 
 
 def extract_article(html: str | bytes, url: str | None = None) -> ExtractedArticle:
-    """Extract title, author, published date, language and main text from one HTML page."""
-    import trafilatura
+    """Extract title, author, published date, language and main text from one HTML page.
 
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
-    meta = trafilatura.extract_metadata(html, default_url=url)
-    text = trafilatura.extract(html, url=url) or ""
+    Never raises on bad markup: a page with nothing readable gives an empty article.
+    """
+    root = parse_html(decode_html(html) if isinstance(html, bytes) else html)
+    if root is None:
+        return ExtractedArticle()
+    # JSON-LD lives in <script> tags, which cleaning removes.
+    json_ld = read_json_ld(root)
+    remove_invisible(root)
+    declared = declared_metadata(json_ld, read_meta_values(root))
+    content = main_text(root, url)
     return ExtractedArticle(
-        title=meta.title if meta else None,
-        author=meta.author if meta else None,
-        language=None,
-        content=text,
+        title=declared.title or document_title(root) or None,
+        # A byline in the page only counts when the metadata names nobody (as in Readability).
+        author=clean_byline(declared.byline) or find_byline(root),
+        published_at=parse_datetime(declared.published) or guess_published(root, url),
+        language=declared_language(root) or detect_language(content),
+        content=content,
     )

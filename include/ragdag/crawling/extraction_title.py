@@ -1,0 +1,94 @@
+"""Article title from the page's <title>, without site-name decoration (as Readability does it)."""
+
+from __future__ import annotations
+
+import re
+
+from lxml.html import HtmlElement
+
+_SEPARATORS = r"\|\-–—\\/>»"
+_SEPARATOR = re.compile(rf"\s[{_SEPARATORS}]\s")
+# "a / b / c" or "a » b" reads like a breadcrumb, where a short last part is still the real title.
+_HIERARCHICAL_SEPARATOR = re.compile(r"\s[\\/>»]\s")
+_LEADING_SEGMENT = re.compile(rf"^[^{_SEPARATORS}]*[{_SEPARATORS}]")
+_WHITESPACE = re.compile(r"\s+")
+_TOKEN_SPLIT = re.compile(r"\W+")
+# Titles outside this range are more likely a site name or a SEO blurb than the headline.
+_MIN_PLAIN_TITLE, _MAX_PLAIN_TITLE = 15, 150
+
+
+def collapse_spaces(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _word_count(text: str) -> int:
+    return len(_WHITESPACE.split(text))
+
+
+def inner_text(element: HtmlElement) -> str:
+    return collapse_spaces(element.text_content())
+
+
+def text_similarity(text_a: str, text_b: str) -> float:
+    """1.0 when every word of `text_b` is in `text_a`, less the share of b's text that is new."""
+    tokens_a = [t for t in _TOKEN_SPLIT.split(text_a.lower()) if t]
+    tokens_b = [t for t in _TOKEN_SPLIT.split(text_b.lower()) if t]
+    if not tokens_a or not tokens_b:
+        return 0.0
+    known = set(tokens_a)
+    unique_b = [t for t in tokens_b if t not in known]
+    return 1 - len(" ".join(unique_b)) / len(" ".join(tokens_b))
+
+
+def _title_element_text(root: HtmlElement) -> str:
+    title = root.find(".//title")
+    return inner_text(title) if title is not None else ""
+
+
+def _headings(root: HtmlElement, *tags: str) -> list[HtmlElement]:
+    return [e for e in root.iter(*tags) if isinstance(e, HtmlElement)]
+
+
+def _strip_site_suffix(title: str) -> str:
+    """Drop the last " | Site" part; when that leaves too little, drop the first part instead."""
+    last_separator = list(_SEPARATOR.finditer(title))[-1]
+    shortened = title[: last_separator.start()]
+    if _word_count(shortened) < 3:
+        shortened = _LEADING_SEGMENT.sub("", title, count=1)
+    return shortened
+
+
+def _strip_colon_prefix(title: str, root: HtmlElement) -> str:
+    """ "Site: Headline" keeps the headline, unless a heading shows the colon is part of it."""
+    if any(h.text_content().strip() == title for h in _headings(root, "h1", "h2")):
+        return title
+    shortened = title[title.rfind(":") + 1 :]
+    if _word_count(shortened) < 3:
+        return title[title.find(":") + 1 :]
+    if _word_count(title[: title.find(":")]) > 5:
+        return title
+    return shortened
+
+
+def document_title(root: HtmlElement) -> str:
+    """The <title> text without site-name prefixes/suffixes (Mozilla Readability's heuristics)."""
+    original = _title_element_text(root)
+    title = original
+    hierarchical = False
+    if _SEPARATOR.search(title):
+        hierarchical = bool(_HIERARCHICAL_SEPARATOR.search(title))
+        title = _strip_site_suffix(original)
+    elif ": " in title:
+        title = _strip_colon_prefix(original, root)
+    elif not _MIN_PLAIN_TITLE <= len(title) <= _MAX_PLAIN_TITLE:
+        h1s = _headings(root, "h1")
+        if len(h1s) == 1:
+            title = inner_text(h1s[0])
+    title = collapse_spaces(title)
+    # Four words or fewer is suspiciously short: keep the full title unless a breadcrumb
+    # separator explains exactly one dropped segment.
+    words = _word_count(title)
+    dropped_one_segment = words == _word_count(_SEPARATOR.sub("", original)) - 1
+    if words <= 4 and (not hierarchical or not dropped_one_segment):
+        title = original
+    return title
