@@ -1,0 +1,64 @@
+"""``ragdag quarantine list`` and ``ragdag quarantine release ID``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from ragdag.models import Category
+    from ragdag.settings import get_settings
+    from ragdag.validation.quarantine import list_quarantined
+
+    entries = list_quarantined(
+        get_settings(),
+        category=Category(args.category) if args.category else None,
+        include_released=args.all,
+    )
+    if args.json:
+        print(json.dumps([e.model_dump(mode="json") for e in entries], indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print("no quarantined documents")
+        return 0
+    rows = [("ID", "CATEGORY", "RUN", "FAILED EXPECTATIONS", "URL")] + [
+        (e.id, e.category.value, e.run_id, ", ".join(e.failed_expectations), e.url or "")
+        for e in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from ragdag.settings import get_settings
+    from ragdag.validation.quarantine import QuarantineError, release_quarantined
+
+    try:
+        entry = release_quarantined(get_settings(), args.id, released_by=args.by)
+    except QuarantineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"released {entry.document_id} ({entry.url}) back to {entry.category.value}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add the ``quarantine`` command to the ``ragdag`` parser's subparsers."""
+    quarantine = sub.add_parser("quarantine", help="List or release documents that failed validation.")
+    actions = quarantine.add_subparsers(dest="quarantine_command", required=True)
+
+    listing = actions.add_parser("list", help="Show quarantined documents and why they failed.")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--category", choices=["articles", "posts", "repositories"])
+    listing.add_argument("--all", action="store_true", help="include released documents")
+    listing.set_defaults(func=_cmd_list)
+
+    release = actions.add_parser("release", help="Put a quarantined document back as accepted.")
+    release.add_argument("id", help="the quarantine id shown by `ragdag quarantine list`")
+    release.add_argument("--by", help="who releases it (default: the current user)")
+    release.set_defaults(func=_cmd_release)

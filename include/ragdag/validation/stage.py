@@ -1,0 +1,286 @@
+"""The validation stage: check every pending document, keep the good, quarantine the bad, gate.
+
+Incremental: only documents whose ``validation.status`` is ``pending`` are read (the crawler sets
+it on every new or changed document). Each one ends ``validated`` (with suite, suite version, run,
+time and the content hash it was checked at) or moved to the quarantine with its failures. A
+document the crawler changes while it is being checked is left pending and counted as skipped.
+
+Counts are per Airflow run id and add up over task attempts (one ``runs`` record per attempt), so
+a retry after a failed gate fails again instead of passing on an empty batch. The gate is applied
+last, after quarantining and writing the reports, so the evidence is kept when it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ragdag.models import Category
+from ragdag.settings import Settings
+from ragdag.stores.mongo import RUNS, mongo_database
+from ragdag.stores.object_store import ObjectStore, open_object_store
+from ragdag.validation.frame import documents_to_frame
+from ragdag.validation.gate import GxSession, ValidationGateFailed, enforce_gate, failed_share
+from ragdag.validation.quarantine import RELEASED, move_to_quarantine, quarantine_id
+from ragdag.validation.reports import (
+    batch_stamp,
+    publish_data_docs,
+    run_key,
+    write_batch_report,
+    write_summary,
+)
+from ragdag.validation.suites import SuiteDefinition, load_suites
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+log = logging.getLogger(__name__)
+
+STAGE = "validate"
+PENDING = "pending"
+VALIDATED = "validated"
+# What the next stages may read: released documents were accepted by a person.
+ACCEPTED_STATUSES = (VALIDATED, RELEASED)
+# Documents per GX run: bounds memory (repository documents carry whole files).
+BATCH_SIZE = 500
+WORST_SHOWN = 5
+
+
+class CategoryCounts(BaseModel):
+    validated: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+
+
+class ValidationReport(BaseModel):
+    """What one run of the stage did (summed over the attempts of the same run id)."""
+
+    run_id: str
+    validated: int
+    quarantined: int
+    skipped: int
+    per_category: dict[str, CategoryCounts]
+    failed_share: float
+    threshold: float
+    gate_passed: bool
+    worst_expectations: list[str]  # "<category>.<expectation name>", most failures first
+    expectation_failures: dict[str, int]
+    report_uris: list[str]
+
+
+def accepted_filter() -> dict[str, Any]:
+    """MongoDB filter for documents the next stages may use."""
+    return {"validation.status": {"$in": list(ACCEPTED_STATUSES)}}
+
+
+def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _validated_hash_owners(db: Database, category: Category, hashes: list[str]) -> dict[str, str]:
+    if not hashes:
+        return {}
+    cursor = db[category.value].find(
+        {"content_hash": {"$in": hashes}, **accepted_filter()}, {"content_hash": 1}
+    )
+    return {doc["content_hash"]: str(doc["_id"]) for doc in cursor}
+
+
+def _mark_validated(
+    db: Database, category: Category, doc: dict[str, Any], suite: SuiteDefinition, run_id: str, at: datetime
+) -> bool:
+    # Guarded by hash and status: a version stored by the crawler meanwhile stays pending.
+    result = db[category.value].update_one(
+        {"_id": doc["_id"], "content_hash": doc.get("content_hash"), "validation.status": PENDING},
+        {"$set": {"validation": {
+            "status": VALIDATED,
+            "suite": suite.name,
+            "suite_version": suite.version,
+            "run_id": run_id,
+            "validated_at": at,
+            "content_hash": doc.get("content_hash"),
+        }}},
+    )
+    return bool(result.matched_count)
+
+
+class _Attempt:
+    """Counts and report locations of this task attempt."""
+
+    def __init__(self, started_at: datetime) -> None:
+        self.started_at = started_at
+        self.counts = {category.value: CategoryCounts() for category in Category}
+        self.failures: dict[str, Counter[str]] = {category.value: Counter() for category in Category}
+        self.sites: list[str] = []  # Data Docs index pages
+        self.report_uris: list[str] = []  # per-batch result and outcome files
+
+
+def _validate_batch(
+    db: Database,
+    store: ObjectStore,
+    session: GxSession,
+    *,
+    category: Category,
+    ids: list[Any],
+    run_id: str,
+    number: int,
+    attempt: _Attempt,
+) -> None:
+    suite = session.suites[category]
+    counts = attempt.counts[category.value]
+    docs = list(db[category.value].find({"_id": {"$in": ids}, "validation.status": PENDING}))
+    counts.skipped += len(ids) - len(docs)  # validated by a concurrent run meanwhile
+    if not docs:
+        return
+    now = datetime.now(UTC)
+    hashes = [doc["content_hash"] for doc in docs if isinstance(doc.get("content_hash"), str)]
+    frame = documents_to_frame(docs, now=now, validated_owners=_validated_hash_owners(db, category, hashes))
+    outcome = session.validate(category, frame, run_name=run_key(run_id))
+    validated: list[str] = []
+    quarantined: dict[str, str] = {}
+    skipped: list[str] = []
+    for doc in docs:
+        doc_id = str(doc["_id"])
+        failures = outcome.failures.get(doc_id)
+        if failures:
+            moved = move_to_quarantine(
+                db, category=category, document=doc, failures=failures, suite=suite.name,
+                suite_version=suite.version, run_id=run_id, at=now,
+            )
+            if moved:
+                quarantined[doc_id] = quarantine_id(doc_id, doc.get("content_hash"), run_id)
+                attempt.failures[category.value].update({f.name for f in failures})
+            else:
+                skipped.append(doc_id)
+        elif _mark_validated(db, category, doc, suite, run_id, now):
+            validated.append(doc_id)
+        else:
+            skipped.append(doc_id)
+    counts.validated += len(validated)
+    counts.quarantined += len(quarantined)
+    counts.skipped += len(skipped)
+    attempt.report_uris += write_batch_report(
+        store, run_id=run_id, outcome=outcome, stamp=batch_stamp(attempt.started_at, number),
+        validated=validated, quarantined=quarantined, skipped=skipped,
+    )
+    log.info(
+        "%s batch %d: %d validated, %d quarantined, %d skipped",
+        category.value, number, len(validated), len(quarantined), len(skipped),
+    )
+
+
+def _validate_category(
+    db: Database, store: ObjectStore, session: GxSession, *, category: Category, run_id: str, attempt: _Attempt
+) -> None:
+    ids = sorted(doc["_id"] for doc in db[category.value].find({"validation.status": PENDING}, {"_id": 1}))
+    for number, chunk in enumerate(_batched(ids, BATCH_SIZE), start=1):
+        _validate_batch(
+            db, store, session, category=category, ids=chunk, run_id=run_id, number=number, attempt=attempt
+        )
+    site = publish_data_docs(store, run_id=run_id, category=category, site_dir=session.docs_dir(category))
+    if site:
+        attempt.sites.append(site)
+
+
+def _attempt_record(run_id: str, attempt: _Attempt, suites: dict[Category, SuiteDefinition]) -> dict[str, Any]:
+    return {
+        "_id": f"{STAGE}:{run_key(run_id)}:{attempt.started_at:%Y%m%dT%H%M%S%fZ}",
+        "stage": STAGE,
+        "run_id": run_id,
+        "started_at": attempt.started_at,
+        "finished_at": datetime.now(UTC),
+        "suite_versions": {category.value: suite.version for category, suite in suites.items()},
+        "counts": {name: counts.model_dump() for name, counts in attempt.counts.items()},
+        "expectation_failures": {name: dict(counter) for name, counter in attempt.failures.items()},
+        "report_uris": [*attempt.sites, *attempt.report_uris],
+    }
+
+
+def _report(run_id: str, records: list[dict[str, Any]], threshold: float) -> ValidationReport:
+    per_category = {category.value: CategoryCounts() for category in Category}
+    failures: Counter[str] = Counter()
+    uris: list[str] = []
+    for record in records:
+        for name, counts in (record.get("counts") or {}).items():
+            total = per_category.setdefault(name, CategoryCounts())
+            for key, value in counts.items():
+                setattr(total, key, getattr(total, key) + int(value))
+        for name, counter in (record.get("expectation_failures") or {}).items():
+            failures.update({f"{name}.{expectation}": int(n) for expectation, n in counter.items()})
+        uris += [uri for uri in record.get("report_uris") or [] if uri not in uris]
+    validated = sum(c.validated for c in per_category.values())
+    quarantined = sum(c.quarantined for c in per_category.values())
+    share = failed_share(validated, quarantined)
+    ranked = sorted(failures.items(), key=lambda item: (-item[1], item[0]))
+    return ValidationReport(
+        run_id=run_id,
+        validated=validated,
+        quarantined=quarantined,
+        skipped=sum(c.skipped for c in per_category.values()),
+        per_category=per_category,
+        failed_share=share,
+        threshold=threshold,
+        gate_passed=share <= threshold,
+        worst_expectations=[name for name, _ in ranked[:WORST_SHOWN]],
+        expectation_failures=dict(ranked),
+        report_uris=uris,
+    )
+
+
+def validate_pending_documents(settings: Settings, run_id: str) -> ValidationReport:
+    """Validate every pending document; raise ValidationGateFailed when too many fail.
+
+    Suites are loaded (and checked) before any document is touched.
+    """
+    suites = load_suites(settings)
+    attempt = _Attempt(datetime.now(UTC))
+    store = open_object_store(settings)
+    with mongo_database(settings) as db, tempfile.TemporaryDirectory(prefix="ragdag-gx-docs-") as tmp:
+        session = GxSession(suites, Path(tmp))
+        try:
+            for category in Category:
+                _validate_category(db, store, session, category=category, run_id=run_id, attempt=attempt)
+        except Exception as error:
+            # Record what this attempt already did, so the retry's gate counts it too.
+            failed = _attempt_record(run_id, attempt, suites)
+            db[RUNS].insert_one({**failed, "error": f"{type(error).__name__}: {error}"})
+            raise
+        record = _attempt_record(run_id, attempt, suites)
+        earlier = list(db[RUNS].find({"stage": STAGE, "run_id": run_id}))
+        report = _report(run_id, [*earlier, record], settings.validation_max_failed_share)
+        summary_uri = write_summary(store, run_id=run_id, summary=report.model_dump(mode="json"))
+        report.report_uris.insert(0, summary_uri)
+        record["report_uris"].insert(0, summary_uri)
+        record["gate"] = {
+            "failed_share": report.failed_share,
+            "threshold": report.threshold,
+            "passed": report.gate_passed,
+        }
+        db[RUNS].insert_one(record)
+    log.info(
+        "run %s: %d validated, %d quarantined, %d skipped, failed share %.1f%%",
+        run_id, report.validated, report.quarantined, report.skipped, 100 * report.failed_share,
+    )
+    docs = [uri for uri in report.report_uris if uri.endswith("/index.html")]
+    try:
+        enforce_gate(
+            run_id=run_id,
+            share=report.failed_share,
+            threshold=report.threshold,
+            worst=[(name, report.expectation_failures[name]) for name in report.worst_expectations],
+            report_location=summary_uri + (f" (Data Docs: {', '.join(docs)})" if docs else ""),
+        )
+    except ValidationGateFailed as error:
+        error.report = report
+        raise
+    return report
