@@ -27,9 +27,15 @@ from ragdag.settings import get_settings
 def validate_documents() -> None:
     @task(outlets=[VALIDATED_DOCUMENTS])
     def validate(**context):
-        from ragdag.validation import validate_pending_documents
+        from airflow.sdk.exceptions import AirflowFailException
 
-        report = validate_pending_documents(get_settings(), run_id_of(context))
+        from ragdag.validation import ValidationGateFailed, validate_pending_documents
+
+        try:
+            report = validate_pending_documents(get_settings(), run_id_of(context))
+        except ValidationGateFailed as failed:
+            # A failed gate is a verdict on the data, not a transient error: retrying cannot help.
+            raise AirflowFailException(str(failed)) from failed
         yield Metadata(VALIDATED_DOCUMENTS, report.model_dump(mode="json"))
 
     validate()
