@@ -7,9 +7,12 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
 - **Reads:** the links in `include/sources.yaml` (scheduled runs) or, when triggered over the REST
   API, the run's `conf`: `{"author": "Jane Doe", "links": ["https://…"]}` (validated: an unknown
   key, a non-http(s) URL, a URL with credentials or a missing author fail the first task).
-- **Does:** one mapped task per link (a dead site does not stop the others); transient errors
-  (timeouts, 429, 5xx) retry with exponential backoff, permanent ones (404, robots.txt, not HTML,
-  too large) are recorded in `crawl_errors`.
+- **Does:** one mapped task per link (a dead site does not stop the others), dispatched by URL:
+  GitHub / GitLab / `*.git` repositories are shallow-cloned into `repositories`, RSS / Atom feeds
+  and sitemaps have their new or changed articles crawled (conditional GET), social posts go to
+  `posts`, any other page is an `articles` page. Transient errors (timeouts, 429, 5xx) retry with
+  exponential backoff, permanent ones (404, robots.txt, not HTML, too large) are recorded in
+  `crawl_errors` with the run id. A bad conf fails `plan_targets` at once, naming the field.
 - **Emits:** `raw_documents` with counts of new / updated / unchanged / failed documents. The run
   fails when more than `RAGDAG_MAX_FAILED_SOURCE_SHARE` of the sources failed.
 """
@@ -17,6 +20,7 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
 from __future__ import annotations
 
 from airflow.sdk import Metadata, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from ragdag.assets import RAW_DOCUMENTS
 from ragdag.dag_wiring import DAG_KWARGS, TAGS, is_last_attempt, run_id_of
@@ -27,9 +31,16 @@ from ragdag.settings import get_settings
 def crawl_sources() -> None:
     @task
     def plan_targets(**context) -> list[dict]:
+        from ragdag.crawling.crawl_plan import InvalidCrawlConf
         from ragdag.crawling.crawl_plan import plan_targets as plan
 
-        targets = plan(context["dag_run"].conf, get_settings().sources_file)
+        settings = get_settings()
+        try:
+            # file:// links (local git repositories) only where loopback crawling is allowed.
+            allow_files = settings.allow_private_networks
+            targets = plan(context["dag_run"].conf, settings.sources_file, allow_file_links=allow_files)
+        except InvalidCrawlConf as error:
+            raise AirflowFailException(str(error)) from error  # a retry cannot fix the conf
         return [t.model_dump() for t in targets]
 
     @task(retries=3, max_active_tis_per_dag=8)
@@ -38,11 +49,17 @@ def crawl_sources() -> None:
 
         return crawl_one(get_settings(), target, run_id_of(context), last_attempt=is_last_attempt(context))
 
-    @task(outlets=[RAW_DOCUMENTS], trigger_rule="all_done")
-    def summarize(targets: list[dict], reports: list[dict]):
+    # Runs when some crawls failed (to count them), not when planning failed (nothing to count).
+    @task(outlets=[RAW_DOCUMENTS], trigger_rule="all_done_min_one_success")
+    def summarize(targets: list[dict], reports: list[dict], **context):
+        from ragdag.crawling.crawl_report import TooManyFailedSources
         from ragdag.crawling.service import summarize_crawl
 
-        yield Metadata(RAW_DOCUMENTS, summarize_crawl(get_settings(), targets, list(reports)))
+        try:
+            summary = summarize_crawl(get_settings(), targets, list(reports), run_id_of(context))
+        except TooManyFailedSources as error:
+            raise AirflowFailException(str(error)) from error  # the sources, not this task, need fixing
+        yield Metadata(RAW_DOCUMENTS, summary)
 
     targets = plan_targets()
     summarize(targets, crawl.expand(target=targets))

@@ -330,13 +330,6 @@ def test_posts_and_repositories_have_their_own_suites(settings, mongo_db, articl
     assert sorted(u.split("/")[-3] for u in sites) == ["articles", "posts", "repositories"]
 
 
-@pytest.mark.xfail(
-    condition=not os.environ.get("RAGDAG_TEST_MONGO_URI"),
-    reason="nx-27017 0.8.1 stores datetimes given to $set on an existing document as strings, so the "
-    "crawler's update of a changed page turns crawled_at into text; passes on a real MongoDB",
-    raises=ValidationGateFailed,
-    strict=True,
-)
 def test_a_changed_document_is_validated_again(settings, mongo_db, article_pages_dir) -> None:
     ids = _store_good_articles(mongo_db, article_pages_dir, count=2)
     assert validate_pending_documents(settings, "run-first").validated == 2

@@ -1,43 +1,51 @@
-"""Crawl one article page: fetch politely, extract the main content, store it."""
+"""Crawl one HTML page (an article or a social post): fetch politely, extract, store."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ipaddress
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ragdag.crawling.document_store import WriteOutcome, upsert_document
+from ragdag.crawling.document_store import WriteOutcome, stored_fields, upsert_document
 from ragdag.crawling.extraction import extract_article
+from ragdag.crawling.fetching import PermanentFetchError
 from ragdag.crawling.url_safety import normalize_url
 from ragdag.models import Category
 
 if TYPE_CHECKING:
-    from pymongo.database import Database
-
-    from ragdag.crawling.fetching import Fetcher
+    from ragdag.crawling.crawl_context import CrawlContext
+    from ragdag.crawling.fetching import FetchResult
 
 
 def platform_of(url: str) -> str:
+    """``medium`` for https://www.medium.com/..., the address itself for an IP host."""
     host = (urlsplit(url).hostname or "").removeprefix("www.")
-    return host.split(".")[-2] if host.count(".") >= 1 else host
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.split(".")[-2] if host.count(".") >= 1 else host
 
 
-def crawl_article(db: Database, fetcher: Fetcher, url: str, author_full_name: str) -> WriteOutcome:
-    normalized = normalize_url(url)
-    known = db[Category.ARTICLES.value].find_one(
-        {"url": normalized}, {"http.etag": 1, "http.last_modified": 1}
+def fetch_known(ctx: CrawlContext, category: Category, url: str, **options: Any) -> FetchResult:
+    """Fetch ``url``, sending the validators of its stored copy so an unchanged page costs a 304."""
+    try:
+        normalized = normalize_url(url)
+    except ValueError as exc:
+        raise PermanentFetchError(url, str(exc)) from exc
+    known = stored_fields(ctx.db, category, normalized, "http").get("http") or {}
+    return ctx.fetcher.fetch(
+        normalized, etag=known.get("etag"), last_modified=known.get("last_modified"), **options
     )
-    http_known = (known or {}).get("http") or {}
-    page = fetcher.fetch(
-        normalized, etag=http_known.get("etag"), last_modified=http_known.get("last_modified")
-    )
-    if page.not_modified:
-        return WriteOutcome.UNCHANGED
+
+
+def store_page(ctx: CrawlContext, category: Category, page: FetchResult) -> WriteOutcome:
+    """Extract a fetched HTML page and store it under the URL it was asked for."""
     article = extract_article(page.content, url=page.final_url)
     return upsert_document(
-        db,
-        category=Category.ARTICLES,
-        url=normalized,
-        author_full_name=author_full_name,
+        ctx.db,
+        category=category,
+        url=page.url,
+        author_full_name=ctx.author_full_name,
         platform=platform_of(page.final_url),
         content=article.content,
         fields={
@@ -55,3 +63,18 @@ def crawl_article(db: Database, fetcher: Fetcher, url: str, author_full_name: st
         },
         crawled_at=page.fetched_at,
     )
+
+
+def _crawl_html(ctx: CrawlContext, category: Category, url: str) -> list[WriteOutcome]:
+    page = fetch_known(ctx, category, url)
+    return [WriteOutcome.UNCHANGED if page.not_modified else store_page(ctx, category, page)]
+
+
+def crawl_article(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
+    """Crawl a page that must be HTML (a feed's article); a 304 writes nothing."""
+    return _crawl_html(ctx, Category.ARTICLES, url)
+
+
+def crawl_post(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
+    """Crawl a social post's page into ``posts``; the article extraction reads it well enough."""
+    return _crawl_html(ctx, Category.POSTS, url)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+
+from ragdag.crawling.url_safety import normalize_url
+
+# Validation context key: accept file:// links (local git repositories) in tests and demos only.
+ALLOW_FILE_LINKS = "allow_file_links"
 
 
-def _check_link(url: str) -> str:
+def _check_link(url: str, allow_file: bool) -> str:
     parts = urlsplit(url.strip())
+    if parts.scheme == "file" and allow_file:
+        return url.strip()
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        hint = " (file:// only with RAGDAG_ALLOW_PRIVATE_NETWORKS=true)" if parts.scheme == "file" else ""
+        raise ValueError(f"{url!r} is not an http(s) URL{hint}")
     if not parts.hostname:
         raise ValueError(f"{url!r} has no host")
     if parts.username or parts.password:
@@ -20,23 +29,26 @@ def _check_link(url: str) -> str:
     return url.strip()
 
 
+def _check_link_in_context(url: str, info: ValidationInfo) -> str:
+    return _check_link(url, allow_file=bool((info.context or {}).get(ALLOW_FILE_LINKS)))
+
+
+def _clean_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return " ".join(value.split())
+
+
+AuthorName = Annotated[str, Field(min_length=1), AfterValidator(_clean_name)]
+# Each link validated on its own, so that an error names it: "links.2: 'ftp://…' is not …".
+Links = Annotated[list[Annotated[str, AfterValidator(_check_link_in_context)]], Field(min_length=1)]
+
+
 class AuthorSources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1)
-    links: list[str] = Field(min_length=1)
-
-    @field_validator("full_name")
-    @classmethod
-    def _name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return " ".join(value.split())
-
-    @field_validator("links")
-    @classmethod
-    def _links_are_http(cls, links: list[str]) -> list[str]:
-        return [_check_link(link) for link in links]
+    full_name: AuthorName
+    links: Links
 
 
 class CrawlConf(BaseModel):
@@ -44,11 +56,12 @@ class CrawlConf(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    author: str = Field(min_length=1)
-    links: list[str] = Field(min_length=1)
+    author: AuthorName
+    links: Links
 
     def as_sources(self) -> AuthorSources:
-        return AuthorSources(full_name=self.author, links=self.links)
+        # Already validated with the same types (and context): no second validation.
+        return AuthorSources.model_construct(full_name=self.author, links=self.links)
 
 
 class SourcesFile(BaseModel):
@@ -76,32 +89,49 @@ def _explain(error: ValidationError, what: str) -> InvalidCrawlConf:
     return InvalidCrawlConf(f"invalid {what}: " + "; ".join(lines))
 
 
-def parse_crawl_conf(conf: dict | None) -> CrawlConf | None:
+def parse_crawl_conf(conf: dict | None, *, allow_file_links: bool = False) -> CrawlConf | None:
     """Validate a run's conf; an empty conf means 'crawl the configured sources'."""
     if not conf:
         return None
     try:
-        return CrawlConf.model_validate(conf)
+        return CrawlConf.model_validate(conf, context={ALLOW_FILE_LINKS: allow_file_links})
     except ValidationError as error:
         raise _explain(error, "crawl_sources conf") from None
 
 
-def load_sources_file(path: Path) -> SourcesFile:
+def load_sources_file(path: Path, *, allow_file_links: bool = False) -> SourcesFile:
     try:
-        return SourcesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return SourcesFile.model_validate(data, context={ALLOW_FILE_LINKS: allow_file_links})
     except ValidationError as error:
         raise _explain(error, f"sources file {path}") from None
 
 
-def plan_targets(conf: dict | None, sources_file: Path) -> list[CrawlTarget]:
-    """The links to crawl in this run: the conf's when given, else the sources file's."""
-    parsed = parse_crawl_conf(conf)
-    authors = [parsed.as_sources()] if parsed else load_sources_file(sources_file).authors
+def _identity(link: str) -> str:
+    try:
+        return normalize_url(link)
+    except ValueError:  # a file:// link has no host to normalize
+        return link
+
+
+def plan_targets(
+    conf: dict | None, sources_file: Path, *, allow_file_links: bool = False
+) -> list[CrawlTarget]:
+    """The links to crawl in this run: the conf's when given, else the sources file's.
+
+    Two spellings of one page (a trailing slash, a utm_ parameter) are crawled once: two mapped
+    tasks writing one document would race.
+    """
+    parsed = parse_crawl_conf(conf, allow_file_links=allow_file_links)
+    if parsed is not None:
+        authors = [parsed.as_sources()]
+    else:
+        authors = load_sources_file(sources_file, allow_file_links=allow_file_links).authors
     seen: set[str] = set()
     targets = []
     for author in authors:
         for link in author.links:
-            if link not in seen:
-                seen.add(link)
+            if (key := _identity(link)) not in seen:
+                seen.add(key)
                 targets.append(CrawlTarget(author_full_name=author.full_name, url=link))
     return targets

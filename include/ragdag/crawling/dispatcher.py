@@ -4,53 +4,113 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
-from ragdag.crawling.article_crawler import crawl_article
+from ragdag.crawling.article_crawler import crawl_post, fetch_known, store_page
+from ragdag.crawling.crawl_context import CrawlContext, Crawler
 from ragdag.crawling.crawl_report import CrawlReport
-from ragdag.crawling.document_store import WriteOutcome, record_crawl_error
-from ragdag.crawling.fetching import PermanentFetchError
+from ragdag.crawling.document_store import WriteOutcome
+from ragdag.crawling.feed_crawler import FEED_ACCEPT, FEED_MEDIA_TYPES, crawl_feed_page
+from ragdag.crawling.fetching import (
+    HTML_MEDIA_TYPES,
+    PermanentFetchError,
+    TransientFetchError,
+    parse_content_type,
+)
+from ragdag.crawling.repository_crawler import crawl_repository
+from ragdag.models import Category
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
     from ragdag.crawling.crawl_plan import CrawlTarget
-    from ragdag.crawling.fetching import Fetcher
+    from ragdag.crawling.fetching import Fetcher, FetchResult
 
-# A crawler stores what one link yields and returns one outcome per document it wrote or skipped.
-Crawler = Callable[["Database", "Fetcher", str, str], list[WriteOutcome]]
-
-
-def _single(crawl: Callable[..., WriteOutcome]) -> Crawler:
-    return lambda db, fetcher, url, author: [crawl(db, fetcher, url, author)]
+# Feeds last: a link given as a page may turn out to be one (see _PAGE_HANDLERS).
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.5, application/xml;q=0.4"
 
 
-# First match wins; the last entry catches every other page as an article.
+def _store_article(ctx: CrawlContext, page: FetchResult) -> list[WriteOutcome]:
+    return [store_page(ctx, Category.ARTICLES, page)]
+
+
+# What a fetched web page turns out to be decides how it is stored: a link given as an article
+# may well be a blog's feed. Links found in a feed are fetched as HTML only, so feeds never nest.
+_PAGE_HANDLERS: dict[str, Callable[[CrawlContext, FetchResult], list[WriteOutcome]]] = {
+    **dict.fromkeys(HTML_MEDIA_TYPES, _store_article),
+    **dict.fromkeys(FEED_MEDIA_TYPES, crawl_feed_page),
+}
+
+
+def crawl_web_page(ctx: CrawlContext, url: str, *, accept: str = HTML_ACCEPT) -> list[WriteOutcome]:
+    """Crawl a link as an article or, when it serves RSS/Atom/sitemap XML, as a feed."""
+    page = fetch_known(ctx, Category.ARTICLES, url, accept=accept, require_html=False)
+    if page.not_modified:
+        return [WriteOutcome.UNCHANGED]
+    media_type, _ = parse_content_type(page.content_type)
+    handler = _PAGE_HANDLERS.get(media_type)
+    if handler is None:
+        raise PermanentFetchError(
+            page.url,
+            f"neither HTML nor a feed: content type is {media_type or 'missing'!r}; "
+            "link an article page, an RSS/Atom feed or a sitemap.xml",
+            status=page.status,
+        )
+    return handler(ctx, page)
+
+
+_SEGMENT = r"[\w.-]+"
+# First match wins; the last entry catches every other web page as an article.
+_ROUTES: list[tuple[str, str, Crawler]] = [
+    ("repository", rf"^https?://(www\.)?github\.com/{_SEGMENT}/{_SEGMENT}/?$", crawl_repository),
+    # GitLab groups nest; "/-/" starts a page about the project (blob, issues), not the project.
+    ("repository", r"^https?://(www\.)?gitlab\.com/(?!.*/-(/|$))[^?#]+/[^?#/]+/?$", crawl_repository),
+    ("repository", r"^https?://[^?#]+\.git/?$", crawl_repository),
+    # Only ever reached in tests and demos: the repository crawler refuses file:// otherwise.
+    ("repository", r"^file://", crawl_repository),
+    ("post", r"^https?://(www\.)?linkedin\.com/(posts|feed/update)/", crawl_post),
+    ("post", r"^https?://(www\.|mobile\.)?(x|twitter)\.com/\w+/status/\d+", crawl_post),
+    ("post", r"^https?://[^/?#]+/@\w+/\d+/?$", crawl_post),  # Mastodon-style
+    (
+        "feed",
+        r"^https?://[^?#]*(/(feed|rss|atom)|\.(xml|rss|atom))/?([?#]|$)",
+        partial(crawl_web_page, accept=FEED_ACCEPT),
+    ),
+    ("article", r"^https?://", crawl_web_page),
+]
 CRAWLERS: list[tuple[str, re.Pattern[str], Crawler]] = [
-    ("article", re.compile(r"^https?://"), _single(crawl_article)),
+    (name, re.compile(pattern, re.IGNORECASE), crawler) for name, pattern, crawler in _ROUTES
 ]
 
 
 def crawler_for(url: str) -> tuple[str, Crawler]:
     for name, pattern, crawler in CRAWLERS:
-        if pattern.search(url):
+        if pattern.search(url.strip()):
             return name, crawler
-    raise ValueError(f"no crawler handles {url!r}")
+    raise PermanentFetchError(
+        url, "no crawler handles this URL; link an http(s) page, feed or repository"
+    )
 
 
-def crawl_target(db: Database, fetcher: Fetcher, target: CrawlTarget, run_id: str | None) -> CrawlReport:
+def crawl_target(
+    db: Database, fetcher: Fetcher, target: CrawlTarget, run_id: str | None, *, last_attempt: bool = True
+) -> CrawlReport:
     """Crawl one configured link. Permanent failures are recorded and counted, not raised;
-    transient ones propagate so that the Airflow task retries with backoff."""
+    transient ones propagate so that the Airflow task retries with backoff (and are recorded on
+    the last attempt, so that a source that never answers still shows in ``crawl_errors``)."""
+    ctx = CrawlContext(db, fetcher, target.author_full_name, run_id)
     report = CrawlReport(sources=1)
-    _, crawler = crawler_for(target.url)
     try:
-        for outcome in crawler(db, fetcher, target.url, target.author_full_name):
+        _, crawler = crawler_for(target.url)
+        for outcome in crawler(ctx, target.url):
             report.count(outcome)
     except PermanentFetchError as error:
-        record_crawl_error(
-            db, url=target.url, author_full_name=target.author_full_name,
-            reason=error.reason, run_id=run_id,
-        )
+        ctx.record_error(target.url, error.reason)
         report.failed += 1
         report.failed_sources = 1
+    except TransientFetchError as error:
+        if last_attempt:
+            ctx.record_error(target.url, f"gave up after retries: {error.reason}")
+        raise
     return report

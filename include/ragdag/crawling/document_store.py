@@ -6,13 +6,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from pymongo.errors import DuplicateKeyError
+
 from ragdag.models import Category, author_id, content_hash, document_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 
 if TYPE_CHECKING:
+    from pymongo.collection import Collection
     from pymongo.database import Database
 
 CRAWLER_VERSION = "1"
+# Fields that let the next crawl skip work (a conditional GET, a repository's HEAD commit): kept
+# current even when the content is unchanged, when nothing else is written.
+PAGE_VALIDATORS = ("http.etag", "http.last_modified")
 
 
 class WriteOutcome(StrEnum):
@@ -44,18 +50,22 @@ def upsert_document(
     fields: dict[str, Any],
     http: dict[str, Any] | None,
     crawled_at: datetime | None = None,
+    validators: tuple[str, ...] = PAGE_VALIDATORS,
 ) -> WriteOutcome:
     """Store one document under its normalized ``url``.
 
-    Unchanged content writes nothing (not even the crawl time), changed content updates in place,
-    bumps ``version`` and sends the document back to validation.
+    Unchanged content writes nothing (not even the crawl time) but new ``validators``, so the next
+    crawl can still skip the work; changed content updates in place, bumps ``version`` and sends
+    the document back to validation.
     """
     crawled_at = crawled_at or datetime.now(UTC)
     doc_id = document_id(url)
     digest = content_hash(content)
     collection = db[category.value]
-    existing = collection.find_one({"_id": doc_id}, {"content_hash": 1, "version": 1})
+    wanted = ("content_hash", "version", "first_crawled_at", *validators)
+    existing = collection.find_one({"_id": doc_id}, dict.fromkeys(wanted, 1))
     if existing is not None and existing.get("content_hash") == digest:
+        _refresh_validators(collection, existing, {**fields, "http": http}, validators)
         return WriteOutcome.UNCHANGED
     aid = upsert_author(db, author_full_name)
     body = {
@@ -73,14 +83,51 @@ def upsert_document(
         "validation": {"status": "pending"},
     }
     if existing is None:
-        collection.insert_one({"_id": doc_id, **body, "version": 1, "first_crawled_at": crawled_at})
+        try:
+            collection.insert_one({"_id": doc_id, **body, "version": 1, "first_crawled_at": crawled_at})
+        except DuplicateKeyError:
+            # Another task stored the same URL a moment ago (a feed and a sitemap of one blog
+            # crawled in parallel): that fresh copy stands.
+            return WriteOutcome.UNCHANGED
         return WriteOutcome.NEW
-    # Guard on the hash we read so two writers racing on one URL cannot both bump the version.
-    result = collection.update_one(
+    # A whole replacement: the crawler owns the document, and new content voids whatever later
+    # stages noted on it. (It also keeps datetimes datetimes on the embedded server, whose $set
+    # stores them as strings.) Guarded on the hash we read, so two racing writers bump once.
+    result = collection.replace_one(
         {"_id": doc_id, "content_hash": existing.get("content_hash")},
-        {"$set": body, "$inc": {"version": 1}},
+        {
+            **body,
+            "version": int(existing.get("version", 1)) + 1,
+            "first_crawled_at": existing.get("first_crawled_at", crawled_at),
+        },
     )
     return WriteOutcome.UPDATED if result.matched_count else WriteOutcome.UNCHANGED
+
+
+def _dotted(document: dict[str, Any] | None, path: str) -> Any:
+    for key in path.split("."):
+        document = document.get(key) if isinstance(document, dict) else None
+    return document
+
+
+def _refresh_validators(
+    collection: Collection, existing: dict[str, Any], current: dict[str, Any], names: tuple[str, ...]
+) -> None:
+    changed = {
+        name: _dotted(current, name)
+        for name in names
+        if _dotted(current, name) not in (None, _dotted(existing, name))
+        # MongoDB cannot $set "http.etag" inside an "http" that is null.
+        and ("." not in name or isinstance(existing.get(name.split(".", 1)[0]), dict))
+    }
+    if changed:
+        collection.update_one({"_id": existing["_id"]}, {"$set": changed})
+
+
+def stored_fields(db: Database, category: Category, url: str, *names: str) -> dict[str, Any]:
+    """Some fields of the document stored for ``url`` (normalized), or {} when there is none."""
+    found = db[category.value].find_one({"_id": document_id(url)}, dict.fromkeys(names, 1))
+    return found or {}
 
 
 def record_crawl_error(

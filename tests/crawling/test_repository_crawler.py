@@ -1,0 +1,173 @@
+"""The repository crawler against real git repositories made in tmp_path, cloned over file://."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ragdag.crawling.crawl_plan import CrawlTarget
+from ragdag.crawling.repository_crawler import repository_source
+from ragdag.crawling.service import crawl_targets
+from ragdag.stores.mongo import CRAWL_ERRORS
+
+AUTHOR = "Ada Lovelace"
+README = "# Engine\n\nRun it:\n\n```sh\npython -m engine\n```\n"
+APP = "def main() -> None:\n    print('analytical engine')\n"
+
+
+GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+GIT_IDENTITY = ("-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main")
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", *GIT_IDENTITY, *args]
+    return subprocess.run(command, cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit(repo: Path, files: dict[str, str | bytes], message: str) -> str:
+    for path, content in files.items():
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "analytical-engine"
+    path.mkdir()
+    git(path, "init", "-q")
+    commit(
+        path,
+        {
+            "README.md": README,
+            "src/engine/app.py": APP,
+            "docs/logo.png": b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)),
+            "package-lock.json": '{"lockfileVersion": 3}\n',
+            "node_modules/left-pad/index.js": "module.exports = pad;\n",
+            "dist/bundle.js": "var a=1;\n",
+            "static/app.min.js": "var b=2;\n",
+            "data/big.txt": "x" * 20_000 + "\n",
+            "notes/latin1.txt": "caf\xe9\n".encode("latin-1"),
+        },
+        "first",
+    )
+    (path / "link.txt").symlink_to("/etc/hostname")
+    commit(path, {}, "a link out of the repository")
+    return path
+
+
+@pytest.fixture
+def repo_settings(settings):
+    return settings.model_copy(update={"repo_max_file_bytes": 10_000, "repo_clone_timeout_s": 30.0})
+
+
+def crawl(settings, url: str, run_id: str = "run-1"):
+    [report] = crawl_targets(settings, [CrawlTarget(author_full_name=AUTHOR, url=url)], run_id)
+    return report
+
+
+def test_repository_is_stored_as_one_document_of_its_text_files(repo, repo_settings, mongo_db) -> None:
+    report = crawl(repo_settings, repo.as_uri())
+
+    assert report.new == 1
+    [doc] = mongo_db.repositories.find()
+    assert (doc["url"], doc["title"], doc["platform"]) == (f"file://{repo}", "analytical-engine", "git")
+    assert doc["commit"] == git(repo, "rev-parse", "HEAD")
+    assert doc["files"] == [
+        {"path": "README.md", "content": README},
+        {"path": "src/engine/app.py", "content": APP},
+    ]
+    assert doc["skipped_files"] == {
+        "binary": 1, "link or submodule": 1, "lock file": 1, "minified": 1, "not UTF-8 text": 1,
+        "too large": 1, "vendored or generated folder": 2,
+    }
+    # The README's own ``` block must not close the fence around it.
+    assert doc["content"] == (
+        f"### README.md\n````\n{README.rstrip()}\n````\n\n"
+        f"### src/engine/app.py\n```\n{APP.rstrip()}\n```"
+    )
+    assert doc["http"] is None and doc["version"] == 1
+
+
+def test_recrawl_of_an_unchanged_repository_writes_nothing(repo, repo_settings, mongo_db) -> None:
+    crawl(repo_settings, repo.as_uri())
+    [before] = mongo_db.repositories.find()
+
+    report = crawl(repo_settings, repo.as_uri(), "run-2")
+
+    assert (report.unchanged, report.new, report.updated) == (1, 0, 0)
+    assert list(mongo_db.repositories.find()) == [before]
+
+
+def test_new_commit_updates_the_document_in_place(repo, repo_settings, mongo_db) -> None:
+    crawl(repo_settings, repo.as_uri())
+    head = commit(repo, {"src/engine/app.py": APP + "\n\nmain()\n"}, "call main")
+
+    assert crawl(repo_settings, repo.as_uri(), "run-2").updated == 1
+
+    [doc] = mongo_db.repositories.find()
+    assert doc["version"] == 2 and doc["commit"] == head
+    assert doc["files"][1]["content"].endswith("main()\n")
+
+
+def test_commit_to_ignored_files_only_moves_the_stored_commit(repo, repo_settings, mongo_db) -> None:
+    crawl(repo_settings, repo.as_uri())
+    head = commit(repo, {"node_modules/left-pad/index.js": "module.exports = pad2;\n"}, "vendored only")
+
+    assert crawl(repo_settings, repo.as_uri(), "run-2").unchanged == 1
+
+    [doc] = mongo_db.repositories.find()
+    # Content, version and crawl time stay; the commit moves so the next run skips the clone.
+    assert doc["version"] == 1 and doc["commit"] == head
+
+
+def test_file_limits_keep_the_first_files_in_path_order(repo, repo_settings, mongo_db) -> None:
+    crawl(repo_settings.model_copy(update={"repo_max_files": 1}), repo.as_uri())
+    [doc] = mongo_db.repositories.find()
+    assert [f["path"] for f in doc["files"]] == ["README.md"]
+    # Files skipped by their path keep that reason; the five others that came later are over it.
+    assert doc["skipped_files"] == {
+        "over the file limit": 5, "lock file": 1, "minified": 1, "vendored or generated folder": 2,
+    }
+
+
+def test_local_repositories_need_private_networks_allowed(repo, repo_settings, mongo_db) -> None:
+    report = crawl(repo_settings.model_copy(update={"allow_private_networks": False}), repo.as_uri())
+    assert report.failed_sources == 1
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert "RAGDAG_ALLOW_PRIVATE_NETWORKS=true" in error["reason"] and error["run_id"] == "run-1"
+    assert mongo_db.repositories.count_documents({}) == 0
+
+
+def test_missing_repository_is_a_permanent_failure(tmp_path, repo_settings, mongo_db) -> None:
+    report = crawl(repo_settings, (tmp_path / "nowhere").as_uri())
+    assert report.failed_sources == 1
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert "git ls-remote failed" in error["reason"] and "only public repositories" in error["reason"]
+
+
+@pytest.mark.parametrize(
+    ("url", "identity", "clone_url", "platform", "name"),
+    [
+        ("https://github.com/decodingml/llm-twin-course", "https://github.com/decodingml/llm-twin-course",
+         "https://github.com/decodingml/llm-twin-course.git", "github", "llm-twin-course"),
+        ("https://www.GitHub.com/owner/repo.git/", "https://www.github.com/owner/repo",
+         "https://www.github.com/owner/repo.git", "github", "repo"),
+        ("https://gitlab.com/group/sub/project", "https://gitlab.com/group/sub/project",
+         "https://gitlab.com/group/sub/project.git", "gitlab", "project"),
+        ("https://git.example.org/tools/thing.git", "https://git.example.org/tools/thing.git",
+         "https://git.example.org/tools/thing.git", "git", "thing"),
+        ("file:///srv/repos/engine/", "file:///srv/repos/engine", "file:///srv/repos/engine", "git", "engine"),
+    ],
+)
+def test_repository_identity(url: str, identity: str, clone_url: str, platform: str, name: str) -> None:
+    source = repository_source(url)
+    assert (source.url, source.clone_url, source.platform, source.name) == (identity, clone_url, platform, name)
