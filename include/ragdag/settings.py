@@ -50,6 +50,22 @@ class Settings(BaseSettings):
         False, description="Allow crawling loopback/private hosts (local demo and tests only)."
     )
     max_failed_source_share: float = 0.5
+    feed_max_links: int = Field(
+        50, ge=1, description="Links taken from one RSS/Atom feed or sitemap per crawl (first listed first)."
+    )
+    repo_clone_timeout_s: float = Field(
+        120.0, gt=0, description="Time limit of one git ls-remote or shallow clone of a repository."
+    )
+    repo_max_files: int = Field(500, ge=1, description="Text files kept from one repository (by path order).")
+    repo_max_file_bytes: int = Field(
+        200_000, ge=1, description="Repository files larger than this are skipped (data dumps, generated code)."
+    )
+    repo_max_total_bytes: int = Field(
+        4_000_000,
+        ge=1,
+        description="Text kept from one repository; stored twice (files and content), so it must stay "
+        "well under MongoDB's 16 MB document limit.",
+    )
 
     # --- validation ----------------------------------------------------------------------------
     validation_max_failed_share: float = 0.2
