@@ -5,6 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
+# Headless Chromium for the UI test (tests/e2e): Debian's package, which Playwright drives (it never
+# downloads a browser of its own here). Installed when missing and we are root (CI is); else the UI
+# test says what to install.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt_log="$(mktemp)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$apt_log" 2>&1; then
+    echo "warning: apt-get install chromium failed; the UI test will fail. Last lines:" >&2
+    tail -n 20 "$apt_log" >&2
+  fi
+  rm -f "$apt_log"
+fi
 stamp=.venv/.ragdag-installed
 want="$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
