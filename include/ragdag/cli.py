@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     from ragdag.validation.cli_commands import register as register_quarantine
     register_quarantine(sub)
+    from ragdag.features.cli_commands import register as register_search; register_search(sub)  # noqa: E702
     return parser
 
 

@@ -11,7 +11,6 @@ takes about 1.5-2 minutes here. Screenshots go to ``test-output/`` (git-ignored)
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
