@@ -27,7 +27,7 @@ from ragdag.dag_wiring import DAG_KWARGS, TAGS, is_last_attempt, run_id_of
 from ragdag.settings import get_settings
 
 
-@dag(schedule=get_settings().crawl_schedule, tags=[*TAGS, "crawl"], doc_md=__doc__, **DAG_KWARGS)
+@dag(schedule=get_settings().crawl_schedule or None, tags=[*TAGS, "crawl"], doc_md=__doc__, **DAG_KWARGS)
 def crawl_sources() -> None:
     @task
     def plan_targets(**context) -> list[dict]:

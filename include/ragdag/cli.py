@@ -68,6 +68,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _cmd_settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from ragdag.settings_doc import settings_table_markdown
+
+        print(settings_table_markdown())
+    else:
+        from ragdag.settings import get_settings
+
+        print(get_settings().model_dump_json(indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragdag", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="Run the whole chain on sample data on the embedded defaults.")
     demo.add_argument("--author", default="Jane Doe")
     demo.set_defaults(func=_cmd_demo)
+
+    settings = sub.add_parser("settings", help="Print the effective settings (or the README table).")
+    settings.add_argument("--markdown", action="store_true", help="the settings table with defaults")
+    settings.set_defaults(func=_cmd_settings)
     from ragdag.validation.cli_commands import register as register_quarantine
     register_quarantine(sub)
     from ragdag.features.cli_commands import register as register_search; register_search(sub)  # noqa: E702

