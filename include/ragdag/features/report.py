@@ -1,0 +1,61 @@
+"""What one run of the feature stage did: returned to the DAG, put on the Asset event, kept in ``runs``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ragdag.stores.mongo import RUNS
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+STAGE = "embed"
+
+
+class EmbeddingReport(BaseModel):
+    run_id: str
+    embedding_model: str
+    feature_version: str  # model + cleaning + chunking rules; a change rebuilds every document
+    documents_embedded: int = 0  # new or changed documents cleaned, chunked, embedded, written
+    documents_skipped: int = 0  # unchanged since they were stored: not re-embedded
+    documents_empty: int = 0  # validated, but nothing left to embed after cleaning
+    documents_deleted: int = 0  # no longer validated (or gone) in MongoDB: removed from Qdrant
+    chunks_written: int = 0
+    chunks_deleted: int = 0  # stale chunks of changed documents and chunks of deleted ones
+    documents_total: int = 0  # in Qdrant after the run
+    chunks_total: int = 0
+    retrieval_hit_rate: float | None = None  # share of sampled documents found in the top k chunks
+    retrieval_sample_size: int = 0
+    retrieval_k: int = 5
+    retrieval_reused: bool = False  # nothing changed: the rate of the run that built this index
+    seconds: float = 0.0
+
+    @property
+    def changed_store(self) -> bool:
+        return bool(
+            self.documents_embedded or self.documents_deleted or self.chunks_written or self.chunks_deleted
+        )
+
+
+def record_run(db: Database, report: EmbeddingReport) -> None:
+    """Keep the report in ``runs``; keyed by run id, so a retried task overwrites its own record."""
+    document = {**report.model_dump(mode="json"), "stage": STAGE, "finished_at": datetime.now(UTC)}
+    db[RUNS].update_one({"stage": STAGE, "run_id": report.run_id}, {"$set": document}, upsert=True)
+
+
+def last_evaluation(db: Database, report: EmbeddingReport) -> dict[str, Any] | None:
+    """The latest run that measured retrieval on an index like this one (same recipe and size)."""
+    return db[RUNS].find_one(
+        {
+            "stage": STAGE,
+            "feature_version": report.feature_version,
+            "documents_total": report.documents_total,
+            "chunks_total": report.chunks_total,
+            "retrieval_k": report.retrieval_k,
+            "retrieval_hit_rate": {"$ne": None},
+        },
+        sort=[("finished_at", -1)],
+    )

@@ -1,0 +1,182 @@
+"""Semantic search over the embedded chunks, and a retrieval check of the index.
+
+The check samples stored documents, builds a query from each (its title, else a sentence from the
+middle of its text) and counts the documents found among the top ``k`` chunks. Title queries test
+real retrieval; sentence queries mostly test that ids, vectors and payloads line up.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ragdag.features.embedding import Embedder, load_embedder
+from ragdag.features.vector_store import CHUNKS_COLLECTION, DOCUMENTS_COLLECTION
+from ragdag.models import Category
+from ragdag.settings import Settings
+from ragdag.stores.qdrant import qdrant_client
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+DEFAULT_K = 5
+DEFAULT_SAMPLE_SIZE = 50
+_MIN_TITLE_WORDS = 3
+_MIN_SENTENCE_WORDS = 6
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class SearchHit(BaseModel):
+    score: float
+    document_id: str
+    chunk_index: int
+    text: str
+    url: str | None = None
+    author_full_name: str | None = None
+    category: str | None = None
+
+
+class RetrievalEvaluation(BaseModel):
+    hit_rate: float | None  # None when there is nothing to evaluate
+    sample_size: int
+    hits: int
+    k: int
+    missed_queries: list[str] = []
+
+
+def _filter(author: str | None, category: str | None) -> Any:
+    from qdrant_client import models
+
+    def equals(key: str, value: str) -> models.FieldCondition:
+        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+    conditions = []
+    if author:
+        conditions.append(equals("author_full_name", author))
+    if category:
+        try:
+            value = Category(category).value
+        except ValueError:
+            choices = ", ".join(c.value for c in Category)
+            raise ValueError(f"unknown category {category!r}: use one of {choices}") from None
+        conditions.append(equals("category", value))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _hit(point: Any) -> SearchHit:
+    payload = point.payload or {}
+    return SearchHit(
+        score=float(point.score),
+        document_id=str(payload.get("document_id")),
+        chunk_index=int(payload.get("chunk_index", -1)),
+        text=str(payload.get("text", "")),
+        url=payload.get("url"),
+        author_full_name=payload.get("author_full_name"),
+        category=payload.get("category"),
+    )
+
+
+def search_with(
+    client: QdrantClient,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int = DEFAULT_K,
+    author: str | None = None,
+    category: str | None = None,
+) -> list[SearchHit]:
+    if not query.strip():
+        raise ValueError("empty query: give the text to search for")
+    if k < 1:
+        raise ValueError(f"k={k}: ask for at least one result")
+    query_filter = _filter(author, category)
+    if not client.collection_exists(CHUNKS_COLLECTION):
+        return []
+    vector = embedder.embed([query], batch_size=1)[0]
+    response = client.query_points(
+        CHUNKS_COLLECTION, query=vector.tolist(), query_filter=query_filter, limit=k,
+        with_payload=True,
+    )
+    return [_hit(point) for point in response.points]
+
+
+def search(
+    settings: Settings,
+    query: str,
+    k: int = DEFAULT_K,
+    author: str | None = None,
+    category: str | None = None,
+) -> list[SearchHit]:
+    """The ``k`` chunks closest to ``query``, optionally of one author (full name) or category."""
+    embedder = load_embedder(settings)
+    with qdrant_client(settings) as client:
+        return search_with(client, embedder, query, k=k, author=author, category=category)
+
+
+def evaluation_query(title: str | None, text: str) -> str | None:
+    """The title when it says something, else a sentence from the middle of the text."""
+    title = " ".join((title or "").split())
+    if len(title.split()) >= _MIN_TITLE_WORDS:
+        return title
+    sentences = [
+        s.strip() for s in _SENTENCE_END.split(text) if len(s.split()) >= _MIN_SENTENCE_WORDS
+    ]
+    return sentences[len(sentences) // 2] if sentences else None
+
+
+def evaluate_with(
+    client: QdrantClient,
+    embedder: Embedder,
+    *,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    k: int = DEFAULT_K,
+    batch_size: int = 64,
+) -> RetrievalEvaluation:
+    from qdrant_client import models
+
+    if not client.collection_exists(DOCUMENTS_COLLECTION):
+        return RetrievalEvaluation(hit_rate=None, sample_size=0, hits=0, k=k)
+    # The first documents in id order: ids are UUIDv5 hashes, so this is a stable, unbiased sample.
+    points, _ = client.scroll(
+        DOCUMENTS_COLLECTION, limit=sample_size, with_payload=["title", "text"], with_vectors=False
+    )
+    points = [p for p in points if p.payload is not None]
+    queries = [
+        (str(p.id), query)
+        for p in points
+        if (query := evaluation_query(p.payload.get("title"), p.payload.get("text", "")))
+    ]
+    if not queries:
+        return RetrievalEvaluation(hit_rate=None, sample_size=0, hits=0, k=k)
+    vectors = embedder.embed([q for _, q in queries], batch_size=batch_size)
+    responses = client.query_batch_points(
+        CHUNKS_COLLECTION,
+        requests=[
+            models.QueryRequest(query=v.tolist(), limit=k, with_payload=["document_id"])
+            for v in vectors
+        ],
+    )
+    missed = [
+        query
+        for (document_id, query), response in zip(queries, responses, strict=True)
+        if document_id not in {(p.payload or {}).get("document_id") for p in response.points}
+    ]
+    hits = len(queries) - len(missed)
+    return RetrievalEvaluation(
+        hit_rate=hits / len(queries), sample_size=len(queries), hits=hits, k=k,
+        missed_queries=missed,
+    )
+
+
+def evaluate_retrieval(
+    settings: Settings, sample_size: int = DEFAULT_SAMPLE_SIZE, k: int = DEFAULT_K
+) -> float | None:
+    """Share of sampled documents whose own query finds them in the top ``k`` chunks."""
+    embedder = load_embedder(settings)
+    with qdrant_client(settings) as client:
+        evaluation = evaluate_with(
+            client, embedder, sample_size=sample_size, k=k, batch_size=settings.embedding_batch_size
+        )
+    return evaluation.hit_rate
