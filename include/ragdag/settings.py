@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         "mongo_default", description="Airflow connection of MongoDB; undefined means the embedded server."
     )
     mongo_database: str = Field("ragdag", description="MongoDB database of every collection.")
-    embedded_mongo_port: int = Field(27018, description="Port of the embedded MongoDB server.")
+    embedded_mongo_port: int = Field(
+        27018, description="Preferred port of the embedded MongoDB server (a free one if taken)."
+    )
     qdrant_conn_id: str = Field(
         "qdrant_default", description="Airflow connection of Qdrant; undefined means local mode on disk."
     )

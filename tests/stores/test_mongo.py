@@ -30,11 +30,18 @@ def test_embedded_server_keeps_data_across_restart(tmp_path) -> None:
         embedded_mongo.stop(tmp_path)
 
 
-def test_start_refuses_a_taken_port(tmp_path) -> None:
+def test_start_moves_to_a_free_port_when_its_port_is_taken(tmp_path) -> None:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
-        with pytest.raises(RuntimeError, match="RAGDAG_EMBEDDED_MONGO_PORT"):
-            embedded_mongo.start(tmp_path, sock.getsockname()[1])
+        taken = sock.getsockname()[1]
+        server = embedded_mongo.start(tmp_path, taken)
+        try:
+            assert server.running and server.port != taken
+            assert embedded_mongo.status(tmp_path).port == server.port
+            with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000) as client:
+                assert client.admin.command("ping")["ok"] == 1
+        finally:
+            embedded_mongo.stop(tmp_path)

@@ -8,6 +8,7 @@ and the test suite starts its own on a free port.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 STATE_FILE = "server.json"
 
 
@@ -75,14 +77,15 @@ def status(data_dir: Path) -> EmbeddedMongoStatus:
 
 
 def start(data_dir: Path, port: int, timeout_s: float = 30.0) -> EmbeddedMongoStatus:
-    """Start the server on ``port`` with its files under ``data_dir`` (no-op if already up)."""
+    """Start the server with its files under ``data_dir`` on ``port``, or on a free port when
+    another process holds that one (no-op if already up)."""
     current = status(data_dir)
     if current.running:
         return current
     if _port_open(port):
-        raise RuntimeError(
-            f"port {port} is taken by another process: set RAGDAG_EMBEDDED_MONGO_PORT to a free port"
-        )
+        # Clients find the server through its state file, so any free port serves as well.
+        log.warning("port %s is taken by another process; the embedded MongoDB takes a free port", port)
+        port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = data_dir / "server.log"
     process = subprocess.Popen(
