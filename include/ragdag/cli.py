@@ -50,15 +50,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAGDAG_ALLOW_PRIVATE_NETWORKS", "true")  # the sample site is on loopback
     os.environ.setdefault("RAGDAG_PER_HOST_DELAY_S", "0.05")
     from ragdag.demo.chain import prepare_airflow_home, run_chain
-    from ragdag.demo.site import sample_links, serve_sample_site
+    from ragdag.demo.site import build_sample_repository, sample_links, serve_sample_site
     from ragdag.demo.summary import platform_summary
     from ragdag.settings import get_settings
 
     get_settings.cache_clear()
     home = prepare_airflow_home()
+    repository = build_sample_repository(get_settings().data_dir / "sample-repositories").as_uri()
     with serve_sample_site() as base_url:
-        conf = {"author": args.author, "links": sample_links(base_url)}
-        print(f"crawling {len(conf['links'])} sample pages from {base_url} as {args.author!r}")
+        conf = {"author": args.author, "links": [*sample_links(base_url), repository]}
+        print(f"crawling {len(conf['links']) - 1} sample pages from {base_url} and {repository} as {args.author!r}")
         runs = run_chain(conf)
     for run in runs:
         print(f"{run.dag_id:24s} {run.state:8s} {run.seconds:7.1f}s  {run.run_id}")

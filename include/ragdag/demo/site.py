@@ -50,3 +50,45 @@ def serve_sample_site(port: int = 0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+SAMPLE_REPOSITORY_FILES = (
+    "include/ragdag/datasets/instruct.py",
+    "include/ragdag/training/train.py",
+    "include/ragdag/features/cleaning.py",
+)
+
+
+def build_sample_repository(root: Path) -> Path:
+    """A bare git repository (a few of this project's own files) for the repository crawler, which
+    clones it by its ``file://`` URL (git's dumb HTTP cannot serve shallow clones). Reused when it
+    exists."""
+    import shutil
+    import subprocess
+
+    bare = root / "sample-repository.git"
+    if (bare / "HEAD").exists():
+        return bare
+    work = root / "sample-repository"
+    work.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLE_REPOSITORY_FILES:
+        shutil.copyfile(PROJECT_ROOT / name, work / Path(name).name)
+    (work / "README.md").write_text(
+        "# ragdag sample repository\n\nA few modules of the ragdag platform: how instruct samples "
+        "are built from chunks, how documents are cleaned, and the training entry point that runs "
+        "locally and on SageMaker.\n",
+        encoding="utf-8",
+    )
+    env = {"GIT_AUTHOR_NAME": "Jane Doe", "GIT_AUTHOR_EMAIL": "jane@example.com",
+           "GIT_COMMITTER_NAME": "Jane Doe", "GIT_COMMITTER_EMAIL": "jane@example.com",
+           "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(root), "GIT_CONFIG_NOSYSTEM": "1"}
+    steps = [
+        (work, ["init", "-q", "-b", "main"]),
+        (work, ["add", "."]),
+        (work, ["commit", "-q", "-m", "Sample repository"]),
+        (root, ["clone", "-q", "--bare", str(work), str(bare)]),
+    ]
+    for cwd, args in steps:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True)
+    shutil.rmtree(work)
+    return bare
