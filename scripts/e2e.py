@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     from ragdag.demo.airflow_local import api_client, local_airflow
-    from ragdag.demo.site import sample_links, serve_sample_site
+    from ragdag.demo.site import build_sample_repository, sample_links, serve_sample_site
     from ragdag.stores import embedded_mongo
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="ragdag-e2e-"))
@@ -70,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.serve_only:
                 print("sample pages:\n  " + "\n  ".join(sample_links(site)))
             else:
+                repository = build_sample_repository(work / "sample-repositories").as_uri()
                 with api_client(airflow) as client:
-                    ok = _run_checks(client, sample_links(site), args)
+                    ok = _run_checks(client, [*sample_links(site), repository], args)
+                if ok:
+                    _print_where_to_look(airflow, work / "data", mongo_uri)
             if args.keep or args.serve_only:
                 print(f"Airflow stays up at {airflow.base_url} (Ctrl-C stops everything)", flush=True)
                 try:
@@ -84,6 +87,24 @@ def main(argv: list[str] | None = None) -> int:
             embedded_mongo.stop(mongo_dir)
     print(f"{'PASSED' if ok else 'FAILED'} in {time.perf_counter() - started:.1f}s (work dir {work})")
     return 0 if ok else 1
+
+
+def _print_where_to_look(airflow, data_dir: Path, mongo_uri: str) -> None:
+    """What the chain wrote, read through the same stores and settings the tasks used."""
+    import json
+    import os
+
+    from ragdag.demo.airflow_local import as_airflow_mongo_conn
+    from ragdag.demo.summary import platform_summary
+    from ragdag.settings import get_settings
+
+    os.environ["RAGDAG_DATA_DIR"] = str(data_dir)
+    os.environ["AIRFLOW_CONN_MONGO_DEFAULT"] = as_airflow_mongo_conn(mongo_uri)
+    get_settings.cache_clear()
+    print(json.dumps(platform_summary(get_settings()), indent=2, default=str))
+    print(f"UI: {airflow.base_url} (login {airflow.username!r} / {airflow.password!r}); "
+          f"MongoDB: {mongo_uri} (database ragdag); Qdrant local mode: {data_dir / 'qdrant'}; "
+          f"datasets and models: {data_dir / 'object-store'}; model registry: MongoDB ragdag.model_registry")
 
 
 def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:

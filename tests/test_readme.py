@@ -17,7 +17,7 @@ def test_settings_table_matches_the_code() -> None:
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
-    assert "scripts/bootstrap.sh && .venv/bin/ragdag demo" in README
+    assert "scripts/bootstrap.sh && .venv/bin/python scripts/e2e.py --work-dir data/e2e" in README
     assert "\nscripts/test.sh\n" in README
     ci = (ROOT / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line.strip() and not line.startswith(("#", "set ", "cd "))]
