@@ -232,3 +232,10 @@ def test_batches_by_token_length_give_the_same_vectors(embedder, articles) -> No
     assert sorted_batches.shape == (len(texts), 384)
     assert np.allclose(plain, sorted_batches, atol=1e-5)
     assert np.allclose(np.linalg.norm(plain, axis=1), 1.0, atol=1e-5)
+
+
+def test_quantization_is_part_of_the_feature_version() -> None:
+    from ragdag.features.pipeline import feature_version
+
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    assert feature_version(model, "int8") != feature_version(model, "none") == feature_version(model)

@@ -84,8 +84,20 @@ class Embedder:
         return vectors
 
 
+def _quantize_int8(model: Any) -> Any:
+    # Dynamic quantization: int8 weights for the Linear layers, activations quantized per batch.
+    # On CPU it encodes ~1.4x faster with the same retrieval hit rate (bench/embed_int8.py).
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 @lru_cache(maxsize=2)
-def _load(model_id: str, device: str) -> Embedder:
+def _load(model_id: str, device: str, quantization: str = "none") -> Embedder:
     _go_offline()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -101,13 +113,15 @@ def _load(model_id: str, device: str) -> Embedder:
             "Hugging Face cache of the image (downloads are disabled)"
         ) from error
     model.eval()
+    if quantization == "int8" and device == "cpu":
+        model = _quantize_int8(model)
     dim = int(model.get_embedding_dimension())
     return Embedder(model_id, model, ModelTokenizer.from_sentence_transformer(model), dim)
 
 
 def load_embedder(settings: Settings, device: str = "cpu") -> Embedder:
     """The model of ``settings``, loaded once per process and checked against ``embedding_dim``."""
-    embedder = _load(settings.embedding_model_id, device)
+    embedder = _load(settings.embedding_model_id, device, settings.embedding_quantization)
     if embedder.dim != settings.embedding_dim:
         raise ValueError(
             f"{settings.embedding_model_id} gives {embedder.dim}-d vectors but embedding_dim is "

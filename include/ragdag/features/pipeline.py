@@ -56,9 +56,11 @@ class PipelineConfig:
 PIPELINE_CONFIG = PipelineConfig()
 
 
-def feature_version(model_id: str) -> str:
+def feature_version(model_id: str, quantization: str = "none") -> str:
     """Identifies how features are made; stored per document, a change re-embeds everything."""
     recipe = f"model={model_id}|cleaning={CLEANING_VERSION}|chunking={chunking_fingerprint()}"
+    if quantization != "none":
+        recipe += f"|quantization={quantization}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
@@ -226,7 +228,7 @@ def embed_validated_documents(
     report = EmbeddingReport(
         run_id=run_id,
         embedding_model=settings.embedding_model_id,
-        feature_version=feature_version(settings.embedding_model_id),
+        feature_version=feature_version(settings.embedding_model_id, settings.embedding_quantization),
         retrieval_k=config.eval_k,
     )
     with mongo_database(settings) as db, qdrant_client(settings) as client:
