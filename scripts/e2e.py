@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from ragdag.demo.site import build_sample_repository, sample_links, serve_sample_site
     from ragdag.stores import embedded_mongo
 
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="ragdag-e2e-"))
+    work = (args.work_dir or Path(tempfile.mkdtemp(prefix="ragdag-e2e-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     mongo_dir = work / "mongodb"
