@@ -39,10 +39,21 @@ def sample_links(base_url: str) -> list[str]:
     return links
 
 
+# A stable port keeps the sample pages' URLs the same from one demo run to the next: under a new
+# URL the same content is a duplicate, which the validation gate rightly quarantines.
+SAMPLE_SITE_PORT = 18765
+
+
 @contextmanager
-def serve_sample_site(port: int = 0) -> Iterator[str]:
-    """Serve the sample site on 127.0.0.1; yield its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler))
+def serve_sample_site(port: int | None = None) -> Iterator[str]:
+    """Serve the sample site on 127.0.0.1 (``SAMPLE_SITE_PORT``, or a free port when that one is
+    busy); yield its base URL."""
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", SAMPLE_SITE_PORT if port is None else port), partial(_Handler))
+    except OSError:
+        if port is not None:
+            raise
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
