@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ragdag.models import Category
+from ragdag.validation.stage import accepted_filter
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
-EMBEDDABLE_STATUSES = ("validated", "released")
-_EMBEDDABLE = {"validation.status": {"$in": list(EMBEDDABLE_STATUSES)}}
+# The validation stage decides what passed its gate; the features read exactly that.
+_EMBEDDABLE = accepted_filter()
 # What the features need; leaves out HTTP metadata and crawl bookkeeping.
 _FEATURE_FIELDS = {
     name: 1
