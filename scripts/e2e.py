@@ -94,7 +94,7 @@ def _print_where_to_look(airflow, data_dir: Path, mongo_uri: str) -> None:
     import json
     import os
 
-    from ragdag.demo.airflow_local import as_airflow_mongo_conn
+    from ragdag.stores.mongo import as_airflow_mongo_conn
     from ragdag.demo.summary import platform_summary
     from ragdag.settings import get_settings
 

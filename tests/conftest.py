@@ -12,7 +12,6 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,12 +34,6 @@ def article_pages_dir() -> Path:
             f"{ARTICLE_PAGES_DIR} is missing: clone the project beside the shared/ folder"
         )
     return ARTICLE_PAGES_DIR
-
-
-def _as_airflow_mongo_conn(uri: str) -> str:
-    # The Mongo provider's connection type is "mongo"; keep host, port, credentials and options.
-    parts = urlsplit(uri)
-    return f"mongo://{parts.netloc}/{parts.path.lstrip('/')}" + (f"?{parts.query}" if parts.query else "")
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +62,9 @@ def settings(tmp_path: Path, mongo_uri: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RAGDAG_MONGO_DATABASE", f"test_{uuid.uuid4().hex[:12]}")
     monkeypatch.setenv("RAGDAG_ALLOW_PRIVATE_NETWORKS", "true")
     monkeypatch.setenv("RAGDAG_PER_HOST_DELAY_S", "0")
-    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", _as_airflow_mongo_conn(mongo_uri))
+    from ragdag.stores.mongo import as_airflow_mongo_conn
+
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", as_airflow_mongo_conn(mongo_uri))
     monkeypatch.delenv("AIRFLOW_CONN_QDRANT_DEFAULT", raising=False)
     get_settings.cache_clear()
     yield get_settings()

@@ -40,7 +40,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,11 +50,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 
+from ragdag.local_ports import free_port
 from ragdag.settings import PROJECT_ROOT
+from ragdag.stores.mongo import as_airflow_mongo_conn
 from ragdag.stores.qdrant import QDRANT_POOL
 
 if TYPE_CHECKING:
@@ -77,18 +77,6 @@ class AirflowStartError(RuntimeError):
 
 class ChainFailed(AssertionError):
     """A run of the chain failed or did not finish in time: the message says which, and why."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def as_airflow_mongo_conn(uri: str) -> str:
-    """``mongodb://host:port/db?opts`` as the Mongo provider's connection URI (conn type ``mongo``)."""
-    parts = urlsplit(uri)
-    return f"mongo://{parts.netloc}/{parts.path.lstrip('/')}" + (f"?{parts.query}" if parts.query else "")
 
 
 def _tail(path: Path, lines: int) -> str:

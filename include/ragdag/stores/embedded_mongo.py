@@ -12,12 +12,13 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ragdag.local_ports import free_port, port_open
 
 log = logging.getLogger(__name__)
 STATE_FILE = "server.json"
@@ -33,18 +34,6 @@ class EmbeddedMongoStatus:
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -72,7 +61,7 @@ def status(data_dir: Path) -> EmbeddedMongoStatus:
         return EmbeddedMongoStatus(False, None, None, data_dir)
     state = json.loads(state_path.read_text())
     pid, port = int(state["pid"]), int(state["port"])
-    running = _pid_alive(pid) and _port_open(port)
+    running = _pid_alive(pid) and port_open(port)
     return EmbeddedMongoStatus(running, pid, port, data_dir)
 
 
@@ -82,7 +71,7 @@ def start(data_dir: Path, port: int, timeout_s: float = 30.0) -> EmbeddedMongoSt
     current = status(data_dir)
     if current.running:
         return current
-    if _port_open(port):
+    if port_open(port):
         # Clients find the server through its state file, so any free port serves as well.
         log.warning("port %s is taken by another process; the embedded MongoDB takes a free port", port)
         port = free_port()
@@ -103,7 +92,7 @@ def start(data_dir: Path, port: int, timeout_s: float = 30.0) -> EmbeddedMongoSt
         start_new_session=True,  # outlives the task or command that started it
     )
     deadline = time.monotonic() + timeout_s
-    while not _port_open(port):
+    while not port_open(port):
         if process.poll() is not None:
             raise RuntimeError(f"embedded MongoDB exited with {process.returncode}; see {log_file}")
         if time.monotonic() > deadline:

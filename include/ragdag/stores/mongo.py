@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ragdag.settings import Settings, get_settings
 from ragdag.stores import embedded_mongo
@@ -23,6 +24,12 @@ AUTHORS = "authors"
 CRAWL_ERRORS = "crawl_errors"
 QUARANTINE = "quarantine"
 RUNS = "runs"
+
+
+def as_airflow_mongo_conn(uri: str) -> str:
+    """``mongodb://host:port/db?opts`` as the Mongo provider's connection URI (conn type ``mongo``)."""
+    parts = urlsplit(uri)
+    return f"mongo://{parts.netloc}/{parts.path.lstrip('/')}" + (f"?{parts.query}" if parts.query else "")
 
 
 def open_client(settings: Settings | None = None) -> MongoClient:
