@@ -1,0 +1,1 @@
+"""The platform's page in the Airflow UI (mounted by the plugin in ``plugins/``)."""

@@ -1,0 +1,125 @@
+"""What the page asks of the platform: each function delegates to the stage's own service function
+(the one the ``ragdag`` CLI calls) and only translates its errors into the three the page knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragdag.settings import Settings
+
+
+class NotFound(LookupError):
+    """Nothing with that id (404)."""
+
+
+class Conflict(RuntimeError):
+    """The action cannot be done in the current state (409)."""
+
+
+class Unavailable(RuntimeError):
+    """A store is busy or down; try again (503)."""
+
+
+def overview(settings: Settings) -> dict[str, Any]:
+    from ragdag.run_records import latest_runs_by_stage
+
+    return {"stages": latest_runs_by_stage(settings)}
+
+
+def quarantine(settings: Settings, *, include_released: bool = False) -> list[Any]:
+    from ragdag.validation.quarantine import list_quarantined
+
+    return list_quarantined(settings, include_released=include_released)
+
+
+def release(settings: Settings, quarantine_id: str, actor: str, reason: str) -> Any:
+    from ragdag.validation.quarantine import QuarantineError, release_quarantined
+
+    try:
+        return release_quarantined(settings, quarantine_id, released_by=actor, reason=reason)
+    except QuarantineError as error:
+        raise (NotFound if "no quarantine record" in str(error) else Conflict)(str(error)) from error
+
+
+def datasets(settings: Settings) -> list[Any]:
+    from ragdag.datasets.catalog import list_versions
+
+    return list_versions(settings)
+
+
+def dataset(settings: Settings, version: str) -> Any:
+    from ragdag.datasets.catalog import show_version
+
+    try:
+        return show_version(settings, version)
+    except (KeyError, FileNotFoundError, LookupError) as error:
+        raise NotFound(f"no dataset version {version!r}") from error
+
+
+def dataset_diff(settings: Settings, a: str, b: str) -> Any:
+    from ragdag.datasets.catalog import diff_versions
+
+    try:
+        return diff_versions(settings, a, b)
+    except (KeyError, FileNotFoundError, LookupError) as error:
+        raise NotFound(str(error)) from error
+
+
+def models(settings: Settings) -> list[Any]:
+    from ragdag.training.registry import list_models
+
+    return list_models(settings)
+
+
+def model(settings: Settings, model_id: str) -> Any:
+    from ragdag.training.registry import get_model
+
+    found = get_model(settings, model_id)
+    if found is None:
+        raise NotFound(f"no model {model_id!r} in the registry")
+    return found
+
+
+def promote(settings: Settings, model_id: str, actor: str, reason: str) -> Any:
+    from ragdag.training.registry import promote_model
+
+    return _registry_action(promote_model, settings, model_id, actor, reason)
+
+
+def archive(settings: Settings, model_id: str, actor: str, reason: str) -> Any:
+    from ragdag.training.registry import archive_model
+
+    return _registry_action(archive_model, settings, model_id, actor, reason)
+
+
+def _registry_action(action: Any, settings: Settings, model_id: str, actor: str, reason: str) -> Any:
+    if model(settings, model_id) is None:  # raises NotFound
+        raise NotFound(model_id)
+    try:
+        return action(settings, model_id, actor=actor, reason=reason)
+    except ValueError as error:
+        raise Conflict(str(error)) from error
+
+
+def lineage(settings: Settings, subject_id: str) -> Any:
+    from ragdag.lineage import lineage_of
+
+    try:
+        return lineage_of(settings, subject_id)
+    except LookupError as error:
+        raise NotFound(str(error)) from error
+
+
+def search(
+    settings: Settings, query: str, *, k: int, author: str | None = None, category: str | None = None
+) -> list[Any]:
+    from ragdag.features.retrieval import search as search_chunks
+
+    try:
+        return search_chunks(settings, query, k=k, author=author or None, category=category or None)
+    except RuntimeError as error:
+        # Qdrant local mode: a path is open in one process at a time (an embed run holds it).
+        if "already accessed" in str(error) or "locked" in str(error).lower():
+            raise Unavailable("the vector store is busy (an embed run holds it); try again in a minute") from error
+        raise
