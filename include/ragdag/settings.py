@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
+    retrieval_min_hit_rate: float = Field(
+        0.5, ge=0, le=1, description="An embed run whose retrieval hit rate is below this alerts (once per run)."
+    )
 
     # --- datasets and training -----------------------------------------------------------------
     dataset_test_share: float = Field(0.2, description="Share of documents whose samples go to the test split.")
@@ -112,6 +115,27 @@ class Settings(BaseSettings):
     sagemaker_image_uri: str = Field("", description="PyTorch training image that runs train.py.")
     sagemaker_instance_type: str = Field("ml.m5.large", description="Instance type of training jobs.")
 
+    # --- observability (alerts, drift) -------------------------------------------------------
+    alert_webhook_conn_id: str = Field(
+        "ragdag_alert_webhook", description="Airflow connection (URL in host) that alerts are POSTed to as JSON; "
+        "undefined means no generic webhook."
+    )
+    alert_slack_conn_id: str = Field(
+        "ragdag_alert_slack", description="Airflow connection holding a Slack incoming-webhook URL (host); "
+        "undefined means no Slack."
+    )
+    alert_email_to: list[str] = Field(
+        [], description='Alert recipients (JSON list); mail goes through the SMTP connection. Empty: no mail.'
+    )
+    alert_smtp_conn_id: str = Field("smtp_default", description="Airflow connection of the SMTP server for alerts.")
+    drift_alpha: float = Field(
+        0.05, gt=0, lt=1, description="An embed run whose chunks differ from the reference with p below this alerts."
+    )
+    drift_max_sample: int = Field(
+        300, ge=10, description="Chunks drawn from each side for the drift test (MMD permutation test)."
+    )
+    drift_permutations: int = Field(200, ge=20, description="Permutations of the drift test's p-value.")
+
     @property
     def object_store_root(self) -> str:
         return self.object_store_url or (self.data_dir / "object-store").as_uri()
@@ -123,6 +147,10 @@ class Settings(BaseSettings):
     @property
     def mongo_data_dir(self) -> Path:
         return self.data_dir / "mongodb"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.data_dir / "alerts" / "alerts.jsonl"
 
 
 @lru_cache(maxsize=1)

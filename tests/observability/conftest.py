@@ -1,0 +1,77 @@
+"""Fixtures of the observability tests: Airflow's metadata DB, a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+class Receiver:
+    """A real HTTP server that keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                receiver.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A receiver wired as the generic webhook connection of the alerts."""
+    receiver = Receiver()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RAGDAG_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": receiver.url + "/hook"})
+    )
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A receiver wired as the Slack incoming-webhook connection (URI form, as Slack gives it)."""
+    receiver = Receiver()
+    monkeypatch.setenv("AIRFLOW_CONN_RAGDAG_ALERT_SLACK", receiver.url + "/services/T0/B0/x")
+    try:
+        yield receiver
+    finally:
+        receiver.close()

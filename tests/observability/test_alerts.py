@@ -1,0 +1,104 @@
+"""Alerts: a failed DAG run sends exactly one notice per channel; a breach alerts once per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from ragdag.notifications import ALERTS, NoticeKind, alert_breach
+from ragdag.run_records import RUNS
+
+
+TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_dags(airflow_db) -> dict:
+    """The DAGs of ``dags/tiny_dags.py``, serialized into Airflow's DB as the dag processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(TINY_DAGS))
+    assert bag.import_errors == {}
+    sync_bag_to_db(bag, "dags-folder", None)
+    return bag.dags
+
+
+def test_a_failing_task_sends_exactly_one_notice_with_its_fields(tiny_dags, settings, webhook, slack, mongo_db) -> None:
+    dag_run = tiny_dags["alerts_failing"].test()
+
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "failed"
+    (notice,) = webhook.bodies
+    assert notice["kind"] == "task_failed"
+    assert notice["dag_id"] == "alerts_failing" and notice["task_id"] == "second"
+    assert notice["run_id"] == dag_run.run_id
+    assert "AirflowFailException: the sources file names no author" in notice["what"]
+    assert notice["log_url"].endswith(f"/dags/alerts_failing/runs/{quote(dag_run.run_id)}/tasks/second?try_number=1")
+    (slack_message,) = slack.bodies
+    assert set(slack_message) == {"text"} and "the sources file names no author" in slack_message["text"]
+    assert slack.paths == ["/services/T0/B0/x"]
+    (line,) = settings.alerts_file.read_text().splitlines()
+    assert json.loads(line)["run_id"] == dag_run.run_id
+
+    # The run records of both tasks have the same fields; the failed one keeps its error.
+    records = {r["task_id"]: r for r in mongo_db[RUNS].find({"run_id": dag_run.run_id})}
+    assert records["first"]["status"] == "success" and records["second"]["status"] == "failed"
+    assert set(records["first"]) == set(records["second"])
+    assert records["first"]["counts_in"] == {"sources": 2} and records["first"]["counts_out"] == {"new": 2}
+    assert records["second"]["error"] == "AirflowFailException: the sources file names no author"
+    assert records["second"]["trigger"]["kind"] == "manual"
+
+
+def test_a_successful_run_sends_nothing(tiny_dags, settings, webhook, mongo_db) -> None:
+    dag_run = tiny_dags["alerts_passing"].test()
+
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
+    assert webhook.bodies == [] and not settings.alerts_file.exists()
+    second = mongo_db[RUNS].find_one({"run_id": dag_run.run_id, "task_id": "second"})
+    assert second["status"] == "success" and second["error"] is None
+    (emitted,) = second["assets_emitted"]
+    assert emitted["asset_name"] == "tiny_output" and emitted["extra"] == {"new": 2, "unchanged": 0}
+    assert second["counts_out"] == {"new": 2, "unchanged": 0}
+    assert second["code_version"]["package_version"] and len(second["settings_hash"]) == 16
+
+
+def test_a_breach_alerts_once_per_run_and_kind(settings, webhook, mongo_db) -> None:
+    def breach(run_id: str, kind: NoticeKind = NoticeKind.RETRIEVAL_HIT_RATE):
+        return alert_breach(settings, kind, what="retrieval hit rate 0.20 below 0.50", value=0.2,
+                            threshold=0.5, run_id=run_id)
+
+    # One breach per document of a batch: still one notice for the run.
+    sent = [breach("run-1") for _ in range(5)]
+    assert sent[0] is not None and sent[1:] == [None] * 4
+    (notice,) = webhook.bodies
+    assert notice["kind"] == "retrieval_hit_rate" and notice["value"] == 0.2 and notice["threshold"] == 0.5
+    assert notice["run_id"] == "run-1"
+
+    breach("run-1", NoticeKind.DRIFT)
+    breach("run-2")
+    assert [(b["run_id"], b["kind"]) for b in webhook.bodies] == [
+        ("run-1", "retrieval_hit_rate"), ("run-1", "drift"), ("run-2", "retrieval_hit_rate")]
+    assert mongo_db[ALERTS].count_documents({}) == 3
+
+
+def test_a_channel_that_is_down_does_not_stop_the_others(settings, webhook, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RAGDAG_ALERT_SLACK", "http://127.0.0.1:9/services/down")  # discard port: refused
+    notice = alert_breach(settings, NoticeKind.DRIFT, what="drift", run_id="run-x")
+
+    assert notice is not None and len(webhook.bodies) == 1
+    assert json.loads(settings.alerts_file.read_text())["kind"] == "drift"
+
+
+@pytest.mark.parametrize("value", ["http://hooks.example/services/T/B/X"])
+def test_the_webhook_url_can_be_the_host_or_the_uri_parts(value) -> None:
+    from airflow.sdk import Connection
+
+    from ragdag.notifications import connection_url
+
+    assert connection_url(Connection(conn_id="a", conn_type="http", host=value)) == value
+    assert connection_url(Connection.from_uri("https://hooks.example/services/T/B/X", conn_id="b")) == \
+        "https://hooks.example/services/T/B/X"
