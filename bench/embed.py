@@ -97,7 +97,8 @@ def generate_corpus(settings: Any, target_chunks: int, seed: int) -> tuple[int, 
     from ragdag.features.embedding import resolve_model_location
     from ragdag.features.pipeline import prepare_document
     from ragdag.features.tokenizer import ModelTokenizer
-    from ragdag.stores.mongo import DOCUMENT_COLLECTIONS, mongo_database
+    from ragdag.documents import DOCUMENT_COLLECTIONS, STATUS_FIELD, DocumentStatus
+    from ragdag.stores.mongo import mongo_database
 
     tokenizer = ModelTokenizer.from_model_dir(Path(resolve_model_location(settings.embedding_model_id)))
     rng = random.Random(seed)
@@ -115,7 +116,7 @@ def generate_corpus(settings: Any, target_chunks: int, seed: int) -> tuple[int, 
             if chunks >= target_chunks:
                 break
         for name in DOCUMENT_COLLECTIONS:
-            db[name].update_many({}, {"$set": {"validation.status": "validated"}})
+            db[name].update_many({}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
     return documents, chunks
 
 

@@ -1,13 +1,15 @@
-"""Domain models at the boundaries: stored documents, chunks, dataset samples (pydantic)."""
+"""Domain models at the boundaries: ids, chunks, dataset samples (pydantic).
+
+The stored document and its lifecycle are :mod:`ragdag.documents`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict
 
 # Fixed namespace so ids are the same on every machine and every run.
 RAGDAG_NAMESPACE = uuid.UUID("6f1c2d1e-6a55-5c1b-9a43-2f7e0c1d9b10")
@@ -36,6 +38,10 @@ def chunk_point_id(doc_id: str, chunk_index: int, chunk_hash: str) -> str:
 
 
 class HttpMetadata(BaseModel):
+    """What the last fetch of a page said (``http`` of a stored article; the crawler may add fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
     status: int
     final_url: str
     etag: str | None = None
@@ -46,30 +52,6 @@ class HttpMetadata(BaseModel):
 class RepositoryFile(BaseModel):
     path: str
     content: str
-
-
-class RawDocument(BaseModel):
-    """A crawled document as stored in MongoDB (``_id`` is :func:`document_id` of the URL)."""
-
-    id: str = Field(alias="_id")
-    url: str
-    category: Category
-    platform: str
-    author_id: str
-    author_full_name: str
-    title: str | None = None
-    published_at: datetime | None = None
-    language: str | None = None
-    content: str
-    files: list[RepositoryFile] | None = None
-    content_hash: str
-    version: int = 1
-    crawled_at: datetime
-    first_crawled_at: datetime
-    http: HttpMetadata | None = None
-    crawler_version: str
-
-    model_config = {"populate_by_name": True}
 
 
 class Chunk(BaseModel):

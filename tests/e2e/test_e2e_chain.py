@@ -109,12 +109,13 @@ def test_rest_trigger_runs_the_whole_chain_through_assets(e2e: E2E) -> None:
     # The chain did the work: documents in MongoDB, a model in the registry.
     from pymongo import MongoClient
 
+    from ragdag.documents import accepted_filter
     from ragdag.training.registry import MODEL_REGISTRY
 
     with MongoClient(e2e.mongo_uri, serverSelectionTimeoutMS=5_000) as mongo:
         db = mongo[e2e.database]
         assert db["articles"].count_documents({}) >= 1
-        assert db["articles"].count_documents({"validation.status": "validated"}) >= 1
+        assert db["articles"].count_documents(accepted_filter()) >= 1
         assert db[MODEL_REGISTRY].count_documents({}) == 1
 
 

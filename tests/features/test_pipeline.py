@@ -9,6 +9,7 @@ import pytest
 
 from ragdag.crawling.document_store import upsert_document
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
+from ragdag.documents import STATUS_FIELD, DocumentStatus
 from ragdag.features import embed_validated_documents, evaluate_retrieval, search
 from ragdag.features.embedding import Embedder
 from ragdag.features.pipeline import PipelineConfig, prepare_document
@@ -41,7 +42,7 @@ def _store(db, category: Category, url: str, content: str, author: str = "Jane D
         content=content, fields=fields, http=None,
     )
     doc_id = document_id(url)
-    db[category.value].update_one({"_id": doc_id}, {"$set": {"validation.status": "validated"}})
+    db[category.value].update_one({"_id": doc_id}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
     return doc_id
 
 
@@ -169,7 +170,7 @@ def test_documents_no_longer_validated_lose_their_chunks(settings, mongo_db, cor
     embed_validated_documents(settings, "run-1", embedder=embedder)
     before = _chunk_ids_by_document(settings)
     mongo_db.articles.delete_one({"_id": corpus["cnet"]})
-    mongo_db.articles.update_one({"_id": corpus["webmd-2"]}, {"$set": {"validation.status": "quarantined"}})
+    mongo_db.articles.update_one({"_id": corpus["webmd-2"]}, {"$set": {STATUS_FIELD: DocumentStatus.QUARANTINED.value}})
 
     report = embed_validated_documents(settings, "run-2", embedder=embedder)
 

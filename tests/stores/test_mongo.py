@@ -4,7 +4,7 @@ import pymongo
 import pytest
 
 from ragdag.stores import embedded_mongo
-from ragdag.stores.mongo import DOCUMENT_COLLECTIONS
+from ragdag.documents import DOCUMENT_COLLECTIONS
 
 
 def test_indexes_make_url_unique(mongo_db) -> None:

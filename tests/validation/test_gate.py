@@ -16,22 +16,23 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from ragdag.audit import AuditAction, list_audit
 from ragdag.cli import main
-from ragdag.crawling.document_store import upsert_document
+from ragdag.crawling.document_store import WriteOutcome, upsert_document
 from ragdag.crawling.extraction import extract_article
+from ragdag.documents import QUARANTINE, DocumentStatus, QuarantineStatus, accepted_filter, quarantine_id
 from ragdag.models import Category, document_id
-from ragdag.stores.mongo import QUARANTINE, RUNS
+from ragdag.stores.mongo import RUNS
 from ragdag.stores.object_store import open_object_store
 from ragdag.validation import (
     ValidationGateFailed,
-    accepted_filter,
     list_quarantined,
     release_quarantined,
     validate_pending_documents,
 )
 from ragdag.validation.frame import find_duplicates, language_code, non_letter_share
 from ragdag.validation.gate import ValidationRunError
-from ragdag.validation.quarantine import QuarantineError, move_to_quarantine, quarantine_id
+from ragdag.validation.quarantine import QuarantineError, hold_in_quarantine
 
 # English news and blog pages that extract to a titled article of a few thousand characters.
 GOOD_PAGES = ("ars-1", "bbc-1", "cnet", "nytimes-1", "theverge", "gitlab-blog", "dropbox-blog", "medium-3")
@@ -47,16 +48,20 @@ BOILERPLATE_HTML = (
 EMPTY_HTML = b"<html><head><title>Nothing here</title></head><body></body></html>"
 
 
-def _store_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides) -> str:
+def _crawl_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides) -> WriteOutcome:
     """Extract and store one page the way the article crawler does."""
     article = extract_article(html, url=url)
     fields = {"title": article.title, "published_at": article.published_at, "language": article.language}
     fields.update({k: v for k, v in overrides.items() if k in fields})
-    upsert_document(
+    return upsert_document(
         db, category=Category.ARTICLES, url=url, author_full_name=AUTHOR, platform="example",
         content=article.content, fields=fields,
         http={"status": 200, "final_url": url}, crawled_at=crawled_at,
     )
+
+
+def _store_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides) -> str:
+    _crawl_page(db, url, html, crawled_at=crawled_at, **overrides)
     return document_id(url)
 
 
@@ -131,9 +136,13 @@ def test_gate_fails_above_threshold_after_quarantining_and_reporting(settings, m
         assert isinstance(doc["validation"]["validated_at"], datetime)
     assert mongo_db.articles.count_documents(accepted_filter()) == len(good)
 
-    # The bad ones are moved, whole, with the reasons.
+    # The bad ones stay where they are, whole, quarantined at the version that failed, with the reasons.
     for doc_id in bad.values():
-        assert mongo_db.articles.find_one({"_id": doc_id}) is None
+        doc = mongo_db.articles.find_one({"_id": doc_id})
+        assert doc["validation"]["status"] == DocumentStatus.QUARANTINED
+        assert doc["validation"]["content_hash"] == doc["content_hash"]
+        assert doc["validation"]["quarantine_id"] == quarantine_id(doc_id, doc["content_hash"])
+        assert isinstance(doc["validation"]["quarantined_at"], datetime)
     assert "content_length_in_bounds" in _failed(mongo_db, bad["empty"])
     assert _failed(mongo_db, bad["boilerplate"]) == {"content_not_boilerplate"}
     assert _failed(mongo_db, bad["duplicate"]) == {"content_not_duplicate"}
@@ -141,9 +150,9 @@ def test_gate_fails_above_threshold_after_quarantining_and_reporting(settings, m
     assert _failed(mongo_db, bad["future"]) == {"crawled_not_in_future"}
     assert _failed(mongo_db, bad["foreign"]) == {"language_allowed"}
     record = mongo_db[QUARANTINE].find_one({"document_id": bad["duplicate"]})
-    assert record["document"]["url"] == "https://mirror.example.org/copy"
-    assert record["document"]["content"] and record["category"] == "articles"
-    assert record["run_id"] == report.run_id and record["quarantined_at"]
+    assert record["url"] == "https://mirror.example.org/copy" and record["category"] == "articles"
+    assert mongo_db.articles.find_one({"_id": bad["duplicate"]})["content"]
+    assert record["run_id"] == report.run_id and isinstance(record["quarantined_at"], datetime)
     (duplicate_failure,) = record["failed_expectations"]
     assert duplicate_failure["observed"] == good[GOOD_PAGES[0]]  # names the original it copies
 
@@ -196,22 +205,33 @@ def test_release_puts_the_document_back_as_accepted(settings, mongo_db, article_
     validate_pending_documents(settings, "run-release")
     (entry,) = list_quarantined(settings)
     assert entry.document_id == ticker and entry.failed_expectations == ["content_not_boilerplate"]
-    stored_hash = mongo_db[QUARANTINE].find_one({"_id": entry.id})["content_hash"]
-    assert entry.id == quarantine_id(ticker, stored_hash, "run-release")  # stable across retries
+    stored_hash = mongo_db.articles.find_one({"_id": ticker})["content_hash"]
+    assert entry.id == quarantine_id(ticker, stored_hash)  # one per document version, not per run
+    with pytest.raises(QuarantineError, match="say why"):
+        release_quarantined(settings, entry.id, reason=" ")
 
-    released = release_quarantined(settings, entry.id, released_by="reviewer@example.com")
+    released = release_quarantined(
+        settings, entry.id, released_by="reviewer@example.com", reason="a market page we want anyway"
+    )
 
-    assert released.status == "released"
+    assert released.status == QuarantineStatus.RELEASED and released.released_by == "reviewer@example.com"
     doc = mongo_db.articles.find_one({"_id": ticker})
-    assert doc["validation"]["status"] == "released"
+    assert doc["validation"]["status"] == DocumentStatus.RELEASED
     assert doc["validation"]["released_by"] == "reviewer@example.com"
+    assert doc["validation"]["release_reason"] == "a market page we want anyway"
+    assert doc["validation"]["failed_expectations"] == ["content_not_boilerplate"]
     assert isinstance(doc["validation"]["released_at"], datetime)
-    assert doc["crawled_at"] and doc["content_hash"]  # the whole original document is back
+    assert isinstance(doc["crawled_at"], datetime) and doc["content_hash"]
+    record = mongo_db[QUARANTINE].find_one({"_id": entry.id})
+    assert isinstance(record["release"]["at"], datetime) and isinstance(record["quarantined_at"], datetime)
+    (event,) = list_audit(mongo_db, subject=ticker, action=AuditAction.QUARANTINE_RELEASE)
+    assert (event.actor, event.reason) == ("reviewer@example.com", "a market page we want anyway")
+    assert event.details["quarantine_id"] == entry.id
     assert mongo_db.articles.count_documents(accepted_filter()) == len(good) + 1
     assert list_quarantined(settings) == []
     assert [e.status for e in list_quarantined(settings, include_released=True)] == ["released"]
     with pytest.raises(QuarantineError, match="already released"):
-        release_quarantined(settings, entry.id)
+        release_quarantined(settings, entry.id, reason="again")
     # A released document is not validated again, and it owns its content hash.
     assert validate_pending_documents(settings, "run-after-release").validated == 0
 
@@ -230,9 +250,13 @@ def test_quarantine_cli_lists_and_releases(settings, mongo_db, article_pages_dir
     table = capsys.readouterr().out
     assert listed["id"] in table and "https://news.example.com/empty" in table
 
-    assert main(["quarantine", "release", listed["id"], "--by", "cli-test"]) == 0
-    assert mongo_db.articles.find_one({"_id": empty})["validation"]["released_by"] == "cli-test"
-    assert main(["quarantine", "release", "no-such-id"]) == 1
+    with pytest.raises(SystemExit):  # argparse: --reason is required
+        main(["quarantine", "release", listed["id"], "--by", "cli-test"])
+    capsys.readouterr()
+    assert main(["quarantine", "release", listed["id"], "--by", "cli-test", "--reason", "stub kept on purpose"]) == 0
+    validation = mongo_db.articles.find_one({"_id": empty})["validation"]
+    assert (validation["released_by"], validation["release_reason"]) == ("cli-test", "stub kept on purpose")
+    assert main(["quarantine", "release", "no-such-id", "--reason", "x"]) == 1
     assert "ragdag quarantine list" in capsys.readouterr().err
 
 
@@ -246,7 +270,7 @@ def test_release_refuses_to_overwrite_a_newer_crawl(settings, mongo_db, article_
                 (article_pages_dir / "cnet" / "source.html").read_bytes(), crawled_at=datetime.now(UTC))
 
     with pytest.raises(QuarantineError, match="crawled again"):
-        release_quarantined(settings, entry.id)
+        release_quarantined(settings, entry.id, reason="looks fine")
 
 
 def test_an_expectation_gx_cannot_evaluate_stops_the_run_and_names_it(settings, mongo_db, article_pages_dir, tmp_path) -> None:
@@ -272,12 +296,12 @@ def test_a_document_changed_during_validation_stays_pending(mongo_db, article_pa
     seen = mongo_db.articles.find_one({"_id": doc_id})
     _store_page(mongo_db, url, (article_pages_dir / "cnet" / "source.html").read_bytes(), crawled_at=datetime.now(UTC))
 
-    moved = move_to_quarantine(
+    held = hold_in_quarantine(
         mongo_db, category=Category.ARTICLES, document=seen, failures=[], suite="articles",
         suite_version=1, run_id="run-race", at=datetime.now(UTC),
     )
 
-    assert not moved
+    assert held is None
     assert mongo_db.articles.find_one({"_id": doc_id})["validation"]["status"] == "pending"
     assert mongo_db[QUARANTINE].count_documents({}) == 0
 
@@ -342,3 +366,51 @@ def test_a_changed_document_is_validated_again(settings, mongo_db, article_pages
 
     assert (report.validated, report.quarantined) == (1, 0)
     assert mongo_db.articles.find_one({"_id": changed})["validation"]["run_id"] == "run-second"
+
+
+def test_a_quarantined_page_crawled_again_unchanged_stays_quarantined_once(settings, mongo_db, article_pages_dir) -> None:
+    """Break 1 of issue 9: the quarantine deleted the page, so every crawl stored it again as new and
+    pending, its records multiplied (one per run) and from the second run on it was the whole batch."""
+    _store_good_articles(mongo_db, article_pages_dir, count=5)
+    url = "https://news.example.com/empty"
+    assert _crawl_page(mongo_db, url, EMPTY_HTML, crawled_at=datetime.now(UTC)) == WriteOutcome.NEW
+    validate_pending_documents(settings, "run-1")
+    (entry,) = list_quarantined(settings)
+
+    for run in ("run-2", "run-3"):
+        assert _crawl_page(mongo_db, url, EMPTY_HTML, crawled_at=datetime.now(UTC)) == WriteOutcome.UNCHANGED
+        doc = mongo_db.articles.find_one({"_id": entry.document_id})
+        assert doc["validation"]["status"] == DocumentStatus.QUARANTINED and doc["version"] == 1
+        report = validate_pending_documents(settings, run)
+        assert (report.validated, report.quarantined, report.gate_passed) == (0, 0, True)
+    assert mongo_db[QUARANTINE].count_documents({}) == 1
+    assert [e.id for e in list_quarantined(settings, include_released=True)] == [entry.id]
+
+    # Changed content: back to pending, judged afresh; the held version's record is superseded.
+    changed = (article_pages_dir / "gitlab-blog" / "source.html").read_bytes()  # not among the five
+    assert _crawl_page(mongo_db, url, changed, crawled_at=datetime.now(UTC)) == WriteOutcome.UPDATED
+    assert mongo_db.articles.find_one({"_id": entry.document_id})["validation"] == {"status": "pending"}
+    report = validate_pending_documents(settings, "run-4")
+    assert (report.validated, report.quarantined) == (1, 0)
+    assert list_quarantined(settings) == []
+    (record,) = mongo_db[QUARANTINE].find()
+    assert record["status"] == QuarantineStatus.SUPERSEDED
+    with pytest.raises(QuarantineError, match="already superseded"):
+        release_quarantined(settings, entry.id, reason="too late")
+
+
+def test_a_retried_quarantine_keeps_one_record_with_its_first_run(settings, mongo_db, article_pages_dir) -> None:
+    _store_good_articles(mongo_db, article_pages_dir, count=5)
+    empty = _store_page(mongo_db, "https://news.example.com/empty", EMPTY_HTML, crawled_at=datetime.now(UTC))
+    validate_pending_documents(settings, "run-first")
+    # As if a crash had hit between the record and the document's status: pending again, same content.
+    doc = mongo_db.articles.find_one({"_id": empty})
+    mongo_db.articles.replace_one({"_id": empty}, {**doc, "validation": {"status": "pending"}})
+
+    with pytest.raises(ValidationGateFailed) as failed:  # the one document is the whole batch
+        validate_pending_documents(settings, "run-retry")
+
+    assert failed.value.report.quarantined == 1
+    (record,) = mongo_db[QUARANTINE].find()
+    assert (record["run_id"], record["last_run_id"]) == ("run-first", "run-retry")
+    assert mongo_db.articles.find_one({"_id": empty})["validation"]["status"] == DocumentStatus.QUARANTINED

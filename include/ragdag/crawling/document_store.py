@@ -1,4 +1,9 @@
-"""Write crawled documents to MongoDB: upsert by normalized URL, never duplicate, version changes."""
+"""Write crawled documents to MongoDB: upsert by normalized URL, never duplicate, version changes.
+
+Where a document lives and which statuses it goes through is :mod:`ragdag.documents`; this module
+only ever sets a new or changed document to pending. Unchanged content keeps whatever status the
+document has, so a quarantined page crawled again unchanged stays quarantined.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError
 
+from ragdag.documents import DocumentRecord, ValidationState, collection_name
 from ragdag.models import Category, author_id, content_hash, document_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 
@@ -61,46 +67,46 @@ def upsert_document(
     crawled_at = crawled_at or datetime.now(UTC)
     doc_id = document_id(url)
     digest = content_hash(content)
-    collection = db[category.value]
+    collection = db[collection_name(category)]
     wanted = ("content_hash", "version", "first_crawled_at", *validators)
     existing = collection.find_one({"_id": doc_id}, dict.fromkeys(wanted, 1))
     if existing is not None and existing.get("content_hash") == digest:
         _refresh_validators(collection, existing, {**fields, "http": http}, validators)
         return WriteOutcome.UNCHANGED
     aid = upsert_author(db, author_full_name)
-    body = {
-        **fields,
-        "url": url,
-        "category": category.value,
-        "platform": platform,
-        "author_id": aid,
-        "author_full_name": author_full_name,
-        "content": content,
-        "content_hash": digest,
-        "crawled_at": crawled_at,
-        "http": http,
-        "crawler_version": CRAWLER_VERSION,
-        "validation": {"status": "pending"},
-    }
+    # Validated here (the shape the crawler owns); the extracted fields ride along unchecked,
+    # for the validation suites to judge.
+    record = DocumentRecord(
+        **{**fields, "_id": doc_id},
+        url=url,
+        category=category,
+        platform=platform,
+        author_id=aid,
+        author_full_name=author_full_name,
+        content=content,
+        content_hash=digest,
+        crawled_at=crawled_at,
+        http=http,
+        crawler_version=CRAWLER_VERSION,
+        version=1 if existing is None else int(existing.get("version", 1)) + 1,
+        first_crawled_at=crawled_at if existing is None else existing.get("first_crawled_at", crawled_at),
+        validation=ValidationState(),
+    )
+    body = record.stored()
     if existing is None:
         try:
-            collection.insert_one({"_id": doc_id, **body, "version": 1, "first_crawled_at": crawled_at})
+            collection.insert_one(body)
         except DuplicateKeyError:
             # Another task stored the same URL a moment ago (a feed and a sitemap of one blog
             # crawled in parallel): that fresh copy stands.
             return WriteOutcome.UNCHANGED
         return WriteOutcome.NEW
     # A whole replacement: the crawler owns the document, and new content voids whatever later
-    # stages noted on it. (It also keeps datetimes datetimes on the embedded server, whose $set
-    # stores them as strings.) Guarded on the hash we read, so two racing writers bump once.
-    result = collection.replace_one(
-        {"_id": doc_id, "content_hash": existing.get("content_hash")},
-        {
-            **body,
-            "version": int(existing.get("version", 1)) + 1,
-            "first_crawled_at": existing.get("first_crawled_at", crawled_at),
-        },
-    )
+    # stages noted on it (a validation, a quarantine). It also keeps datetimes datetimes on the
+    # embedded server, whose $set stores them as strings. Guarded on the hash we read, so two
+    # racing writers bump once.
+    del body["_id"]
+    result = collection.replace_one({"_id": doc_id, "content_hash": existing.get("content_hash")}, body)
     return WriteOutcome.UPDATED if result.matched_count else WriteOutcome.UNCHANGED
 
 
@@ -126,7 +132,7 @@ def _refresh_validators(
 
 def stored_fields(db: Database, category: Category, url: str, *names: str) -> dict[str, Any]:
     """Some fields of the document stored for ``url`` (normalized), or {} when there is none."""
-    found = db[category.value].find_one({"_id": document_id(url)}, dict.fromkeys(names, 1))
+    found = db[collection_name(category)].find_one({"_id": document_id(url)}, dict.fromkeys(names, 1))
     return found or {}
 
 

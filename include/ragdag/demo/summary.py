@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from ragdag.documents import (
+    DOCUMENT_COLLECTIONS,
+    QUARANTINE,
+    DocumentStatus,
+    accepted_filter,
+    status_filter,
+)
 from ragdag.settings import Settings
-from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS, DOCUMENT_COLLECTIONS, QUARANTINE, mongo_database
+from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS, mongo_database
 from ragdag.stores.object_store import open_object_store
 from ragdag.stores.qdrant import qdrant_client
 from ragdag.training.registry import MODEL_REGISTRY
@@ -14,9 +21,9 @@ def platform_summary(settings: Settings) -> dict:
     with mongo_database(settings) as db:
         for name in (*DOCUMENT_COLLECTIONS, AUTHORS, CRAWL_ERRORS, QUARANTINE):
             summary["mongodb"][name] = db[name].count_documents({})
-        summary["mongodb"]["validated"] = sum(
-            db[name].count_documents({"validation.status": {"$in": ["validated", "released"]}})
-            for name in DOCUMENT_COLLECTIONS
+        summary["mongodb"]["accepted"] = sum(db[name].count_documents(accepted_filter()) for name in DOCUMENT_COLLECTIONS)
+        summary["mongodb"]["quarantined"] = sum(
+            db[name].count_documents(status_filter(DocumentStatus.QUARANTINED)) for name in DOCUMENT_COLLECTIONS
         )
         model = db[MODEL_REGISTRY].find_one(sort=[("created_at", -1)])
     with qdrant_client(settings) as client:

@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ragdag.documents import DOCUMENT_COLLECTIONS, accepted_filter, collection_name
 from ragdag.models import Category
-from ragdag.validation.stage import accepted_filter
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -46,7 +46,7 @@ def iter_document_refs(db: Database, page: int) -> Iterator[list[DocumentRef]]:
             if last_id is not None:
                 query["_id"] = {"$gt": last_id}
             rows = list(
-                db[category.value].find(query, {"content_hash": 1}).sort("_id", 1).limit(page)
+                db[collection_name(category)].find(query, {"content_hash": 1}).sort("_id", 1).limit(page)
             )
             if rows:
                 yield [
@@ -65,12 +65,12 @@ def fetch_documents(
     if not document_ids:
         return []
     query = {"_id": {"$in": list(document_ids)}, **_EMBEDDABLE}
-    return list(db[category.value].find(query, _FEATURE_FIELDS))
+    return list(db[collection_name(category)].find(query, _FEATURE_FIELDS))
 
 
 def embeddable_ids(db: Database, category: str, document_ids: Sequence[str]) -> set[str]:
     """Which of these ids are still embeddable documents of ``category``."""
-    if category not in {c.value for c in Category} or not document_ids:
+    if category not in DOCUMENT_COLLECTIONS or not document_ids:
         return set()
     query = {"_id": {"$in": list(document_ids)}, **_EMBEDDABLE}
-    return {str(r["_id"]) for r in db[category].find(query, {"_id": 1})}
+    return {str(r["_id"]) for r in db[collection_name(category)].find(query, {"_id": 1})}

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ragdag.documents import DOCUMENT_COLLECTIONS, QUARANTINE, STATUS_FIELD
 from ragdag.settings import Settings, get_settings
 from ragdag.stores import embedded_mongo
 from ragdag.stores.connections import find_connection
@@ -19,10 +20,9 @@ if TYPE_CHECKING:
     from pymongo import MongoClient
     from pymongo.database import Database
 
-DOCUMENT_COLLECTIONS = ("articles", "posts", "repositories")
+# The documents' collections and their statuses are ragdag.documents'; these are the others.
 AUTHORS = "authors"
 CRAWL_ERRORS = "crawl_errors"
-QUARANTINE = "quarantine"
 RUNS = "runs"
 
 
@@ -50,9 +50,11 @@ def ensure_indexes(db: Database) -> None:
         db[name].create_index("url", unique=True)
         db[name].create_index("author_id")
         db[name].create_index("content_hash")
+        db[name].create_index(STATUS_FIELD)
     db[AUTHORS].create_index("full_name", unique=True)
     db[CRAWL_ERRORS].create_index([("url", 1), ("run_id", 1)])
     db[QUARANTINE].create_index("document_id")
+    db[QUARANTINE].create_index("status")
 
 
 @contextmanager

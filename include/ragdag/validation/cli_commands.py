@@ -1,4 +1,4 @@
-"""``ragdag quarantine list`` and ``ragdag quarantine release ID``."""
+"""``ragdag quarantine list`` and ``ragdag quarantine release ID --reason WHY``."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not entries:
         print("no quarantined documents")
         return 0
-    rows = [("ID", "CATEGORY", "RUN", "FAILED EXPECTATIONS", "URL")] + [
-        (e.id, e.category.value, e.run_id, ", ".join(e.failed_expectations), e.url or "")
+    rows = [("ID", "STATUS", "CATEGORY", "RUN", "FAILED EXPECTATIONS", "URL")] + [
+        (e.id, e.status.value, e.category.value, e.run_id, ", ".join(e.failed_expectations), e.url or "")
         for e in entries
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
     return 0
 
 
@@ -39,26 +39,29 @@ def _cmd_release(args: argparse.Namespace) -> int:
     from ragdag.validation.quarantine import QuarantineError, release_quarantined
 
     try:
-        entry = release_quarantined(get_settings(), args.id, released_by=args.by)
+        entry = release_quarantined(get_settings(), args.id, released_by=args.by, reason=args.reason)
     except QuarantineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"released {entry.document_id} ({entry.url}) back to {entry.category.value}")
+    print(f"released {entry.document_id} ({entry.url}) in {entry.category.value}: accepted from now on")
     return 0
 
 
 def register(sub: Any) -> None:
     """Add the ``quarantine`` command to the ``ragdag`` parser's subparsers."""
+    from ragdag.documents import DOCUMENT_COLLECTIONS
+
     quarantine = sub.add_parser("quarantine", help="List or release documents that failed validation.")
     actions = quarantine.add_subparsers(dest="quarantine_command", required=True)
 
     listing = actions.add_parser("list", help="Show quarantined documents and why they failed.")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    listing.add_argument("--category", choices=["articles", "posts", "repositories"])
-    listing.add_argument("--all", action="store_true", help="include released documents")
+    listing.add_argument("--category", choices=DOCUMENT_COLLECTIONS)
+    listing.add_argument("--all", action="store_true", help="include released and superseded records")
     listing.set_defaults(func=_cmd_list)
 
     release = actions.add_parser("release", help="Put a quarantined document back as accepted.")
     release.add_argument("id", help="the quarantine id shown by `ragdag quarantine list`")
     release.add_argument("--by", help="who releases it (default: the current user)")
+    release.add_argument("--reason", required=True, help="why it is accepted anyway (kept in the audit trail)")
     release.set_defaults(func=_cmd_release)

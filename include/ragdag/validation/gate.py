@@ -218,6 +218,6 @@ def enforce_gate(
         f"validation gate failed for run {run_id}: {share:.0%} of the documents failed validation, "
         f"above the threshold of {threshold:.0%} (RAGDAG_VALIDATION_MAX_FAILED_SHARE). "
         f"Worst expectations: {worst_text}. The failing documents are quarantined "
-        f"(`ragdag quarantine list`, release with `ragdag quarantine release ID`); "
+        f"(`ragdag quarantine list`, release with `ragdag quarantine release ID --reason WHY`); "
         f"report: {report_location}"
     )

@@ -1,31 +1,52 @@
-"""The quarantine: documents that failed validation, kept whole with the reasons, until released.
+"""The quarantine: documents that failed validation, held with the reasons until a person releases them.
 
-A failing document is MOVED: its full stored form goes to the ``quarantine`` collection with its
-category, failed expectations and run, then it is deleted from its own collection, so nothing
-downstream sees it and nothing is silently dropped. Releasing puts it back with validation
-status ``released`` (accepted like ``validated``) and notes who released it and when.
+A failing document stays in its own collection with status ``quarantined`` (and the content hash it
+failed at, see :mod:`ragdag.documents`), so nothing downstream reads it, nothing is dropped, and the
+crawler finds it again: re-crawled unchanged it stays quarantined; changed, it goes back to pending
+and is judged afresh. Its ``quarantine`` record (one per document version, id
+:func:`ragdag.documents.quarantine_id`) keeps what it failed, against which suite, first and last run.
+
+Releasing accepts that version (status ``released``, which the next stages read like ``validated``),
+records who and why in the audit trail, and marks the record released. The service functions
+:func:`list_quarantined` and :func:`release_quarantined` are what the CLI and the UI call.
 """
 
 from __future__ import annotations
 
-import getpass
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ragdag.models import RAGDAG_NAMESPACE, Category
+from ragdag.audit import AuditAction, default_actor, record_audit
+from ragdag.documents import (
+    QUARANTINE,
+    DocumentStatus,
+    QuarantineStatus,
+    ValidationState,
+    collection_name,
+    quarantine_id,
+    status_filter,
+)
+from ragdag.models import Category
 from ragdag.settings import Settings
-from ragdag.stores.mongo import QUARANTINE, mongo_database
+from ragdag.stores.mongo import mongo_database
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
     from ragdag.validation.gate import FailedExpectation
 
-QUARANTINED = "quarantined"
-RELEASED = "released"
+__all__ = [
+    "QuarantineEntry",
+    "QuarantineError",
+    "hold_in_quarantine",
+    "list_quarantined",
+    "quarantine_id",
+    "release",
+    "release_quarantined",
+    "supersede_records",
+]
 
 
 class QuarantineError(RuntimeError):
@@ -37,18 +58,17 @@ class QuarantineEntry(BaseModel):
     document_id: str
     category: Category
     url: str | None
+    content_hash: str | None
     failed_expectations: list[str]
-    run_id: str
+    run_id: str  # the run that quarantined this version
     quarantined_at: datetime | None
-    status: str
+    status: QuarantineStatus
+    released_by: str | None = None
+    released_at: datetime | None = None
+    release_reason: str | None = None
 
 
-def quarantine_id(document_id: str, content_hash: Any, run_id: str) -> str:
-    # Deterministic, so a retried task overwrites its own record instead of adding a second one.
-    return str(uuid.uuid5(RAGDAG_NAMESPACE, f"quarantine:{document_id}:{content_hash}:{run_id}"))
-
-
-def move_to_quarantine(
+def hold_in_quarantine(
     db: Database,
     *,
     category: Category,
@@ -58,118 +78,159 @@ def move_to_quarantine(
     suite_version: int,
     run_id: str,
     at: datetime,
-) -> bool:
-    """Move one pending document to the quarantine; False if it changed meanwhile (left pending)."""
-    doc_id = document["_id"]
-    qid = quarantine_id(str(doc_id), document.get("content_hash"), run_id)
+) -> str | None:
+    """Quarantine one pending document where it is; its quarantine id, or None if it changed
+    meanwhile (then it stays pending for the next run)."""
+    doc_id = str(document["_id"])
+    digest = document.get("content_hash")
+    qid = quarantine_id(doc_id, digest)
+    names = [f.name for f in failures]
+    validation = ValidationState(
+        status=DocumentStatus.QUARANTINED, content_hash=digest, suite=suite, suite_version=suite_version,
+        run_id=run_id, quarantine_id=qid, quarantined_at=at, failed_expectations=names,
+    )
+    previous = db[QUARANTINE].find_one({"_id": qid})
     record = {
-        "_id": qid,  # repeated from the filter: some MongoDB-compatible servers ignore it on upsert
         "document_id": doc_id,
         "category": category.value,
         "url": document.get("url"),
-        "content_hash": document.get("content_hash"),
-        "document": document,
+        "content_hash": digest,
         "failed_expectations": [f.model_dump(mode="json") for f in failures],
         "suite": suite,
         "suite_version": suite_version,
-        "run_id": run_id,
-        "quarantined_at": at,
-        "status": QUARANTINED,
+        # The same version quarantined again (a retry, or a page that changed back) keeps its
+        # first quarantine's run and time.
+        "run_id": (previous or {}).get("run_id", run_id),
+        "quarantined_at": (previous or {}).get("quarantined_at", at),
+        "last_run_id": run_id,
+        "status": QuarantineStatus.QUARANTINED.value,
     }
-    # Copy first, delete second: a crash in between leaves a duplicate, never a lost document.
-    db[QUARANTINE].replace_one({"_id": qid}, record, upsert=True)
-    deleted = db[category.value].delete_one(
-        {"_id": doc_id, "content_hash": document.get("content_hash"), "validation.status": "pending"}
+    # The record first, the status second: a crash in between leaves the document pending (the
+    # next run rewrites the same record), never quarantined without a record to release it by.
+    _put(db, qid, record)
+    replaced = db[collection_name(category)].replace_one(
+        {"_id": document["_id"], "content_hash": digest, **status_filter(DocumentStatus.PENDING)},
+        {**{k: v for k, v in document.items() if k != "_id"}, "validation": validation.stored()},
     )
-    if deleted.deleted_count:
-        return True
-    # The crawler stored a new version after we read it; that version will be validated next run.
-    db[QUARANTINE].delete_one({"_id": qid})
-    return False
+    if replaced.matched_count:
+        return qid
+    # The crawler stored a new version after we read it: that one is validated next run.
+    if previous is None:
+        db[QUARANTINE].delete_one({"_id": qid})
+    else:
+        _put(db, qid, {k: v for k, v in previous.items() if k != "_id"})
+    return None
+
+
+def _put(db: Database, qid: str, record: dict[str, Any]) -> None:
+    # replace_one(upsert=True) ignores the filter's _id on some servers: replace, else insert.
+    if db[QUARANTINE].replace_one({"_id": qid}, record).matched_count:
+        return
+    from pymongo.errors import DuplicateKeyError
+
+    try:
+        db[QUARANTINE].insert_one({"_id": qid, **record})
+    except DuplicateKeyError:  # a concurrent writer inserted it first
+        db[QUARANTINE].replace_one({"_id": qid}, record)
+
+
+def supersede_records(db: Database, category: Category, documents: list[dict[str, Any]]) -> int:
+    """Mark the held records of other versions of these (pending) documents superseded: the page
+    changed, and its new version is judged on its own."""
+    current = {str(doc["_id"]): doc.get("content_hash") for doc in documents}
+    held = db[QUARANTINE].find(
+        {"document_id": {"$in": list(current)}, "category": category.value,
+         "status": QuarantineStatus.QUARANTINED.value},
+        {"document_id": 1, "content_hash": 1},
+    )
+    stale = [r["_id"] for r in held if r.get("content_hash") != current.get(str(r.get("document_id")))]
+    if not stale:
+        return 0
+    update = {"$set": {"status": QuarantineStatus.SUPERSEDED.value}}
+    return db[QUARANTINE].update_many({"_id": {"$in": stale}}, update).modified_count
 
 
 def _entry(record: dict[str, Any]) -> QuarantineEntry:
+    release_info = record.get("release") or {}
     return QuarantineEntry(
         id=str(record["_id"]),
         document_id=str(record.get("document_id")),
         category=Category(record["category"]),
         url=record.get("url"),
+        content_hash=record.get("content_hash"),
         failed_expectations=[f.get("name", "?") for f in record.get("failed_expectations") or []],
         run_id=str(record.get("run_id")),
         quarantined_at=record.get("quarantined_at"),
-        status=str(record.get("status")),
+        status=QuarantineStatus(record.get("status", QuarantineStatus.QUARANTINED)),
+        released_by=release_info.get("by"),
+        released_at=release_info.get("at"),
+        release_reason=release_info.get("reason"),
     )
 
 
 def list_quarantined(
     settings: Settings, *, category: Category | None = None, include_released: bool = False
 ) -> list[QuarantineEntry]:
-    """Quarantined documents, oldest first (released ones only when asked)."""
-    query: dict[str, Any] = {} if include_released else {"status": QUARANTINED}
+    """Documents held in the quarantine, oldest first (released and superseded ones only when asked)."""
+    query: dict[str, Any] = {} if include_released else {"status": QuarantineStatus.QUARANTINED.value}
     if category is not None:
         query["category"] = category.value
     with mongo_database(settings) as db:
-        records = list(db[QUARANTINE].find(query, {"document": 0}))
+        records = list(db[QUARANTINE].find(query))
     entries = [_entry(record) for record in records]
     # ISO text sorts like the time and never mixes naive and aware datetimes in one comparison.
     return sorted(entries, key=lambda e: (e.quarantined_at.isoformat() if e.quarantined_at else "~", e.id))
 
 
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # containers often run as a uid with no passwd entry
-        return "unknown"
-
-
 def release_quarantined(
-    settings: Settings, quarantine_id: str, released_by: str | None = None
+    settings: Settings, quarantine_id: str, *, released_by: str | None = None, reason: str
 ) -> QuarantineEntry:
-    """Put a quarantined document back, with validation status ``released``."""
+    """Accept a quarantined document version: status ``released``, audited with who and why."""
     with mongo_database(settings) as db:
-        return release(db, quarantine_id, released_by or _who())
+        return release(db, quarantine_id, released_by or default_actor(), reason)
 
 
-def release(db: Database, qid: str, released_by: str) -> QuarantineEntry:
+def release(db: Database, qid: str, released_by: str, reason: str) -> QuarantineEntry:
+    if not reason or not reason.strip():
+        raise QuarantineError("say why the document is released (--reason): the audit trail keeps it")
     record = db[QUARANTINE].find_one({"_id": qid})
     if record is None:
         raise QuarantineError(f"no quarantine record {qid!r}; `ragdag quarantine list` shows the ids")
-    if record.get("status") != QUARANTINED:
+    if record.get("status") != QuarantineStatus.QUARANTINED.value:
         raise QuarantineError(f"{qid} is already {record.get('status')}: {record.get('release')}")
-    document: dict[str, Any] = record["document"]
-    now = datetime.now(UTC)
-    validation = {
-        "status": RELEASED,
-        "suite": record.get("suite"),
-        "suite_version": record.get("suite_version"),
-        "run_id": record.get("run_id"),
-        "content_hash": document.get("content_hash"),
-        "quarantine_id": qid,
-        "failed_expectations": [f.get("name") for f in record.get("failed_expectations") or []],
-        "released_at": now,
-        "released_by": released_by,
-    }
     collection = db[record["category"]]
-    existing = collection.find_one({"_id": document["_id"]}, {"content_hash": 1})
-    if existing is None:
-        from pymongo.errors import DuplicateKeyError
-
-        try:
-            collection.insert_one({**document, "validation": validation})
-        except DuplicateKeyError as error:
-            raise QuarantineError(
-                f"{qid}: {document.get('url')} was stored again while releasing; retry the release"
-            ) from error
-    elif existing.get("content_hash") == document.get("content_hash"):
-        collection.update_one({"_id": document["_id"]}, {"$set": {"validation": validation}})
-    else:
+    document = collection.find_one({"_id": record["document_id"]})
+    url = record.get("url")
+    if document is None:
+        raise QuarantineError(f"{qid}: {url} is no longer stored; nothing to release")
+    if document.get("content_hash") != record.get("content_hash"):
         raise QuarantineError(
-            f"{qid}: {document.get('url')} was crawled again since it was quarantined and its new "
-            "version awaits validation; releasing the old version would overwrite it"
+            f"{qid}: {url} was crawled again since it was quarantined and its new version awaits "
+            "validation; releasing the old version would overwrite it"
         )
-    # A sub-document, not top-level fields: keeps the datetime a datetime on every server.
-    db[QUARANTINE].update_one(
-        {"_id": qid}, {"$set": {"status": RELEASED, "release": {"at": now, "by": released_by}}}
+    now = datetime.now(UTC)
+    held = ValidationState.model_validate(document.get("validation") or {})
+    validation = held.model_copy(update={
+        "status": DocumentStatus.RELEASED.value, "quarantine_id": qid,
+        "released_at": now, "released_by": released_by, "release_reason": reason,
+    })
+    replaced = collection.replace_one(
+        {"_id": document["_id"], "content_hash": record.get("content_hash"),
+         **status_filter(DocumentStatus.QUARANTINED)},
+        {**{k: v for k, v in document.items() if k != "_id"}, "validation": validation.stored()},
     )
-    record["status"] = RELEASED
-    return _entry(record)
+    if not replaced.matched_count:
+        raise QuarantineError(f"{qid}: {url} changed while releasing; run `ragdag quarantine list` and retry")
+    released = {
+        **{k: v for k, v in record.items() if k != "_id"},
+        "status": QuarantineStatus.RELEASED.value,
+        "release": {"at": now, "by": released_by, "reason": reason},
+    }
+    db[QUARANTINE].replace_one({"_id": qid}, released)
+    record_audit(
+        db, AuditAction.QUARANTINE_RELEASE, str(document["_id"]), actor=released_by, reason=reason,
+        details={"quarantine_id": qid, "category": record["category"], "url": url,
+                 "content_hash": record.get("content_hash"),
+                 "failed_expectations": [f.get("name") for f in record.get("failed_expectations") or []]},
+    )
+    return _entry({"_id": qid, **released})

@@ -1,9 +1,10 @@
 """The validation stage: check every pending document, keep the good, quarantine the bad, gate.
 
-Incremental: only documents whose ``validation.status`` is ``pending`` are read (the crawler sets
-it on every new or changed document). Each one ends ``validated`` (with suite, suite version, run,
-time and the content hash it was checked at) or moved to the quarantine with its failures. A
-document the crawler changes while it is being checked is left pending and counted as skipped.
+Incremental: only pending documents are read (the crawler sets every new or changed document
+pending; statuses and filters are :mod:`ragdag.documents`). Each one ends ``validated`` (with
+suite, suite version, run, time and the content hash it was checked at) or ``quarantined`` in
+place, with a quarantine record of its failures. A document the crawler changes while it is being
+checked is left pending and counted as skipped.
 
 Counts are per Airflow run id and add up over task attempts (one ``runs`` record per attempt), so
 a retry after a failed gate fails again instead of passing on an empty batch. The gate is applied
@@ -23,13 +24,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ragdag.documents import (
+    DocumentStatus,
+    ValidationState,
+    accepted_filter,
+    collection_name,
+    pending_filter,
+)
 from ragdag.models import Category
 from ragdag.settings import Settings
 from ragdag.stores.mongo import RUNS, mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.validation.frame import documents_to_frame
 from ragdag.validation.gate import GxSession, ValidationGateFailed, enforce_gate, failed_share
-from ragdag.validation.quarantine import RELEASED, move_to_quarantine, quarantine_id
+from ragdag.validation.quarantine import hold_in_quarantine, supersede_records
 from ragdag.validation.reports import (
     batch_stamp,
     publish_data_docs,
@@ -45,10 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "validate"
-PENDING = "pending"
-VALIDATED = "validated"
-# What the next stages may read: released documents were accepted by a person.
-ACCEPTED_STATUSES = (VALIDATED, RELEASED)
 # Documents per GX run: bounds memory (repository documents carry whole files).
 BATCH_SIZE = 500
 WORST_SHOWN = 5
@@ -76,11 +80,6 @@ class ValidationReport(BaseModel):
     report_uris: list[str]
 
 
-def accepted_filter() -> dict[str, Any]:
-    """MongoDB filter for documents the next stages may use."""
-    return {"validation.status": {"$in": list(ACCEPTED_STATUSES)}}
-
-
 def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -90,7 +89,7 @@ def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
 def _validated_hash_owners(db: Database, category: Category, hashes: list[str]) -> dict[str, str]:
     if not hashes:
         return {}
-    cursor = db[category.value].find(
+    cursor = db[collection_name(category)].find(
         {"content_hash": {"$in": hashes}, **accepted_filter()}, {"content_hash": 1}
     )
     return {doc["content_hash"]: str(doc["_id"]) for doc in cursor}
@@ -99,17 +98,15 @@ def _validated_hash_owners(db: Database, category: Category, hashes: list[str]) 
 def _mark_validated(
     db: Database, category: Category, doc: dict[str, Any], suite: SuiteDefinition, run_id: str, at: datetime
 ) -> bool:
-    # Guarded by hash and status: a version stored by the crawler meanwhile stays pending.
-    result = db[category.value].update_one(
-        {"_id": doc["_id"], "content_hash": doc.get("content_hash"), "validation.status": PENDING},
-        {"$set": {"validation": {
-            "status": VALIDATED,
-            "suite": suite.name,
-            "suite_version": suite.version,
-            "run_id": run_id,
-            "validated_at": at,
-            "content_hash": doc.get("content_hash"),
-        }}},
+    # Guarded by hash and status: a version stored by the crawler meanwhile stays pending. A whole
+    # replacement keeps validated_at a datetime on every server.
+    validation = ValidationState(
+        status=DocumentStatus.VALIDATED, suite=suite.name, suite_version=suite.version, run_id=run_id,
+        validated_at=at, content_hash=doc.get("content_hash"),
+    )
+    result = db[collection_name(category)].replace_one(
+        {"_id": doc["_id"], "content_hash": doc.get("content_hash"), **pending_filter()},
+        {**{k: v for k, v in doc.items() if k != "_id"}, "validation": validation.stored()},
     )
     return bool(result.matched_count)
 
@@ -138,10 +135,11 @@ def _validate_batch(
 ) -> None:
     suite = session.suites[category]
     counts = attempt.counts[category.value]
-    docs = list(db[category.value].find({"_id": {"$in": ids}, "validation.status": PENDING}))
+    docs = list(db[collection_name(category)].find({"_id": {"$in": ids}, **pending_filter()}))
     counts.skipped += len(ids) - len(docs)  # validated by a concurrent run meanwhile
     if not docs:
         return
+    supersede_records(db, category, docs)
     now = datetime.now(UTC)
     hashes = [doc["content_hash"] for doc in docs if isinstance(doc.get("content_hash"), str)]
     frame = documents_to_frame(docs, now=now, validated_owners=_validated_hash_owners(db, category, hashes))
@@ -153,12 +151,12 @@ def _validate_batch(
         doc_id = str(doc["_id"])
         failures = outcome.failures.get(doc_id)
         if failures:
-            moved = move_to_quarantine(
+            qid = hold_in_quarantine(
                 db, category=category, document=doc, failures=failures, suite=suite.name,
                 suite_version=suite.version, run_id=run_id, at=now,
             )
-            if moved:
-                quarantined[doc_id] = quarantine_id(doc_id, doc.get("content_hash"), run_id)
+            if qid is not None:
+                quarantined[doc_id] = qid
                 attempt.failures[category.value].update({f.name for f in failures})
             else:
                 skipped.append(doc_id)
@@ -182,7 +180,7 @@ def _validate_batch(
 def _validate_category(
     db: Database, store: ObjectStore, session: GxSession, *, category: Category, run_id: str, attempt: _Attempt
 ) -> None:
-    ids = sorted(doc["_id"] for doc in db[category.value].find({"validation.status": PENDING}, {"_id": 1}))
+    ids = sorted(doc["_id"] for doc in db[collection_name(category)].find(pending_filter(), {"_id": 1}))
     for number, chunk in enumerate(_batched(ids, BATCH_SIZE), start=1):
         _validate_batch(
             db, store, session, category=category, ids=chunk, run_id=run_id, number=number, attempt=attempt
