@@ -35,4 +35,15 @@ RUN set -eu; \
         cuda_only="$(python -m pip list --format=freeze | grep -E '^(nvidia-[^=]+|triton)==' | cut -d= -f1 || true)"; \
         if [ -n "${cuda_only}" ]; then python -m pip uninstall -y ${cuda_only}; fi; \
     fi
+
+# Authentication under `astro dev start`. The Astro CLI's generated project runs every local
+# Airflow with SIMPLE_AUTH_MANAGER_ALL_ADMINS=True (no login: any caller of the REST API is an
+# admin) and with a JWT secret and Fernet key that are the same for every project; its `environment`
+# takes precedence over .env, so only the entrypoint can change them. scripts/airflow-auth.sh (copied
+# to /usr/local/airflow/scripts by the ONBUILD COPY above) does, when ASTRONOMER_ENVIRONMENT=local:
+# it refuses to start while a secret of .env is missing or still a change-me placeholder (naming the
+# variable), turns all-admins off, makes AIRFLOW_ADMIN_USERNAME the one admin user with the password
+# AIRFLOW_ADMIN_PASSWORD, and takes AIRFLOW_JWT_SECRET and AIRFLOW_FERNET_KEY from .env. Then it
+# hands over to the runtime's /entrypoint. In Astro's own deployments (not local) it changes nothing.
+ENTRYPOINT ["bash", "/usr/local/airflow/scripts/airflow-auth.sh", "astro"]
 USER astro
