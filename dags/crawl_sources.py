@@ -6,12 +6,17 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
 
 - **Reads:** the links in `include/sources.yaml` (scheduled runs) or, when triggered over the REST
   API, the run's `conf`: `{"author": "Jane Doe", "links": ["https://…"]}` (validated: an unknown
-  key, a non-http(s) URL, a URL with credentials or a missing author fail the first task).
-- **Does:** one mapped task per link (a dead site does not stop the others), dispatched by URL:
+  key, a non-http(s) URL, a URL with credentials, a missing author, or more links, longer URLs or
+  a longer author name than `RAGDAG_CRAWL_MAX_*` allow fail the first task).
+- **Does:** one mapped task per host (named after it; a dead site does not stop the others), up to
+  8 hosts at once; within a task the host's links are fetched one after the other, robots.txt
+  once, spaced by `RAGDAG_PER_HOST_DELAY_S` or the host's robots.txt `Crawl-delay`, whichever is
+  larger. Each link is dispatched by URL:
   GitHub / GitLab / `*.git` repositories are shallow-cloned into `repositories`, RSS / Atom feeds
   and sitemaps have their new or changed articles crawled (conditional GET), social posts go to
-  `posts`, any other page is an `articles` page. Transient errors (timeouts, 429, 5xx) retry with
-  exponential backoff, permanent ones (404, robots.txt, not HTML, too large) are recorded in
+  `posts`, any other page is an `articles` page (stored under its URL after redirects). A
+  transient error (timeout, 429, 5xx) stops the host's task, which retries with exponential
+  backoff; permanent ones (404, robots.txt, not HTML, binary, too large) are recorded in
   `crawl_errors` with the run id. A bad conf fails `plan_targets` at once, naming the field.
 - **Emits:** `raw_documents` with counts of new / updated / unchanged / failed documents. The run
   fails when more than `RAGDAG_MAX_FAILED_SOURCE_SHARE` of the sources failed.
@@ -31,38 +36,46 @@ from ragdag.settings import get_settings
 def crawl_sources() -> None:
     @task
     def plan_targets(**context) -> list[dict]:
-        from ragdag.crawling.crawl_plan import InvalidCrawlConf
+        """The run's links, one group per host."""
+        from ragdag.crawling.crawl_plan import ConfLimits, InvalidCrawlConf, group_by_host
         from ragdag.crawling.crawl_plan import plan_targets as plan
 
         settings = get_settings()
         try:
             # file:// links (local git repositories) only where loopback crawling is allowed.
-            allow_files = settings.allow_private_networks
-            targets = plan(context["dag_run"].conf, settings.sources_file, allow_file_links=allow_files)
+            targets = plan(
+                context["dag_run"].conf,
+                settings.sources_file,
+                allow_file_links=settings.allow_private_networks,
+                limits=ConfLimits.from_settings(settings),
+            )
         except InvalidCrawlConf as error:
             raise AirflowFailException(str(error)) from error  # a retry cannot fix the conf
-        return [t.model_dump() for t in targets]
+        return [group.model_dump() for group in group_by_host(targets)]
 
-    @task(retries=3, max_active_tis_per_dag=8)
-    def crawl(target: dict, **context) -> dict:
-        from ragdag.crawling.service import crawl_one
+    @task(retries=3, max_active_tis_per_dag=8, map_index_template="{{ crawl_host }}")
+    def crawl(group: dict, **context) -> dict:
+        from airflow.sdk import get_current_context
 
-        return crawl_one(get_settings(), target, run_id_of(context), last_attempt=is_last_attempt(context))
+        from ragdag.crawling.service import crawl_host
+
+        get_current_context()["crawl_host"] = group["host"]  # the mapped task's name in the UI
+        return crawl_host(get_settings(), group, run_id_of(context), last_attempt=is_last_attempt(context))
 
     # Runs when some crawls failed (to count them), not when planning failed (nothing to count).
     @task(outlets=[RAW_DOCUMENTS], trigger_rule="all_done_min_one_success")
-    def summarize(targets: list[dict], reports: list[dict], **context):
+    def summarize(groups: list[dict], reports: list[dict], **context):
         from ragdag.crawling.crawl_report import TooManyFailedSources
         from ragdag.crawling.service import summarize_crawl
 
         try:
-            summary = summarize_crawl(get_settings(), targets, list(reports), run_id_of(context))
+            summary = summarize_crawl(get_settings(), groups, list(reports), run_id_of(context))
         except TooManyFailedSources as error:
             raise AirflowFailException(str(error)) from error  # the sources, not this task, need fixing
         yield Metadata(RAW_DOCUMENTS, summary)
 
-    targets = plan_targets()
-    summarize(targets, crawl.expand(target=targets))
+    groups = plan_targets()
+    summarize(groups, crawl.expand(group=groups))
 
 
 crawl_sources()

@@ -79,6 +79,24 @@ class Settings(BaseSettings):
         description="Text kept from one repository; stored twice (files and content), so it must stay "
         "well under MongoDB's 16 MB document limit.",
     )
+    repo_max_clone_bytes: int = Field(
+        100_000_000,
+        ge=1,
+        description="Disk one repository clone may fill (pack and checked-out files); git is stopped past it "
+        "and the repository recorded as too large.",
+    )
+    max_crawl_delay_s: float = Field(
+        60.0,
+        ge=0,
+        description="Largest robots.txt Crawl-delay honoured; a host asking for more is not crawled (recorded).",
+    )
+    crawl_max_links: int = Field(
+        500,
+        ge=1,
+        description="Links one run may crawl (a REST conf's `links`, or all authors' in the sources file).",
+    )
+    crawl_max_url_chars: int = Field(2048, ge=16, description="Longest link accepted in a conf or the sources file.")
+    crawl_max_author_chars: int = Field(200, ge=1, description="Longest author name accepted in a conf or the sources file.")
 
     # --- validation ----------------------------------------------------------------------------
     validation_max_failed_share: float = Field(

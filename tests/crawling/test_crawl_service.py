@@ -13,7 +13,8 @@ from ragdag.crawling.crawl_plan import CrawlTarget
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import CRAWLER_VERSION
 from ragdag.crawling.fetching import TransientFetchError
-from ragdag.crawling.service import crawl_one, crawl_targets
+from ragdag.crawling.crawl_plan import group_by_host
+from ragdag.crawling.service import crawl_host, crawl_targets
 from ragdag.crawling.url_safety import normalize_url
 from ragdag.models import author_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
@@ -177,18 +178,22 @@ def test_posts_are_stored_in_posts(server, crawl_settings, mongo_db) -> None:
     assert mongo_db.articles.count_documents({}) == 0
 
 
-def test_transient_failure_raises_for_airflow_and_is_recorded_on_the_last_attempt(
+def test_transient_failure_stops_the_host_raises_for_airflow_and_is_recorded_on_the_last_attempt(
     server, crawl_settings, mongo_db
 ) -> None:
     server.route("/down", Reply(status=503, body=b"busy"))
-    [target] = (t.model_dump() for t in targets(server, "/down"))
+    server.route("/fine", html("a page after the failing one"))
+    [group] = (g.model_dump() for g in group_by_host(targets(server, "/down", "/fine")))
 
     with pytest.raises(TransientFetchError, match="HTTP 503"):
-        crawl_one(crawl_settings, target, "run-1", last_attempt=False)
+        crawl_host(crawl_settings, group, "run-1", last_attempt=False)
     assert mongo_db[CRAWL_ERRORS].count_documents({}) == 0
     assert len(server.hits_for("/down")) == 3  # the fetcher's own quick retries, then Airflow's turn
+    assert server.hits_for("/fine") == []  # a struggling host is left alone until the retry
 
-    with pytest.raises(TransientFetchError):
-        crawl_one(crawl_settings, target, "run-1", last_attempt=True)
-    [error] = mongo_db[CRAWL_ERRORS].find()
-    assert error["run_id"] == "run-1" and error["reason"].startswith("gave up after retries: HTTP 503")
+    report = crawl_host(crawl_settings, group, "run-1", last_attempt=True)
+    assert (report["sources"], report["failed_sources"], report["new"]) == (2, 2, 0)
+    errors = {e["url"]: e for e in mongo_db[CRAWL_ERRORS].find()}
+    assert errors[server.url("/down")]["reason"].startswith("gave up after retries: HTTP 503")
+    assert errors[server.url("/fine")]["reason"].startswith("not crawled: 127.0.0.1 failed just before")
+    assert {e["run_id"] for e in errors.values()} == {"run-1"}

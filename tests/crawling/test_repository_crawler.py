@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from ragdag.crawling.crawl_plan import CrawlTarget
+from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host
 from ragdag.crawling.repository_crawler import repository_source
-from ragdag.crawling.service import crawl_targets
+from ragdag.crawling.service import crawl_host, crawl_targets
 from ragdag.stores.mongo import CRAWL_ERRORS
 
 AUTHOR = "Ada Lovelace"
@@ -86,7 +88,7 @@ def test_repository_is_stored_as_one_document_of_its_text_files(repo, repo_setti
         {"path": "src/engine/app.py", "content": APP},
     ]
     assert doc["skipped_files"] == {
-        "binary": 1, "link or submodule": 1, "lock file": 1, "minified": 1, "not UTF-8 text": 1,
+        "binary or data file": 1, "link or submodule": 1, "lock file": 1, "minified": 1, "not UTF-8 text": 1,
         "too large": 1, "vendored or generated folder": 2,
     }
     # The README's own ``` block must not close the fence around it.
@@ -133,9 +135,10 @@ def test_file_limits_keep_the_first_files_in_path_order(repo, repo_settings, mon
     crawl(repo_settings.model_copy(update={"repo_max_files": 1}), repo.as_uri())
     [doc] = mongo_db.repositories.find()
     assert [f["path"] for f in doc["files"]] == ["README.md"]
-    # Files skipped by their path keep that reason; the five others that came later are over it.
+    # Files skipped by their path keep that reason; the four others that came later are over it.
     assert doc["skipped_files"] == {
-        "over the file limit": 5, "lock file": 1, "minified": 1, "vendored or generated folder": 2,
+        "over the file limit": 4, "binary or data file": 1, "lock file": 1, "minified": 1,
+        "vendored or generated folder": 2,
     }
 
 
@@ -147,11 +150,53 @@ def test_local_repositories_need_private_networks_allowed(repo, repo_settings, m
     assert mongo_db.repositories.count_documents({}) == 0
 
 
-def test_missing_repository_is_a_permanent_failure(tmp_path, repo_settings, mongo_db) -> None:
-    report = crawl(repo_settings, (tmp_path / "nowhere").as_uri())
-    assert report.failed_sources == 1
+LOCAL_FAULTS = {
+    "missing path": lambda tmp: tmp / "nowhere",
+    "plain file": lambda tmp: _write(tmp / "notes.txt", "not a repository\n"),
+    "folder without git": lambda tmp: _mkdir(tmp / "just-a-folder"),
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    (path / "README.md").write_text("# not under git\n")
+    return path
+
+
+@pytest.mark.parametrize("fault", LOCAL_FAULTS.values(), ids=LOCAL_FAULTS.keys())
+def test_local_git_errors_are_permanent_not_retried(fault, tmp_path, repo_settings, mongo_db) -> None:
+    url = fault(tmp_path).as_uri()
+    [group] = (g.model_dump() for g in group_by_host([CrawlTarget(author_full_name=AUTHOR, url=url)]))
+
+    # Not the last attempt: a transient error would raise here for Airflow to retry the task.
+    report = crawl_host(repo_settings, group, "run-1", last_attempt=False)
+
+    assert (report["failed_sources"], report["new"]) == (1, 0)
     [error] = mongo_db[CRAWL_ERRORS].find()
-    assert "git ls-remote failed" in error["reason"] and "only public repositories" in error["reason"]
+    assert error["reason"].startswith("git ls-remote failed: fatal: ")
+    assert "check the path: it must be a git repository with commits" in error["reason"]
+
+
+def test_clone_over_the_disk_limit_is_stopped_and_recorded(repo, repo_settings, mongo_db, tmp_path) -> None:
+    # 3 MB that do not compress: the pack alone passes a 1 MB limit while it is received.
+    commit(repo, {"assets/weights.bin": random.Random(7).randbytes(3_000_000)}, "a large blob")
+    capped = repo_settings.model_copy(update={"repo_max_clone_bytes": 1_000_000})
+    [group] = (g.model_dump() for g in group_by_host([CrawlTarget(author_full_name=AUTHOR, url=repo.as_uri())]))
+    before = set(Path(tempfile.gettempdir()).glob("ragdag-repo-*"))
+
+    report = crawl_host(capped, group, "run-1", last_attempt=False)
+
+    assert report["failed_sources"] == 1 and mongo_db.repositories.count_documents({}) == 0
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert "more than 1000000 (RAGDAG_REPO_MAX_CLONE_BYTES); git was stopped" in error["reason"]
+    assert set(Path(tempfile.gettempdir()).glob("ragdag-repo-*")) == before  # nothing left behind
+    # Under the limit the same repository is crawled (the blob skipped by its name).
+    assert crawl(repo_settings, repo.as_uri(), "run-2").new == 1
 
 
 @pytest.mark.parametrize(

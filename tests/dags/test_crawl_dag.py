@@ -6,13 +6,20 @@ Airflow's 30 s retry delays.
 
 from __future__ import annotations
 
+import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from ragdag.crawling.crawl_plan import InvalidCrawlConf, parse_crawl_conf
 from ragdag.demo.site import sample_links, serve_sample_site
+from ragdag.settings import get_settings
 from ragdag.stores.mongo import CRAWL_ERRORS
+
+# The crawler tests' real HTTP server, which records when each request arrived.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crawling"))
+from http_server import Reply, html, running_server  # noqa: E402
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 AUTHOR = "Jane Doe"
@@ -97,3 +104,29 @@ def test_run_fails_when_too_many_sources_fail(crawl_dag, settings, mongo_db) -> 
     assert task_states(dag_run) == {"plan_targets": "success", "crawl": "success", "summarize": "failed"}
     assert mongo_db[CRAWL_ERRORS].count_documents({"run_id": dag_run.run_id}) == 3
     assert asset_events_of(dag_run) == []
+
+
+def test_one_host_is_crawled_politely_across_the_run(crawl_dag, settings, mongo_db, monkeypatch) -> None:
+    """8 links on one host and 2 on another: the gaps per host hold the delay, robots.txt once each."""
+    delay = 0.25
+    monkeypatch.setenv("RAGDAG_PER_HOST_DELAY_S", str(delay))
+    get_settings.cache_clear()
+    with running_server() as server:
+        server.route("/robots.txt", Reply(body=b"User-agent: *\nAllow: /\n", content_type="text/plain"))
+        for n in range(8):
+            server.route(f"/post-{n}", html(f"Post number {n} about crawling politely, one host at a time."))
+        links = [server.url(f"/post-{n}") for n in range(8)] + [
+            server.url(f"/post-{n}", host="localhost") for n in range(2)
+        ]
+        dag_run = crawl_dag.test(run_conf={"author": AUTHOR, "links": links})
+
+        assert run_state(dag_run) == "success", task_states(dag_run)
+        crawls = sorted(ti.rendered_map_index for ti in dag_run.get_task_instances() if ti.task_id == "crawl")
+        assert crawls == ["127.0.0.1", "localhost"]  # one mapped task per host, named after it
+        for host, pages in (("127.0.0.1", 8), ("localhost", 2)):
+            hits = [hit for hit in server.hits if hit.host == host]
+            assert [h.path for h in hits].count("/robots.txt") == 1
+            assert len(hits) == pages + 1
+            gaps = [later.at - earlier.at for earlier, later in pairwise(hits)]
+            assert min(gaps) >= 0.9 * delay, (host, gaps)  # slack: arrival, not start, times
+    assert mongo_db.articles.count_documents({}) == 10

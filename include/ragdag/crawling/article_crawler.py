@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from ragdag.crawling.document_store import WriteOutcome, stored_fields, upsert_document
 from ragdag.crawling.extraction import extract_article
 from ragdag.crawling.fetching import PermanentFetchError
+from ragdag.crawling.html_decoding import looks_binary
 from ragdag.crawling.url_safety import normalize_url
 from ragdag.models import Category
 
@@ -38,13 +39,31 @@ def fetch_known(ctx: CrawlContext, category: Category, url: str, **options: Any)
     )
 
 
+def _refuse_binary(page: FetchResult) -> None:
+    # An image or archive served as text/html extracts to nothing: storing it would make an
+    # empty article that validation rejects on every crawl.
+    head = page.content[:8192]
+    nul = head.count(b"\0")
+    if nul or looks_binary(head):
+        detail = f"{nul} NUL bytes" if nul else "mostly control bytes"
+        raise PermanentFetchError(
+            page.url,
+            f"binary body ({detail} in the first {len(head)} bytes) served as "
+            f"{page.content_type or 'no content type'!r}, not an HTML page; link the article itself",
+            status=page.status,
+        )
+
+
 def store_page(ctx: CrawlContext, category: Category, page: FetchResult) -> WriteOutcome:
-    """Extract a fetched HTML page and store it under the URL it was asked for."""
+    """Extract a fetched HTML page and store it under its final URL, after redirects: an alias
+    (an old slug, a short link) updates the page it points to instead of making a copy of it."""
     article = extract_article(page.content, url=page.final_url)
+    if not article.content.strip():
+        _refuse_binary(page)
     return upsert_document(
         ctx.db,
         category=category,
-        url=page.url,
+        url=page.final_url,
         author_full_name=ctx.author_full_name,
         platform=platform_of(page.final_url),
         content=article.content,
@@ -56,6 +75,7 @@ def store_page(ctx: CrawlContext, category: Category, page: FetchResult) -> Writ
         },
         http={
             "status": page.status,
+            "requested_url": page.url,
             "final_url": page.final_url,
             "etag": page.etag,
             "last_modified": page.last_modified,

@@ -1,5 +1,6 @@
-"""The crawler's HTTP client: polite (robots.txt, per-host delay, honest User-Agent) and safe
-(SSRF guard on every redirect hop, size limit, timeouts).
+"""The crawler's HTTP client: polite (robots.txt with its Crawl-delay, per-host delay, honest
+User-Agent) and safe (SSRF guard on every redirect hop, connections pinned to the addresses it
+checked, size limit, timeouts).
 
 Failures are split for the caller, an Airflow task: ``TransientFetchError`` is worth retrying
 later (after this module's own few quick retries), ``PermanentFetchError`` is not.
@@ -18,9 +19,17 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from ragdag.crawling.pinned_adapter import PinnedAddressAdapter
 from ragdag.crawling.rate_limit import HostRateLimiter
 from ragdag.crawling.robots import RobotsCache, RobotsPolicy, product_token, robots_url
-from ragdag.crawling.url_safety import UnsafeUrlError, check_url_is_safe, normalize_url
+from ragdag.crawling.url_safety import (
+    ALLOWED_SCHEMES,
+    IpAddress,
+    UnsafeUrlError,
+    check_url_is_safe,
+    host_key,
+    normalize_url,
+)
 from ragdag.settings import Settings, get_settings
 
 MAX_REDIRECTS = 5
@@ -124,6 +133,7 @@ class Fetcher:
 
     ``requests.Session`` is not documented as thread-safe, so give each thread its own Fetcher
     and pass them the same ``HostRateLimiter`` and ``RobotsCache`` to stay polite as a whole.
+    A given ``session`` gets this fetcher's pinning transport mounted for http(s).
     """
 
     def __init__(
@@ -143,6 +153,10 @@ class Fetcher:
         self._robots_agent = product_token(self.user_agent)  # fail now on an unusable agent
         self._owns_session = session is None
         self._session = session or requests.Session()
+        # Every request connects to the addresses the SSRF guard checked (no second DNS lookup).
+        self._transport = PinnedAddressAdapter()
+        for scheme in ALLOWED_SCHEMES:
+            self._session.mount(f"{scheme}://", self._transport)
         self._rate_limiter = rate_limiter or HostRateLimiter(self.settings.per_host_delay_s)
         self._robots = robots or RobotsCache()
         self.max_retries = max_retries
@@ -257,13 +271,21 @@ class Fetcher:
         """
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            self._guard(page, current, check_robots=check_robots)
+            addresses = self._guard(page, current, check_robots=check_robots)
+            self._transport.pin(current, addresses)
             response = self._send(page, current, headers)
             location = self._session.get_redirect_target(response)
             if location is None:
                 return response, current
             response.close()
             current = urljoin(current, location)
+            scheme = urlsplit(current).scheme.lower()
+            if scheme not in ALLOWED_SCHEMES:
+                raise PermanentFetchError(
+                    page,
+                    f"redirect to a non-http(s) URL refused: {current[:200]!r} "
+                    f"(scheme {scheme or 'missing'!r}); only http and https are followed",
+                )
             try:
                 normalize_url(current)
             except ValueError as exc:
@@ -272,15 +294,16 @@ class Fetcher:
             page, f"more than {MAX_REDIRECTS} redirects (the last to {current}); use the final URL"
         )
 
-    def _guard(self, page: str, url: str, *, check_robots: bool) -> None:
+    def _guard(self, page: str, url: str, *, check_robots: bool) -> list[IpAddress]:
+        """Check ``url`` (SSRF guard, robots.txt); return the addresses the request may go to."""
         try:
-            check_url_is_safe(url, self.settings.allow_private_networks)
+            addresses = check_url_is_safe(url, self.settings.allow_private_networks)
         except UnsafeUrlError as exc:
             raise PermanentFetchError(page, f"unsafe URL: {exc}") from exc
         except OSError as exc:  # socket.gaierror: DNS failed, which is often temporary
             raise TransientFetchError(page, f"cannot resolve the host of {url}: {exc}") from exc
         if not check_robots:
-            return
+            return addresses
         policy = self._robots.policy_for(url, lambda robots: self._load_robots(page, robots))
         if not policy.allows(url):
             raise PermanentFetchError(
@@ -288,6 +311,22 @@ class Fetcher:
                 f"robots.txt ({robots_url(url)}) disallows {url} for user agent "
                 f"{self._robots_agent!r}; remove this URL from the source",
             )
+        self._apply_crawl_delay(page, url, policy)
+        return addresses
+
+    def _apply_crawl_delay(self, page: str, url: str, policy: RobotsPolicy) -> None:
+        delay = policy.crawl_delay_s
+        if delay is None:
+            return
+        limit = self.settings.max_crawl_delay_s
+        if delay > limit:
+            raise PermanentFetchError(
+                page,
+                f"robots.txt ({robots_url(url)}) asks for Crawl-delay: {delay:g} s, more than "
+                f"RAGDAG_MAX_CRAWL_DELAY_S={limit:g}; the host is not crawled (raise the setting "
+                "to crawl it that slowly)",
+            )
+        self._rate_limiter.set_host_delay(host_key(url), delay)
 
     def _load_robots(self, page: str, robots: str) -> RobotsPolicy:
         try:
@@ -315,7 +354,7 @@ class Fetcher:
         return RobotsPolicy.parse(body.decode("utf-8", errors="replace"), self.user_agent)
 
     def _send(self, page: str, url: str, headers: dict[str, str]) -> requests.Response:
-        self._rate_limiter.wait(urlsplit(url).hostname or "")
+        self._rate_limiter.wait(host_key(url))
         timeout = self.settings.http_timeout_s
         try:
             return self._session.get(

@@ -1,4 +1,9 @@
-"""Politeness: a minimum delay between two requests to the same host, shared by all threads."""
+"""Politeness: a minimum delay between two requests to the same host, shared by all threads.
+
+One limiter spaces the requests of one process (one mapped crawl task, or the threads of
+``crawl_targets``); across tasks, politeness comes from the plan, which gives each host to exactly
+one task (``crawl_plan.group_by_host``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 
-# Hosts whose slot is long past are forgotten once the table grows beyond this, so a crawl of
-# many hosts does not keep one entry per host forever.
+# Hosts whose last request is long past are forgotten once the table grows beyond this, so a
+# crawl of many hosts does not keep one entry per host forever.
 _PRUNE_ABOVE = 1024
 
 
 class HostRateLimiter:
-    """Spaces the starts of requests to one host by at least ``min_delay_s``.
+    """Spaces the starts of requests to one host by at least ``min_delay_s``, or by the larger
+    delay the host asked for (robots.txt ``Crawl-delay``, see ``set_host_delay``).
 
     Each caller reserves the next free slot of its host under a lock and then sleeps outside
     it, so threads fetching different hosts never wait on each other, and threads fetching the
@@ -32,18 +38,46 @@ class HostRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next_slot: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+
+    def set_host_delay(self, host: str, delay_s: float | None) -> None:
+        """Space requests to ``host`` by at least ``delay_s`` from now on (never below the
+        limiter's own delay; the largest of several calls for one host stays)."""
+        if delay_s is None or delay_s <= 0:
+            return
+        key = host.lower()
+        with self._lock:
+            self._host_delay[key] = max(self._host_delay.get(key, 0.0), delay_s)
+
+    def delay_for(self, host: str) -> float:
+        """The gap kept between two request starts to ``host``."""
+        key = host.lower()
+        with self._lock:
+            return max(self.min_delay_s, self._host_delay.get(key, 0.0))
 
     def wait(self, host: str) -> float:
         """Block until a request to ``host`` may start; return the seconds waited."""
         key = host.lower()
         with self._lock:
             now = self._clock()
-            start = max(now, self._next_slot.get(key, now))
-            self._next_slot[key] = start + self.min_delay_s
-            if len(self._next_slot) > _PRUNE_ABOVE:
-                self._next_slot = {h: t for h, t in self._next_slot.items() if t > now}
+            delay = max(self.min_delay_s, self._host_delay.get(key, 0.0))
+            last = self._last_start.get(key)
+            start = now if last is None else max(now, last + delay)
+            self._last_start[key] = start
+            if len(self._last_start) > _PRUNE_ABOVE:
+                self._prune(now)
         waited = start - now
         if waited > 0:
             self._sleep(waited)
         return waited
+
+    def _prune(self, now: float) -> None:
+        # A host's Crawl-delay goes with its slot: the fetcher sets it again on its next request.
+        idle = {
+            host
+            for host, last in self._last_start.items()
+            if last + max(self.min_delay_s, self._host_delay.get(host, 0.0)) <= now
+        }
+        self._last_start = {h: t for h, t in self._last_start.items() if h not in idle}
+        self._host_delay = {h: d for h, d in self._host_delay.items() if h not in idle}

@@ -1,8 +1,12 @@
 """Which files of a checked-out repository are worth storing, and how they are rendered as text.
 
 Kept: the human-written text files. Skipped, with the reason counted: vendored or generated
-folders, lock files, minified code, binaries, non-UTF-8 files, files over the size limit, links,
-and whatever comes after the file-count or total-size limit (in path order, so runs agree).
+folders, lock files, minified code, binaries and data files, repository metadata and the license,
+non-UTF-8 files, files over the size limit, links, and whatever comes after the file-count or
+total-size limit (in path order, so runs agree).
+
+The one owner of these rules: the crawler applies them to a checkout, and the feature stage's
+cleaning asks ``path_skip_reason`` again for documents stored before a rule was added.
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ LOCK_FILES = frozenset(
         "go.sum", "flake.lock", "packages.lock.json",
     }
 )
-MINIFIED = re.compile(r"\.min\.(js|mjs|css)$|\.(js|css)\.map$")
+MINIFIED = re.compile(r"\.min\.(js|mjs|css)$|\.map$")
+# Known by their name alone: media, archives, compiled code, model weights, notebooks (JSON with
+# their outputs). Compared in lower case.
+BINARY_OR_DATA_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".svg", ".webp", ".pdf", ".zip", ".gz", ".tar",
+    ".whl", ".pyc", ".so", ".dll", ".exe", ".bin", ".woff", ".woff2", ".ttf", ".parquet",
+    ".safetensors", ".ipynb",
+)
+# Files about the repository rather than its content: the same text in thousands of projects.
+METADATA_FILES = frozenset({".gitignore", ".gitattributes", "LICENSE"})
 # Git's own binary test: a NUL byte near the start of the file.
 BINARY_SNIFF_BYTES = 8000
 # A line this long is minified or generated data, not something a person wrote or reads.
@@ -52,6 +65,10 @@ def path_skip_reason(path: str) -> str | None:
         return "lock file"
     if MINIFIED.search(name):
         return "minified"
+    if name.lower().endswith(BINARY_OR_DATA_SUFFIXES):
+        return "binary or data file"
+    if name in METADATA_FILES:
+        return "repository metadata or license"
     return None
 
 

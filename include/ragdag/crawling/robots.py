@@ -8,6 +8,7 @@ module only parses and caches.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -69,11 +70,25 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(regex + (r"\Z" if anchored else ""))
 
 
+def _crawl_delay_s(value: str) -> float | None:
+    """A ``Crawl-delay`` value in seconds; None when it is not a usable number."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 @dataclass(frozen=True)
 class RobotsPolicy:
-    """The rules of one robots.txt that apply to one user agent."""
+    """The rules of one robots.txt that apply to one user agent, and its ``Crawl-delay``.
+
+    ``Crawl-delay`` is not in RFC 9309, but many sites set it and expect it honoured: the seconds
+    between two requests (of ours) to the host; when several groups name us, the largest applies.
+    """
 
     rules: tuple[RobotsRule, ...] = ()
+    crawl_delay_s: float | None = None
 
     @classmethod
     def allow_all(cls) -> RobotsPolicy:
@@ -82,7 +97,7 @@ class RobotsPolicy:
     @classmethod
     def parse(cls, text: str, user_agent: str) -> RobotsPolicy:
         """Rules of the groups naming our product token, else of the ``*`` groups (merged)."""
-        groups: list[tuple[set[str], list[RobotsRule]]] = []
+        groups: list[tuple[set[str], list[RobotsRule], list[float]]] = []
         in_agent_lines = False
         for raw_line in text.splitlines():
             key, sep, value = raw_line.partition("#")[0].partition(":")
@@ -91,7 +106,7 @@ class RobotsPolicy:
             key, value = key.strip().lower(), value.strip()
             if key == "user-agent":
                 if not in_agent_lines:
-                    groups.append((set(), []))
+                    groups.append((set(), [], []))
                 groups[-1][0].add(_group_agent(value))
                 in_agent_lines = True
             elif key in ("allow", "disallow"):
@@ -100,11 +115,20 @@ class RobotsPolicy:
                 if groups and value:
                     pattern = quote_url_component(value, QUERY_SAFE)
                     groups[-1][1].append(RobotsRule(allow=key == "allow", pattern=pattern))
+            elif key == "crawl-delay":
+                in_agent_lines = False
+                delay = _crawl_delay_s(value)
+                if groups and delay is not None:
+                    groups[-1][2].append(delay)
         token = product_token(user_agent)
         for agent in (token, "*"):
-            chosen = [rules for agents, rules in groups if agent in agents]
+            chosen = [(rules, delays) for agents, rules, delays in groups if agent in agents]
             if chosen:
-                return cls(tuple(rule for rules in chosen for rule in rules))
+                delays = [delay for _, each in chosen for delay in each]
+                return cls(
+                    tuple(rule for rules, _ in chosen for rule in rules),
+                    crawl_delay_s=max(delays) if delays else None,
+                )
         return cls.allow_all()
 
     def allows(self, url: str) -> bool:

@@ -86,6 +86,13 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, _normalize_query(parts.query), ""))
 
 
+def host_key(url: str) -> str:
+    """The host of ``url`` as politeness counts hosts: one spelling (lower case, IDNA, no
+    trailing dot, no port) for ``https://Bücher.example.:443/`` and ``http://xn--bcher-kva.example/``.
+    Raises ``ValueError`` when ``url`` is not absolute."""
+    return (urlsplit(normalize_url(url)).hostname or "").rstrip(".")
+
+
 def _embedded_ipv4(address: IpAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address tunnels to (mapped, NAT64, 6to4, Teredo), if any."""
     if not isinstance(address, ipaddress.IPv6Address):
@@ -122,8 +129,10 @@ def _resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-def check_url_is_safe(url: str, allow_private_networks: bool) -> None:
-    """Raise ``UnsafeUrlError`` unless ``url`` is an http(s) URL whose host is public.
+def check_url_is_safe(url: str, allow_private_networks: bool) -> list[IpAddress]:
+    """Raise ``UnsafeUrlError`` unless ``url`` is an http(s) URL whose host is public; return the
+    addresses checked, which the caller must connect to (``pinned_adapter``) instead of resolving
+    the name again: a second lookup may answer differently (DNS rebinding).
 
     Every address the host resolves to is checked, since the HTTP client may connect to any of
     them. ``socket.gaierror`` (an ``OSError``) propagates when the host does not resolve: that is
@@ -141,12 +150,14 @@ def check_url_is_safe(url: str, allow_private_networks: bool) -> None:
         port = parts.port or _DEFAULT_PORTS[scheme]
     except ValueError as exc:
         raise UnsafeUrlError(f"{url!r} has an invalid port: {exc}") from exc
+    addresses = list(dict.fromkeys(_resolve(parts.hostname, port)))
     if allow_private_networks:
-        return
-    for address in _resolve(parts.hostname, port):
+        return addresses
+    for address in addresses:
         kind = internal_address_kind(address)
         if kind is not None:
             raise UnsafeUrlError(
                 f"{url!r} resolves to {address}, a {kind} address; internal hosts are only "
                 "crawled with RAGDAG_ALLOW_PRIVATE_NETWORKS=true (local demos and tests)"
             )
+    return addresses

@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ragdag.crawling.repository_files import path_skip_reason
 from ragdag.models import Category
 
-# Bumped whenever a rule below changes what a document cleans to: stored features are rebuilt.
-CLEANING_VERSION = "1"
+# Bumped whenever a rule below (or a repository file rule) changes what a document cleans to:
+# stored features are rebuilt. 2: the repository file rules are the crawler's (one owner).
+CLEANING_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,7 @@ class CleanedDocument:
 
 @dataclass(frozen=True)
 class RepositoryRules:
-    skipped_suffixes: tuple[str, ...] = (
-        ".lock", ".min.js", ".min.css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".svg",
-        ".pdf", ".zip", ".gz", ".tar", ".whl", ".pyc", ".so", ".dll", ".exe", ".bin", ".woff",
-        ".woff2", ".ttf", ".parquet", ".safetensors", ".ipynb",
-    )
-    skipped_names: tuple[str, ...] = (
-        "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "uv.lock", "Cargo.lock",
-        "go.sum", ".gitignore", ".gitattributes", "LICENSE",
-    )
-    skipped_dirs: tuple[str, ...] = (".git", "node_modules", "vendor", "dist", "build", "__pycache__")
+    # Which files are skipped is ragdag.crawling.repository_files' (path_skip_reason).
     # Longer lines are data (base64, minified code, embedded blobs), not code worth retrieving.
     max_line_chars: int = 1000
 
@@ -147,14 +140,10 @@ def clean_code(text: str, rules: RepositoryRules = REPOSITORY_RULES) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
-def is_skipped_file(path: str, rules: RepositoryRules = REPOSITORY_RULES) -> bool:
-    parts = path.replace("\\", "/").split("/")
-    name = parts[-1]
-    return (
-        name in rules.skipped_names
-        or name.lower().endswith(rules.skipped_suffixes)
-        or any(part in rules.skipped_dirs for part in parts[:-1])
-    )
+def is_skipped_file(path: str) -> bool:
+    """Machine-made or not worth retrieving, by the crawler's rules (documents stored before a
+    rule was added still carry such files)."""
+    return path_skip_reason(path.replace("\\", "/")) is not None
 
 
 def clean_repository(document: Mapping[str, Any]) -> CleanedDocument:

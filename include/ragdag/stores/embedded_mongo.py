@@ -7,6 +7,8 @@ and the test suite starts its own on a free port.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from ragdag.local_ports import free_port, port_open
 
 log = logging.getLogger(__name__)
 STATE_FILE = "server.json"
+# Held while one process checks for and starts the server: the others wait, then connect to it.
+START_LOCK_FILE = "start.lock"
 
 
 @dataclass(frozen=True)
@@ -59,18 +64,45 @@ def status(data_dir: Path) -> EmbeddedMongoStatus:
     state_path = data_dir / STATE_FILE
     if not state_path.exists():
         return EmbeddedMongoStatus(False, None, None, data_dir)
-    state = json.loads(state_path.read_text())
-    pid, port = int(state["pid"]), int(state["port"])
+    try:
+        state = json.loads(state_path.read_text())
+        pid, port = int(state["pid"]), int(state["port"])
+    except (OSError, ValueError, KeyError, TypeError):  # removed or garbled meanwhile: not up
+        return EmbeddedMongoStatus(False, None, None, data_dir)
     running = _pid_alive(pid) and port_open(port)
     return EmbeddedMongoStatus(running, pid, port, data_dir)
 
 
+@contextlib.contextmanager
+def _start_lock(data_dir: Path) -> Iterator[None]:
+    """An exclusive lock on ``data_dir`` across processes (flock: released when its holder dies)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / START_LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start(data_dir: Path, port: int, timeout_s: float = 30.0) -> EmbeddedMongoStatus:
     """Start the server with its files under ``data_dir`` on ``port``, or on a free port when
-    another process holds that one (no-op if already up)."""
+    another process holds that one; when it is already up, return how to connect to it.
+
+    Safe to call from many processes at once (8 crawl tasks starting together): one starts the
+    server under a file lock, the others wait for it and then find it running.
+    """
     current = status(data_dir)
     if current.running:
         return current
+    with _start_lock(data_dir):
+        current = status(data_dir)  # another process may have started it while we waited
+        if current.running:
+            return current
+        return _spawn(data_dir, port, timeout_s)
+
+
+def _spawn(data_dir: Path, port: int, timeout_s: float) -> EmbeddedMongoStatus:
     if port_open(port):
         # Clients find the server through its state file, so any free port serves as well.
         log.warning("port %s is taken by another process; the embedded MongoDB takes a free port", port)
@@ -99,7 +131,10 @@ def start(data_dir: Path, port: int, timeout_s: float = 30.0) -> EmbeddedMongoSt
             process.kill()
             raise TimeoutError(f"embedded MongoDB did not listen on {port} in {timeout_s}s")
         time.sleep(0.1)
-    (data_dir / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+    # Written whole or not at all: a process that did not take the lock may read it any time.
+    partial = data_dir / f"{STATE_FILE}.{os.getpid()}.tmp"
+    partial.write_text(json.dumps({"pid": process.pid, "port": port}))
+    os.replace(partial, data_dir / STATE_FILE)
     return status(data_dir)
 
 
