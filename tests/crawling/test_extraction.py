@@ -15,6 +15,8 @@ from bs4 import BeautifulSoup
 
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
 from ragdag.crawling.extraction_content import choose_content
+from ragdag.crawling.extraction_metadata import nesting_depth_exceeds
+from ragdag.crawling.html_decoding import charset_label
 
 # Floors a little under what the extractor reaches on the shared corpus (0.977 / 1.0 / 1.0), so a
 # regression fails while harmless drift in the third-party extractors does not.
@@ -183,6 +185,68 @@ def test_byte_order_mark_wins_over_everything() -> None:
     assert text in extract_article(page.encode("utf-16")).content
 
 
+_FRENCH = "Résumé of naïve café owners, déjà vu à Orléans: crème brûlée et pâtisseries."
+
+
+def _utf8_page_with_raw_byte(body: str, raw: bytes, head: str = "") -> bytes:
+    """`body` as UTF-8 with each "@@" replaced by the raw (invalid UTF-8) byte `raw`."""
+    page = article_page(body, head=head).encode("utf-8").replace(b"@@", raw)
+    assert raw in page
+    return page
+
+
+def test_one_invalid_byte_does_not_garble_a_utf8_page() -> None:
+    # One stray windows-1252 byte (0x92, a curly apostrophe) in an otherwise UTF-8 page.
+    page = _utf8_page_with_raw_byte(f"<p>{_FRENCH}</p><p>It@@s fine.</p>{paragraphs_html()}", b"\x92")
+    content = extract_article(page).content
+    assert _FRENCH in content
+    assert "It\ufffds fine." in content
+    assert "Ã" not in content
+
+
+def test_invalid_bytes_in_a_page_declared_utf8_become_replacement_characters() -> None:
+    # Too few non-ASCII letters to judge: the declaration says UTF-8; the bad byte stays local.
+    body = f"<p>Café @@ ok</p>{paragraphs_html()}"
+    page = _utf8_page_with_raw_byte(body, b"\xff", head='<meta charset="utf-8">')
+    content = extract_article(page).content
+    assert "Café \ufffd ok" in content
+    assert "city council approved the new budget" in content
+
+
+def test_a_utf8_page_cut_mid_character_stays_utf8() -> None:
+    data = article_page(f"<p>{_FRENCH}</p>" + paragraphs_html() + "<p>Fin: é").encode()
+    cut = data[: data.rindex("é".encode()) + 1]  # the last "é" loses its second byte
+    content = extract_article(cut).content
+    assert _FRENCH in content
+    assert "Ã" not in content
+
+
+def test_http_charset_wins_over_the_meta_charset_for_legacy_bytes() -> None:
+    text = "Привет, мир! Это статья о бюджете города и о ремонте старого моста."
+    page = article_page(f"<p>{text}</p>", head='<meta charset="windows-1252">').encode("cp1251")
+    assert text not in extract_article(page).content  # the page's own (wrong) label
+    assert text in extract_article(page, charset="windows-1251").content
+
+
+def test_http_charset_utf16_without_bom() -> None:
+    text = "Grüße aus München"
+    page = article_page(f"<p>{text}</p>").encode("utf-16-le")
+    assert text in extract_article(page, charset="UTF-16LE").content
+
+
+@pytest.mark.parametrize("label", ["base64", "zlib", "no-such-charset", "x\x00y", ""])
+def test_unusable_http_charset_labels_are_ignored(label: str) -> None:
+    page = article_page(f"<p>{_FRENCH}</p>").encode("utf-8") + b"\xff"
+    assert _FRENCH in extract_article(page, charset=label).content
+
+
+def test_charset_label_from_content_type() -> None:
+    assert charset_label('text/html; charset="ISO-8859-1"') == "ISO-8859-1"
+    assert charset_label("text/html;charset=utf-8; q=1") == "utf-8"
+    assert charset_label("text/html") is None
+    assert charset_label(None) is None
+
+
 def test_str_input_with_xml_encoding_declaration() -> None:
     page = '<?xml version="1.0" encoding="iso-8859-1"?>' + article_page(paragraphs_html())
     assert "harbour bridge" in extract_article(page).content
@@ -287,6 +351,39 @@ def test_json_ld_author_and_date_are_used() -> None:
     assert article.title == "Council approves budget"
     assert article.author == "Jane Doe, Max Roe"
     assert article.published_at == datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_hostile_deeply_nested_json_ld_is_ignored_not_a_crash(depth: int) -> None:
+    deep = "[" * depth + "]" * depth
+    hostile = (
+        '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Hostile",'
+        f' "author": {{"name": "Eve"}}, "about": {deep}}}'
+    )
+    head = (
+        f'<title>{_HEADLINE}</title><script type="application/ld+json">{hostile}</script>'
+        '<meta name="author" content="Meta Author">'
+    )
+    article = extract_article(article_page(paragraphs_html(), head=head).encode())
+    assert article.title == _HEADLINE  # the hostile block's "Hostile" is not used
+    assert article.author == "Meta Author"
+    assert "harbour bridge" in article.content
+
+
+def test_json_ld_after_a_hostile_block_is_still_read() -> None:
+    hostile = "{" + '"a":{' * 5000 + "}" * 5001
+    good = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Fine"}
+    head = (
+        f'<script type="application/ld+json">{hostile}</script>'
+        f'<script type="application/ld+json">{json.dumps(good)}</script>'
+    )
+    assert extract_article(article_page(paragraphs_html(), head=head)).title == "Fine"
+
+
+def test_json_ld_depth_check_ignores_brackets_in_strings() -> None:
+    assert not nesting_depth_exceeds('{"a": "[[[[[[[[[[\\"[[[[["}', 3)
+    assert nesting_depth_exceeds('{"a": [[[1]]]}', 3)
+    assert not nesting_depth_exceeds('{"a": [[1]]}', 3)
 
 
 def test_json_ld_article_inside_a_graph() -> None:

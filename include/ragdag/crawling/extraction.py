@@ -24,12 +24,16 @@ class ExtractedArticle(BaseModel):
     content: str = ""  # plain text main content, paragraphs separated by blank lines
 
 
-def extract_article(html: str | bytes, url: str | None = None) -> ExtractedArticle:
+def extract_article(
+    html: str | bytes, url: str | None = None, charset: str | None = None
+) -> ExtractedArticle:
     """Extract title, author, published date, language and main text from one HTML page.
 
+    `charset` is the label of the HTTP Content-Type header (`FetchResult.encoding`), if any; it
+    decides the decoding of bytes that are not UTF-8 (see `html_decoding.decode_html`).
     Never raises on bad markup: a page with nothing readable gives an empty article.
     """
-    root = parse_html(decode_html(html) if isinstance(html, bytes) else html)
+    root = parse_html(decode_html(html, charset) if isinstance(html, bytes) else html)
     if root is None:
         return ExtractedArticle()
     # JSON-LD lives in <script> tags, which cleaning removes.

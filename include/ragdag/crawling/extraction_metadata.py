@@ -41,6 +41,8 @@ _TITLE_KEYS = (
 )  # fmt: skip
 _AUTHOR_KEYS = ("dc:creator", "dcterm:creator", "author", "parsely-author")
 _PUBLISHED_KEYS = ("article:published_time", "parsely-pub-date")
+# Real JSON-LD nests a few levels (graph > article > author > address); far deeper is hostile.
+MAX_JSON_LD_DEPTH = 64
 # Two strings name the same thing when most of one's words are in the other.
 _SAME_TITLE_SIMILARITY = 0.75
 
@@ -85,13 +87,43 @@ def _article_node(parsed: Any) -> dict[str, Any] | None:
     return parsed if _is_article(parsed) else None
 
 
+def nesting_depth_exceeds(text: str, limit: int) -> bool:
+    """Do JSON arrays and objects in `text` nest deeper than `limit`? One pass, no recursion.
+
+    Brackets inside strings do not count. The text need not be valid JSON.
+    """
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
 def _json_ld_blocks(root: HtmlElement) -> Iterator[Any]:
     for script in root.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
+        text = _CDATA.sub("", script.text_content())
+        # json.loads recurses once per level and raises RecursionError on a hostile page; real
+        # schema.org metadata nests a handful of levels, so a deep block is ignored, not parsed.
+        if nesting_depth_exceeds(text, MAX_JSON_LD_DEPTH):
+            continue
         try:
-            yield json.loads(_CDATA.sub("", script.text_content()))
-        except ValueError:  # broken JSON-LD is common; the next block may still be fine
+            yield json.loads(text)
+        except (ValueError, RecursionError):  # broken JSON-LD is common; the next may be fine
             continue
 
 

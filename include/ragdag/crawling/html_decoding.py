@@ -1,4 +1,4 @@
-"""Turn the raw bytes of an HTML page into text without any HTTP headers to help."""
+"""Turn the raw bytes of an HTML page into text, with the HTTP charset when the server sent one."""
 
 from __future__ import annotations
 
@@ -46,13 +46,24 @@ _WEB_DEFAULT_CODEC = "cp1252"
 # charset-normalizer ranks by "chaos" (mess) and cannot split close single-byte Latin charsets on
 # short text; within this margin of its best guess, the web's default charset is likelier.
 _CHAOS_MARGIN = 0.1
+# A stray invalid byte (a bad copy-paste, a page cut mid-character) must not send a UTF-8 page to
+# a legacy codec, which garbles every other non-ASCII character ("RÃ©sumÃ©"). Legacy text with
+# non-ASCII letters almost never forms valid multi-byte UTF-8 sequences (a lead byte such as "Ã"
+# must be followed by a continuation byte such as "©"), so when most non-ASCII runs are valid
+# sequences the page is UTF-8 with a few bad bytes, which decode to U+FFFD.
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_MIN_VALID_UTF8_SHARE = 0.75
+_UTF8_CODECS = frozenset({"utf_8", "utf_8_sig"})
 
 
 def _codec_name(label: str) -> str | None:
     try:
-        name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
-    except LookupError:
+        info = codecs.lookup(label.strip().lower())
+    except (LookupError, ValueError):  # ValueError: a label with a NUL in it
         return None
+    if not getattr(info, "_is_text_encoding", True):  # "base64", "zlib", "rot13": not charsets
+        return None
+    name = info.name.replace("-", "_")
     return _BROWSER_SUPERSETS.get(name, name)
 
 
@@ -97,23 +108,66 @@ def _escape_sniffed_codec(data: bytes) -> str | None:
     return "iso2022_jp" if any(esc in head for esc in _ISO_2022_JP_ESCAPES) else None
 
 
-def decode_html(data: bytes) -> str:
-    """Decode page bytes: BOM, then UTF-8 if valid, then the page's meta charset, then a guess.
+def _mostly_utf8(lenient: str) -> bool:
+    """Is `lenient` (the bytes decoded as UTF-8 with replacement) UTF-8 with a few bad bytes?"""
+    bad = lenient.count("\ufffd")
+    good = len(_NON_ASCII.findall(lenient)) - bad
+    return good >= _MIN_VALID_UTF8_SHARE * (good + bad)
 
-    Binary data (an image or archive saved as .html) decodes to "" rather than to mojibake.
+
+def _utf8_cut_mid_character(data: bytes) -> str | None:
+    """The text of valid UTF-8 whose last character was cut off (a truncated download), or None."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def charset_label(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value, e.g. "iso-8859-1", or None."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'").strip() or None
+    return None
+
+
+def decode_html(data: bytes, charset: str | None = None) -> str:
+    """Decode page bytes into text; never raises.
+
+    The order: a byte order mark; UTF-8 when the bytes are valid UTF-8; UTF-8 with U+FFFD for the
+    bad bytes when UTF-8 is declared (HTTP or meta) or the non-ASCII bytes are mostly valid UTF-8;
+    the HTTP `charset` (the Content-Type label, e.g. "iso-8859-1"); the page's meta charset; a
+    guess. Valid UTF-8 wins over a legacy label, in the header as in the page: servers and saved
+    pages often re-encode to UTF-8 and keep the old label, while legacy text with any non-ASCII
+    byte almost never happens to be valid UTF-8. Binary data (an image or archive served as HTML)
+    decodes to "" rather than to mojibake.
     """
     bom = _bom_codec(data)
     if bom:
         return data.decode(bom, errors="replace")
+    from_http = _codec_name(charset) if charset else None
+    if from_http and from_http.startswith(("utf_16", "utf_32")):  # NUL-rich: only a header says so
+        return data.decode(from_http, errors="replace")
     if looks_binary(data):
         return ""
-    # Valid UTF-8 wins over the meta charset: saved and re-served pages are often re-encoded to
-    # UTF-8 with their old declaration left in place, while legacy-encoded text with any
-    # non-ASCII byte almost never happens to be valid UTF-8.
-    declared = _declared_codec(data)
-    for codec in (_escape_sniffed_codec(data), "utf-8", declared):
-        text = _try_decode(data, codec)
-        if text is not None:
-            return text
+    escaped = _try_decode(data, _escape_sniffed_codec(data))
+    if escaped is not None:
+        return escaped
+    strict = _try_decode(data, "utf-8")
+    if strict is not None:
+        return strict
+    cut = _utf8_cut_mid_character(data)
+    if cut is not None:
+        return cut
+    declared = from_http or _declared_codec(data)
+    lenient = data.decode("utf-8", errors="replace")
+    if declared in _UTF8_CODECS or _mostly_utf8(lenient):
+        return lenient
+    text = _try_decode(data, declared)
+    if text is not None:
+        return text
     guessed = _try_decode(data, _guessed_codec(data))  # slow on big pages: only when needed
-    return guessed if guessed is not None else data.decode(declared or "utf-8", errors="replace")
+    if guessed is not None:
+        return guessed
+    return data.decode(declared, errors="replace") if declared else lenient
