@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import random
 
+from ragdag.features.vector_store import CHUNKS_COLLECTION as EMBEDDED_CHUNKS
 from ragdag.models import chunk_point_id, content_hash, document_id
 
-EMBEDDED_CHUNKS = "embedded_chunks"
+
+_SUBJECTS = ("Feature pipelines", "Vector indexes", "Validation suites", "Crawlers", "Embedding models",
+             "Chunking rules", "Dataset versions", "Training jobs", "Retrieval checks", "Quarantine reviews")
+_VERBS = ("keep", "protect", "refresh", "measure", "describe", "slow down", "simplify", "document", "repair", "split")
+_OBJECTS = ("fresh embeddings", "the nightly batch", "duplicate pages", "stale chunks", "the search results",
+            "every author's posts", "broken markup", "the test split", "model quality", "the object store")
+
+
+def _prose(rng: random.Random, document: int, chunk: int) -> str:
+    """Distinct English sentences per chunk: the dataset stage's filters keep them (no duplicates)."""
+    sentences = [
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} in week {rng.randint(1, 52)}."
+        for _ in range(8)
+    ]
+    return f"Post {document} part {chunk}: " + " ".join(sentences)
 
 
 def seed_chunks(settings, documents: int = 6, chunks_per_document: int = 3) -> list[str]:
@@ -21,7 +36,7 @@ def seed_chunks(settings, documents: int = 6, chunks_per_document: int = 3) -> l
         doc_id = document_id(f"https://blog.test/post-{d}")
         doc_ids.append(doc_id)
         for c in range(chunks_per_document):
-            text = f"Post {d} part {c}: feature pipelines keep embeddings fresh and consistent. " * 3
+            text = _prose(rng, d, c)
             points.append(models.PointStruct(
                 id=chunk_point_id(doc_id, c, content_hash(text)),
                 vector=[rng.random() for _ in range(settings.embedding_dim)],

@@ -9,11 +9,18 @@ import pytest
 
 from ragdag.crawling.document_store import upsert_document
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
+from ragdag.documents import DOCUMENT_COLLECTIONS as DOCUMENT_NAMES
 from ragdag.documents import STATUS_FIELD, DocumentStatus
 from ragdag.features import embed_validated_documents, evaluate_retrieval, search
 from ragdag.features.embedding import Embedder
 from ragdag.features.pipeline import PipelineConfig, prepare_document
-from ragdag.features.vector_store import CHUNKS_COLLECTION, DOCUMENTS_COLLECTION
+from ragdag.features.vector_store import (
+    CHUNKS_COLLECTION,
+    DOCUMENTS_COLLECTION,
+    delete_documents,
+    iter_chunks,
+    iter_document_points,
+)
 from ragdag.models import Category, chunk_point_id, content_hash, document_id
 from ragdag.stores.mongo import RUNS
 from ragdag.stores.qdrant import qdrant_client
@@ -71,15 +78,9 @@ def corpus(mongo_db, articles) -> dict[str, str]:
 
 
 def _points(settings, collection: str, with_vectors: bool = False) -> list:
+    reader = {CHUNKS_COLLECTION: iter_chunks, DOCUMENTS_COLLECTION: iter_document_points}[collection]
     with qdrant_client(settings) as client:
-        points, offset = [], None
-        while True:
-            page, offset = client.scroll(
-                collection, limit=256, offset=offset, with_payload=True, with_vectors=with_vectors
-            )
-            points.extend(page)
-            if offset is None:
-                return points
+        return list(reader(client, with_vectors=with_vectors))
 
 
 def _chunk_ids_by_document(settings) -> dict[str, set[str]]:
@@ -181,6 +182,31 @@ def test_documents_no_longer_validated_lose_their_chunks(settings, mongo_db, cor
     assert {k: v for k, v in before.items() if k in after} == after
     stored = {str(p.id) for p in _points(settings, DOCUMENTS_COLLECTION)}
     assert stored == set(corpus.values()) - {corpus["cnet"], corpus["webmd-2"]}
+
+
+def test_chunks_left_without_a_record_are_replaced_or_removed(settings, mongo_db, corpus, articles, embedder) -> None:
+    """Break 2 of issue 9: a first embed killed before its document records left chunks that no later
+    run removed, neither when the document changed (old chunks beside the new) nor when it went."""
+    embed_validated_documents(settings, "run-killed", embedder=embedder)
+    with qdrant_client(settings) as client:  # as if killed after the chunks, before any record
+        client.delete(DOCUMENTS_COLLECTION, points_selector=list(corpus.values()))
+    new_content = articles["bbc-1"].content.replace("Obama", "The president") + "\n\nA new closing paragraph."
+    _store(mongo_db, Category.ARTICLES, "https://news.test/bbc-1", new_content, title=articles["bbc-1"].title)
+    mongo_db.articles.delete_one({"_id": corpus["cnet"]})
+
+    report = embed_validated_documents(settings, "run-again", embedder=embedder)
+
+    after = _chunk_ids_by_document(settings)
+    assert corpus["cnet"] not in after
+    expected = _expected_chunks(mongo_db, Category.ARTICLES, corpus["bbc-1"], embedder.tokenizer)
+    assert after[corpus["bbc-1"]] == {chunk_point_id(corpus["bbc-1"], c.chunk_index, content_hash(c.text)) for c in expected}
+    assert {p.payload["content_hash"] for p in _points(settings, CHUNKS_COLLECTION)} == {
+        d["content_hash"] for name in DOCUMENT_NAMES for d in mongo_db[name].find()
+    }
+    assert report.chunks_total == sum(len(ids) for ids in after.values())
+    assert report.documents_deleted == 1 and report.chunks_deleted > 0
+    with qdrant_client(settings) as client:
+        assert delete_documents(client, [corpus["cnet"]]) == 0  # nothing of it is left
 
 
 def test_small_pages_and_groups_give_the_same_store(settings, corpus, embedder) -> None:

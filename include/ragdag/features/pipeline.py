@@ -2,7 +2,8 @@
 
 Incremental: a document whose ``content_hash`` (and feature version: model, cleaning and chunking
 rules) matches what Qdrant holds is skipped, never re-embedded; a changed one is re-embedded and its
-stale chunks removed; one no longer validated (or deleted) loses its chunks. Memory stays bounded:
+stale chunks removed; one no longer accepted (or deleted) loses its chunks, including chunks that a
+killed earlier run wrote before any record of them (see :mod:`ragdag.features.vector_store`). Memory stays bounded:
 documents are read a page at a time and embedded in groups of about ``flush_chunks`` chunks.
 The model is loaded once, and only when something needs embedding.
 """
@@ -23,13 +24,12 @@ from ragdag.features.retrieval import evaluate_with
 from ragdag.features.source import embeddable_ids, fetch_documents, iter_document_refs
 from ragdag.features.tokenizer import ModelTokenizer
 from ragdag.features.vector_store import (
-    CHUNKS_COLLECTION,
-    DOCUMENTS_COLLECTION,
     DocumentFeatures,
     StoredDocument,
+    count_points,
     delete_documents,
     ensure_collections,
-    iter_stored_documents,
+    reconcile,
     stored_documents,
     write_features,
 )
@@ -83,14 +83,11 @@ class _Group:
     """Documents waiting to be embedded together."""
 
     items: list[DocumentFeatures] = field(default_factory=list)
-    replaced: set[str] = field(default_factory=set)
     chunk_count: int = 0
 
-    def add(self, item: DocumentFeatures, *, replaces_stored: bool) -> None:
+    def add(self, item: DocumentFeatures) -> None:
         self.items.append(item)
         self.chunk_count += len(item.chunks)
-        if replaces_stored:
-            self.replaced.add(item.document_id)
 
 
 class _Run:
@@ -137,10 +134,10 @@ class _Run:
     def _take(self, item: DocumentFeatures, previous: StoredDocument | None) -> None:
         if not item.chunks:
             self.report.documents_empty += 1
-            if previous is not None:  # it had content before: its old chunks must go
-                self._submit(lambda: self._delete([previous]))
+            # Chunks it had before (a record says so, or a killed run left some without one) go.
+            self._submit(lambda: self._delete([item.document_id], counted=previous is not None))
             return
-        self.group.add(item, replaces_stored=previous is not None)
+        self.group.add(item)
         if self.group.chunk_count >= self.config.flush_chunks:
             self._flush()
 
@@ -170,32 +167,25 @@ class _Run:
     # Write jobs: run on the writer thread, the only one updating these report counts meanwhile.
     def _write(self, group: _Group, model_id: str) -> None:
         result = write_features(
-            self.client, group.items, replaced=group.replaced,
-            model_id=model_id, feature_version=self.report.feature_version,
+            self.client, group.items, model_id=model_id, feature_version=self.report.feature_version,
         )
         self.report.documents_embedded += len(group.items)
         self.report.chunks_written += result.chunks_written
         self.report.chunks_deleted += result.chunks_deleted
 
-    def _delete(self, gone: list[StoredDocument]) -> None:
-        self.report.chunks_deleted += delete_documents(self.client, gone)
-        self.report.documents_deleted += len(gone)
+    def _delete(self, document_ids: list[str], *, counted: bool = True) -> None:
+        self.report.chunks_deleted += delete_documents(self.client, document_ids)
+        self.report.documents_deleted += len(document_ids) if counted else 0
 
     def remove_gone(self) -> None:
-        """Drop stored documents that MongoDB no longer has as validated."""
-        for page in iter_stored_documents(self.client):
-            alive: set[str] = set()
-            for category in {s.category for s in page}:
-                ids = [s.document_id for s in page if s.category == category]
-                alive |= embeddable_ids(self.db, category, ids)
-            gone = [s for s in page if s.document_id not in alive]
-            if gone:
-                self._delete(gone)
+        """Drop every stored document and chunk that MongoDB no longer has as accepted."""
+        result = reconcile(self.client, lambda category, ids: embeddable_ids(self.db, category, ids))
+        self.report.documents_deleted += result.documents_deleted
+        self.report.chunks_deleted += result.chunks_deleted
 
     def evaluate(self) -> None:
         report = self.report
-        report.documents_total = self.client.count(DOCUMENTS_COLLECTION, exact=True).count
-        report.chunks_total = self.client.count(CHUNKS_COLLECTION, exact=True).count
+        report.documents_total, report.chunks_total = count_points(self.client)
         previous = None if report.changed_store else last_evaluation(self.db, report)
         if previous is not None:
             # Same index as the run that measured it: the seeded sample would give the same rate.

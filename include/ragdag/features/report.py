@@ -22,9 +22,10 @@ class EmbeddingReport(BaseModel):
     documents_embedded: int = 0  # new or changed documents cleaned, chunked, embedded, written
     documents_skipped: int = 0  # unchanged since they were stored: not re-embedded
     documents_empty: int = 0  # validated, but nothing left to embed after cleaning
-    documents_deleted: int = 0  # no longer validated (or gone) in MongoDB: removed from Qdrant
+    documents_deleted: int = 0  # no longer accepted (or gone) in MongoDB: removed from Qdrant
     chunks_written: int = 0
-    chunks_deleted: int = 0  # stale chunks of changed documents and chunks of deleted ones
+    # stale chunks of changed documents, chunks of deleted ones, and chunks a killed run left
+    chunks_deleted: int = 0
     documents_total: int = 0  # in Qdrant after the run
     chunks_total: int = 0
     retrieval_hit_rate: float | None = None  # share of sampled documents found in the top k chunks

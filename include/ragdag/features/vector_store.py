@@ -11,12 +11,21 @@ Two collections, both cosine over the embedding model's dimension:
   stored, read to skip unchanged documents. Its vector is the normalized mean of the document's
   chunk vectors (a document-level embedding, free to compute), not a dummy: documents can be
   searched and compared too. It is written last, so it only exists once the chunks are complete.
+
+No other module knows this layout: the dataset stage reads chunks through
+:func:`read_chunk_payloads`, tests through :func:`iter_chunks` / :func:`iter_document_points`.
+
+Crash safety (a task killed at any point, then run again): a document being written first has
+every chunk carrying its id removed unless it is one of the new ones, whether or not a document
+record exists (a first write killed before its record leaves chunks no record knows of); and
+:func:`reconcile` walks the chunks' ``document_id`` payloads as well as the records, so chunks of
+documents that are no longer accepted go even when no record was ever written.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +35,8 @@ from ragdag.models import Chunk, chunk_point_id, content_hash
 if TYPE_CHECKING:
     import numpy as np
     from qdrant_client import QdrantClient
+
+    from ragdag.settings import Settings
 
 CHUNKS_COLLECTION = "embedded_chunks"
 DOCUMENTS_COLLECTION = "cleaned_documents"
@@ -120,16 +131,8 @@ def iter_stored_documents(
     client: QdrantClient, page: int = SCROLL_PAGE
 ) -> Iterator[list[StoredDocument]]:
     """Every stored document, a page at a time."""
-    offset = None
-    while True:
-        points, offset = client.scroll(
-            DOCUMENTS_COLLECTION, limit=page, offset=offset,
-            with_payload=_STATE_FIELDS, with_vectors=False,
-        )
-        if points:
-            yield [_stored(p.id, p.payload or {}) for p in points]
-        if offset is None:
-            return
+    for points in _scroll(client, DOCUMENTS_COLLECTION, with_payload=_STATE_FIELDS, page=page):
+        yield [_stored(p.id, p.payload or {}) for p in points]
 
 
 def _document_filter(document_ids: Sequence[str]) -> Any:
@@ -232,14 +235,14 @@ def write_features(
     client: QdrantClient,
     items: Sequence[DocumentFeatures],
     *,
-    replaced: set[str],
     model_id: str,
     feature_version: str,
 ) -> WriteResult:
-    """Store embedded documents; for ``replaced`` ones, remove the chunks the new version lacks.
+    """Store embedded documents; remove every other chunk that carries their ids.
 
     Order matters for a crash at any point: new chunks first (readers never see a document with
-    no chunks), then stale chunks, then the document record, whose ``content_hash`` tells the
+    no chunks), then stale chunks (found by ``document_id``, so chunks of an earlier write that was
+    killed before its record go too), then the document record, whose ``content_hash`` tells the
     next run the document is done. Until it is written, the next run redoes the document.
     """
     import numpy as np
@@ -247,8 +250,7 @@ def write_features(
     items = [item for item in items if item.chunks]
     if not items:
         return WriteResult(0, 0)
-    replaced_here = sorted(replaced & {item.document_id for item in items})
-    old_ids = _chunk_ids_of(client, replaced_here) if replaced_here else set()
+    old_ids = _chunk_ids_of(client, sorted({item.document_id for item in items}))
     ids: list[str] = []
     payloads: list[dict[str, Any]] = []
     for item in items:
@@ -276,16 +278,132 @@ def write_features(
     return WriteResult(chunks_written=len(ids), chunks_deleted=len(stale))
 
 
-def delete_documents(client: QdrantClient, stored: Sequence[StoredDocument]) -> int:
-    """Remove documents and all their chunks; return how many chunks went.
+def delete_documents(client: QdrantClient, document_ids: Sequence[str]) -> int:
+    """Remove documents (their records, if any) and all their chunks; return how many chunks went.
 
-    Chunks are found by their ``document_id`` payload, not the stored count, so chunks left by an
-    interrupted earlier write go too.
+    Chunks are found by their ``document_id`` payload, not a record's count, so chunks left by an
+    interrupted earlier write go too. Chunks first: a crash in between leaves a record, which the
+    next run finds and deletes again.
     """
-    if not stored:
+    if not document_ids:
         return 0
-    document_ids = [s.document_id for s in stored]
-    chunk_ids = sorted(_chunk_ids_of(client, document_ids))
+    ids = sorted(set(document_ids))
+    chunk_ids = sorted(_chunk_ids_of(client, ids))
     _delete_ids(client, CHUNKS_COLLECTION, chunk_ids)
-    _delete_ids(client, DOCUMENTS_COLLECTION, document_ids)
+    _delete_ids(client, DOCUMENTS_COLLECTION, ids)
     return len(chunk_ids)
+
+
+# --- reconciliation --------------------------------------------------------------------------
+
+# Which of these document ids (of this category) may stay: the caller's view of what is accepted.
+AcceptedIds = Callable[[str, Sequence[str]], set[str]]
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    documents_deleted: int  # document ids removed, with or without a record
+    chunks_deleted: int
+
+
+def _stored_document_ids(client: QdrantClient) -> Iterator[tuple[str, str]]:
+    """(category, document id) of every chunk and every record, each pair once."""
+    seen: set[tuple[str, str]] = set()
+    for collection, id_of in (
+        (DOCUMENTS_COLLECTION, lambda point: str(point.id)),
+        (CHUNKS_COLLECTION, lambda point: str((point.payload or {}).get("document_id"))),
+    ):
+        for points in _scroll(client, collection, with_payload=["document_id", "category"]):
+            for point in points:
+                key = (str((point.payload or {}).get("category", "")), id_of(point))
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+
+def reconcile(client: QdrantClient, accepted: AcceptedIds, page: int = SCROLL_PAGE) -> ReconcileResult:
+    """Remove every document, and every chunk, whose document id ``accepted`` does not keep.
+
+    Walks the chunks' document ids as well as the records, so chunks that no record knows of (a
+    first write killed before its record, then the document deleted or refused) go too.
+    """
+    gone: list[str] = []
+    pending: dict[str, list[str]] = {}
+
+    def check(category: str) -> None:
+        ids = pending.pop(category, [])
+        if ids:
+            keep = accepted(category, ids)
+            gone.extend(doc_id for doc_id in ids if doc_id not in keep)
+
+    for category, doc_id in _stored_document_ids(client):
+        pending.setdefault(category, []).append(doc_id)
+        if len(pending[category]) >= page:
+            check(category)
+    for category in list(pending):
+        check(category)
+    unique = sorted(set(gone))
+    return ReconcileResult(documents_deleted=len(unique), chunks_deleted=delete_documents(client, unique))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """One point as stored: its id, payload and (when asked) vector."""
+
+    id: str
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+def _scroll(
+    client: QdrantClient, collection: str, *, with_payload: Any = True, with_vectors: bool = False,
+    page: int = SCROLL_PAGE,
+) -> Iterator[list[Any]]:
+    if not client.collection_exists(collection):
+        return
+    offset = None
+    while True:
+        points, offset = client.scroll(
+            collection, limit=page, offset=offset, with_payload=with_payload, with_vectors=with_vectors
+        )
+        if points:
+            yield points
+        if offset is None:
+            return
+
+
+def _points(collection: str, client: QdrantClient, with_vectors: bool) -> Iterator[StoredPoint]:
+    for points in _scroll(client, collection, with_vectors=with_vectors):
+        for p in points:
+            vector = p.vector if isinstance(p.vector, list) else None
+            yield StoredPoint(str(p.id), dict(p.payload or {}), vector)
+
+
+def iter_chunks(client: QdrantClient, *, with_vectors: bool = False) -> Iterator[StoredPoint]:
+    """Every embedded chunk (payload: see the module docstring)."""
+    return _points(CHUNKS_COLLECTION, client, with_vectors)
+
+
+def iter_document_points(client: QdrantClient, *, with_vectors: bool = False) -> Iterator[StoredPoint]:
+    """Every cleaned-document record (payload: see the module docstring)."""
+    return _points(DOCUMENTS_COLLECTION, client, with_vectors)
+
+
+def count_points(client: QdrantClient) -> tuple[int, int]:
+    """(documents, chunks) stored."""
+    return tuple(  # type: ignore[return-value]
+        client.count(name, exact=True).count if client.collection_exists(name) else 0
+        for name in (DOCUMENTS_COLLECTION, CHUNKS_COLLECTION)
+    )
+
+
+def read_chunk_payloads(settings: Settings) -> list[dict[str, Any]]:
+    """Every chunk's payload, by document id then chunk index; [] when nothing was embedded yet."""
+    from ragdag.stores.qdrant import qdrant_client
+
+    with qdrant_client(settings) as client:
+        chunks = [point.payload for point in iter_chunks(client)]
+    return sorted(chunks, key=lambda c: (str(c.get("document_id")), int(c.get("chunk_index", 0))))
