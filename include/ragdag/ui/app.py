@@ -50,6 +50,10 @@ def build_api() -> APIRouter:
     def overview() -> Any:
         return _json(services.overview(get_settings()))
 
+    @api.get("/runs/{dag_id}/{run_id}", dependencies=[can_read(VALIDATION_DAG)])
+    def run(dag_id: str, run_id: str) -> Any:
+        return _json(services.run(get_settings(), dag_id, run_id))
+
     @api.get("/quarantine", dependencies=[can_read(VALIDATION_DAG)])
     def quarantine(include_released: bool = False) -> Any:
         return _json(services.quarantine(get_settings(), include_released=include_released))
@@ -108,6 +112,11 @@ def build_pages() -> APIRouter:
     @pages.get("/", response_class=HTMLResponse, dependencies=[can_read(VALIDATION_DAG)])
     def overview_page(request: Request) -> HTMLResponse:
         return render_page(request, "overview", overview=services.overview(get_settings()))
+
+    @pages.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=[can_read(VALIDATION_DAG)])
+    def run_page(request: Request, dag_id: str, run_id: str) -> HTMLResponse:
+        records = services.run(get_settings(), dag_id, run_id)
+        return render_page(request, "run", dag_id=dag_id, run_id=run_id, records=records)
 
     @pages.get("/quarantine", response_class=HTMLResponse, dependencies=[can_read(VALIDATION_DAG)])
     def quarantine_page(request: Request, include_released: bool = False) -> HTMLResponse:

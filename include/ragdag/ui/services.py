@@ -21,10 +21,33 @@ class Unavailable(RuntimeError):
     """A store is busy or down; try again (503)."""
 
 
-def overview(settings: Settings) -> dict[str, Any]:
-    from ragdag.run_records import latest_runs_by_stage
+_OVERVIEW_SCAN = 500  # newest run records read to find each DAG's latest one
 
-    return {"stages": latest_runs_by_stage(settings)}
+
+def overview(settings: Settings) -> dict[str, Any]:
+    """The newest run record of each DAG of the chain (None where a DAG has not run yet)."""
+    from ragdag.assets import CHAIN_DAG_IDS
+    from ragdag.run_records import list_runs
+    from ragdag.stores.mongo import mongo_database
+
+    latest: dict[str, Any] = dict.fromkeys(CHAIN_DAG_IDS)
+    with mongo_database(settings) as db:
+        for record in list_runs(db, limit=_OVERVIEW_SCAN):
+            if record.dag_id in latest and latest[record.dag_id] is None:
+                latest[record.dag_id] = record
+    return {"stages": latest}
+
+
+def run(settings: Settings, dag_id: str, run_id: str) -> list[Any]:
+    """Every task record of one DAG run, oldest first (what the run's page in Airflow links to)."""
+    from ragdag.run_records import list_runs
+    from ragdag.stores.mongo import mongo_database
+
+    with mongo_database(settings) as db:
+        records = [r for r in list_runs(db, run_id=run_id) if r.dag_id == dag_id]
+    if not records:
+        raise NotFound(f"no run record of {dag_id} run {run_id!r}")
+    return list(reversed(records))
 
 
 def quarantine(settings: Settings, *, include_released: bool = False) -> list[Any]:
