@@ -102,3 +102,23 @@ def test_the_webhook_url_can_be_the_host_or_the_uri_parts(value) -> None:
     assert connection_url(Connection(conn_id="a", conn_type="http", host=value)) == value
     assert connection_url(Connection.from_uri("https://hooks.example/services/T/B/X", conn_id="b")) == \
         "https://hooks.example/services/T/B/X"
+
+
+def test_threshold_checks_alert_once_each_and_stay_quiet_within_bounds(settings, webhook, mongo_db) -> None:
+    from ragdag.monitoring import check_drift, check_retrieval, check_validation
+
+    context = {"run_id": "embed-run-1"}
+    low = {"retrieval_hit_rate": 0.25, "retrieval_sample_size": 20}
+    assert check_retrieval(settings, context, {"retrieval_hit_rate": 0.9}) is None
+    assert check_retrieval(settings, context, low) is not None
+    assert check_retrieval(settings, context, low) is None  # the retry of the same run
+    failed_gate = {"gate_passed": False, "failed_share": 0.4, "threshold": 0.2, "quarantined": 4,
+                   "worst_expectations": ["articles.language_allowed"]}
+    assert check_validation(settings, {"run_id": "validate-run-1"}, failed_gate) is not None
+    assert check_validation(settings, {"run_id": "validate-run-2"}, {**failed_gate, "gate_passed": True}) is None
+    assert check_drift(settings, context, None) is None
+
+    kinds = [(b["kind"], b["run_id"]) for b in webhook.bodies]
+    assert kinds == [("retrieval_hit_rate", "embed-run-1"), ("validation_pass_rate", "validate-run-1")]
+    assert webhook.bodies[0]["value"] == 0.25 and webhook.bodies[0]["threshold"] == settings.retrieval_min_hit_rate
+    assert "60.0% below 80.0%" in webhook.bodies[1]["what"] and "language_allowed" in webhook.bodies[1]["what"]
