@@ -108,9 +108,7 @@ def parse_env_file(text: str) -> dict[str, str]:
     return env
 
 
-_REFERENCE = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
+_REFERENCE = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 _BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.DOTALL)
 
 
@@ -287,9 +285,7 @@ def test_compose_file_validates_against_the_compose_spec(name: str, schema: dict
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
-def test_resolved_compose_file_validates_too(
-    compose_resolved: dict[str, Any], schema: dict[str, Any]
-) -> None:
+def test_resolved_compose_file_validates_too(compose_resolved: dict[str, Any], schema: dict[str, Any]) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = list(validator.iter_errors(compose_resolved))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
@@ -305,9 +301,7 @@ def test_compose_runs_airflow_3_with_celery_executor_and_the_servers(
     assert {"postgres", *AIRFLOW_SERVICES, *SERVER_SERVICES, *CELERY_SERVICES} <= set(services)
     commands = {name: services[name].get("command") for name in AIRFLOW_SERVICES - {"airflow-init"}}
     assert commands == {
-        "airflow-apiserver": [
-            "bash", "/opt/airflow/scripts/airflow-auth.sh", "run", "airflow", "api-server"
-        ],
+        "airflow-apiserver": ["bash", "/opt/airflow/scripts/airflow-auth.sh", "run", "airflow", "api-server"],
         "airflow-scheduler": "scheduler",
         "airflow-worker": f"celery worker -q {DEFAULT_QUEUE}",
         "airflow-worker-embedding": f"celery worker -q {EMBEDDING_QUEUE},{DEFAULT_QUEUE}",
@@ -320,21 +314,14 @@ def test_compose_runs_airflow_3_with_celery_executor_and_the_servers(
         service = services[name]
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        assert (
-            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
-            == "http://airflow-apiserver:8080/execution/"
-        )
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         mounts = {str(v).split(":")[1] for v in service["volumes"] if str(v).startswith("./")}
         for folder in ("dags", "include", "plugins", "expectations"):
             assert f"/opt/airflow/{folder}" in mounts, f"{name} does not mount {folder}/"
     assert published_ports(services["airflow-apiserver"]) == {8080: "127.0.0.1"}
     assert services["flower"]["command"] == "celery flower"
-    off_network = {
-        name for name, service in services.items() if service.get("networks") != [ASTRO_NETWORK]
-    }
-    assert not off_network, (
-        f"not on the `{ASTRO_NETWORK}` network with the servers: {sorted(off_network)}"
-    )
+    off_network = {name for name, service in services.items() if service.get("networks") != [ASTRO_NETWORK]}
+    assert not off_network, f"not on the `{ASTRO_NETWORK}` network with the servers: {sorted(off_network)}"
 
 
 def test_compose_celery_broker_and_queues(compose_resolved: dict[str, Any], env_example: dict[str, str]) -> None:
@@ -368,7 +355,9 @@ def test_compose_celery_broker_and_queues(compose_resolved: dict[str, Any], env_
         assert deps["airflow-apiserver"]["condition"] == "service_healthy"
 
 
-def test_compose_sends_openlineage_events_to_marquez(compose_resolved: dict[str, Any], env_example: dict[str, str]) -> None:
+def test_compose_sends_openlineage_events_to_marquez(
+    compose_resolved: dict[str, Any], env_example: dict[str, str]
+) -> None:
     services = compose_resolved["services"]
     assert LINEAGE_SERVICES <= set(services)
     for name in AIRFLOW_SERVICES:
@@ -408,7 +397,8 @@ def test_compose_authentication_has_a_user_and_no_all_admins(compose: dict[str, 
         assert depends_on(services[name])["airflow-init"]["condition"] == "service_completed_successfully"
     # Every secret of .env.example is checked by env-check.
     secrets = {
-        k for k in parse_env_file(read_text(".env.example"))
+        k
+        for k in parse_env_file(read_text(".env.example"))
         if k.endswith(("PASSWORD", "SECRET", "SECRET_KEY", "API_KEY", "FERNET_KEY"))
     }
     assert secrets == set(services["env-check"]["environment"]), "env-check must check every secret"
@@ -426,9 +416,7 @@ def test_compose_image_matches_the_pinned_airflow_and_python(compose: dict[str, 
     assert "packages.txt" in dockerfile and "ENV PYTHONPATH=/opt/airflow/include" in dockerfile
 
 
-def test_compose_credentials_are_required_variables(
-    compose: dict[str, Any], env_example: dict[str, str]
-) -> None:
+def test_compose_credentials_are_required_variables(compose: dict[str, Any], env_example: dict[str, str]) -> None:
     text = read_text(COMPOSE)
     for name in SERVICE_ENV_VARS | {
         "POSTGRES_PASSWORD",
@@ -439,9 +427,7 @@ def test_compose_credentials_are_required_variables(
         "REDIS_PASSWORD",
         "MARQUEZ_DB_PASSWORD",
     }:
-        assert re.search(r"\$\{" + name + r":\?", text), (
-            f"{name} should be a required ${{{name}:?…}}"
-        )
+        assert re.search(r"\$\{" + name + r":\?", text), f"{name} should be a required ${{{name}:?…}}"
     missing = variables_of(compose) - set(env_example)
     assert not missing, f".env.example lacks variables docker-compose.yaml uses: {sorted(missing)}"
 
@@ -480,9 +466,7 @@ def test_compose_creates_the_pool_and_the_bucket(compose: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("name", [COMPOSE, OVERRIDE])
-def test_bucket_created_by_minio_init_is_the_object_store_bucket(
-    name: str, env_example: dict[str, str]
-) -> None:
+def test_bucket_created_by_minio_init_is_the_object_store_bucket(name: str, env_example: dict[str, str]) -> None:
     script = "\n".join(load_yaml(name)["services"]["minio-init"]["command"])
     created = re.findall(r"mc mb --ignore-existing local/([a-z0-9.-]+)", script)
     bucket = urlparse(env_example["RAGDAG_OBJECT_STORE_URL"]).netloc
@@ -495,15 +479,11 @@ def test_depends_on_conditions_match_the_targets(name: str) -> None:
     for service_name, service in services.items():
         for target, spec in depends_on(service).items():
             if target not in services:
-                assert name == OVERRIDE and target in ASTRO_GENERATED, (
-                    f"{service_name} -> {target}?"
-                )
+                assert name == OVERRIDE and target in ASTRO_GENERATED, f"{service_name} -> {target}?"
                 continue
             condition = spec["condition"]
             if condition == "service_healthy":
-                assert "healthcheck" in services[target], (
-                    f"{service_name} waits for {target}'s health"
-                )
+                assert "healthcheck" in services[target], f"{service_name} waits for {target}'s health"
             elif condition == "service_completed_successfully":
                 assert services[target].get("restart") in (None, "no"), f"{target} must be one-shot"
 
@@ -538,9 +518,7 @@ def test_override_adds_only_the_servers_on_the_astro_network(override: dict[str,
         assert service.get("networks") == [ASTRO_NETWORK], f"{name} must join the Astro network"
         assert service.get("env_file") == ".env", f"{name} takes its credentials from .env"
         assert "image" in service, f"{name} must be complete, not a partial override"
-    assert set(override.get("volumes", {})) == set().union(
-        *(named_volumes(s) for s in services.values())
-    )
+    assert set(override.get("volumes", {})) == set().union(*(named_volumes(s) for s in services.values()))
 
 
 def test_override_uses_no_interpolation_the_astro_cli_cannot_resolve(
@@ -550,9 +528,7 @@ def test_override_uses_no_interpolation_the_astro_cli_cannot_resolve(
     assert variables_of(override) == set()
 
 
-def test_override_merges_harmlessly_into_docker_compose(
-    compose: dict[str, Any], override: dict[str, Any]
-) -> None:
+def test_override_merges_harmlessly_into_docker_compose(compose: dict[str, Any], override: dict[str, Any]) -> None:
     """A plain `docker compose up` merges docker-compose.override.yml: it must change nothing."""
     assert ASTRO_NETWORK in compose.get("networks", {})
     for name, extra in override["services"].items():
@@ -568,9 +544,7 @@ def test_override_merges_harmlessly_into_docker_compose(
         ):
             assert extra.get(key) == base.get(key), f"{name}.{key} differs between the two files"
         assert set(extra.get("ports", [])) == set(base.get("ports", [])), f"{name}.ports differ"
-        assert set(extra.get("volumes", [])) == set(base.get("volumes", [])), (
-            f"{name}.volumes differ"
-        )
+        assert set(extra.get("volumes", [])) == set(base.get("volumes", [])), f"{name}.volumes differ"
         for key, value in extra.get("environment", {}).items():
             assert base["environment"][key] == value, f"{name}.environment.{key} differs"
     assert set(override["volumes"]) <= set(compose["volumes"])
@@ -580,9 +554,7 @@ def test_env_example_has_what_the_override_services_and_astro_read(
     env_example: dict[str, str],
 ) -> None:
     astro_connections = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in CONNECTIONS}
-    missing = (SERVICE_ENV_VARS | astro_connections | {"RAGDAG_OBJECT_STORE_URL"}) - set(
-        env_example
-    )
+    missing = (SERVICE_ENV_VARS | astro_connections | {"RAGDAG_OBJECT_STORE_URL"}) - set(env_example)
     assert not missing, f".env.example lacks {sorted(missing)}"
 
 
@@ -622,18 +594,12 @@ def test_doc_table_matches_the_compose_files(
             assert service.get("image") == image, f"{service_name}: image differs from the docs"
             host_ports = published_ports(service)
             assert set(host_ports) == ports, f"{service_name}: ports {sorted(host_ports)} != docs"
-            assert set(host_ports.values()) <= {"127.0.0.1"}, (
-                f"{service_name}: bind ports to 127.0.0.1"
-            )
-            assert named_volumes(service) == volumes, (
-                f"{service_name}: volumes differ from the docs"
-            )
+            assert set(host_ports.values()) <= {"127.0.0.1"}, f"{service_name}: bind ports to 127.0.0.1"
+            assert named_volumes(service) == volumes, f"{service_name}: volumes differ from the docs"
             assert volumes <= set(data.get("volumes", {})), f"{service_name}: undeclared volume"
         for conn_id in connections:
             assert conn_id in CONNECTIONS
-            compose_conn = connection_env(
-                compose_resolved["services"]["airflow-scheduler"], conn_id
-            )
+            compose_conn = connection_env(compose_resolved["services"]["airflow-scheduler"], conn_id)
             assert connection_target(compose_conn) == (service_name, min(ports)), conn_id
             settings_conn = settings_connections[conn_id]
             astro_target = connection_target(
@@ -644,12 +610,8 @@ def test_doc_table_matches_the_compose_files(
                 }
             )
             assert astro_target == (service_name, min(ports)), conn_id
-    assert documented["`docker compose up`"] == set(compose["services"]), (
-        "docs table misses services"
-    )
-    assert documented["`astro dev start`"] == set(override["services"]), (
-        "docs table misses services"
-    )
+    assert documented["`docker compose up`"] == set(compose["services"]), "docs table misses services"
+    assert documented["`astro dev start`"] == set(override["services"]), "docs table misses services"
     assert documented_connections == set(CONNECTIONS)
 
 
@@ -672,9 +634,7 @@ def test_airflow_settings_define_the_connections_and_the_pool(
     assert set(qdrant["conn_extra"]) <= {"url", "grpc_port", "prefer_gprc", "https", "prefix"}
     assert aws["conn_extra"]["endpoint_url"] == "http://minio:9000"
     for conn_id, conn in connections.items():
-        assert not conn.get("conn_login") and not conn.get("conn_password"), (
-            f"{conn_id}: credentials go in .env"
-        )
+        assert not conn.get("conn_login") and not conn.get("conn_password"), f"{conn_id}: credentials go in .env"
     pools = {p["pool_name"]: p for p in airflow["pools"]}
     assert set(pools) == {qdrant_pool_of_the_code()}
     assert pools["qdrant_local"]["pool_slot"] == 1
@@ -682,13 +642,9 @@ def test_airflow_settings_define_the_connections_and_the_pool(
 
 def qdrant_pool_of_the_code() -> str:
     """QDRANT_POOL of ragdag.stores.qdrant (read, not imported), the pool the embed tasks use."""
-    tree = ast.parse(
-        (REPO / "include" / "ragdag" / "stores" / "qdrant.py").read_text(encoding="utf-8")
-    )
+    tree = ast.parse((REPO / "include" / "ragdag" / "stores" / "qdrant.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
-            "QDRANT_POOL"
-        ]:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["QDRANT_POOL"]:
             return ast.literal_eval(node.value)
     raise AssertionError("ragdag.stores.qdrant has no QDRANT_POOL")
 
@@ -718,18 +674,12 @@ def test_env_example_astro_connections_match_the_settings_and_the_services(
         assert conn["password"] == env_example[password_var]
 
 
-def test_ragdag_variables_are_settings_fields(
-    compose: dict[str, Any], env_example: dict[str, str]
-) -> None:
+def test_ragdag_variables_are_settings_fields(compose: dict[str, Any], env_example: dict[str, str]) -> None:
     from ragdag.settings import Settings
 
     fields = set(Settings.model_fields)
     used = {k for k in env_example if k.startswith("RAGDAG_")}
-    used |= {
-        k
-        for k in compose["services"]["airflow-scheduler"]["environment"]
-        if k.startswith("RAGDAG_")
-    }
+    used |= {k for k in compose["services"]["airflow-scheduler"]["environment"] if k.startswith("RAGDAG_")}
     unknown = {k for k in used if k.removeprefix("RAGDAG_").lower() not in fields}
     assert not unknown, f"not fields of ragdag.settings.Settings: {sorted(unknown)}"
 
@@ -741,13 +691,9 @@ def test_dockerfile_builds_from_astro_runtime_3_3() -> None:
     dockerfile = read_text("Dockerfile")
     froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
     assert len(froms) == 1
-    assert re.fullmatch(
-        r"astrocrpublic\.azurecr\.io/runtime:3\.3-\d+(-python-3\.\d+)?", froms[0]
-    ), froms[0]
+    assert re.fullmatch(r"astrocrpublic\.azurecr\.io/runtime:3\.3-\d+(-python-3\.\d+)?", froms[0]), froms[0]
     assert re.search(r"^ENV PYTHONPATH=\"?/usr/local/airflow/include", dockerfile, re.MULTILINE)
-    assert re.search(
-        r"^ENV PIP_EXTRA_INDEX_URL=https://download\.pytorch\.org/whl/cpu", dockerfile, re.MULTILINE
-    )
+    assert re.search(r"^ENV PIP_EXTRA_INDEX_URL=https://download\.pytorch\.org/whl/cpu", dockerfile, re.MULTILINE)
     assert dockerfile.rstrip().endswith("USER astro"), "the image must end as the astro user"
 
 
@@ -771,6 +717,4 @@ def test_dockerignore_keeps_local_state_out_and_build_inputs_in() -> None:
         "plugins",
         "expectations",
     ):
-        assert not any(entry.strip("/") == needed for entry in entries), (
-            f"{needed} must reach the build"
-        )
+        assert not any(entry.strip("/") == needed for entry in entries), f"{needed} must reach the build"
