@@ -147,9 +147,10 @@ def decode_html(data: bytes, charset: str | None = None) -> str:
     if bom:
         return data.decode(bom, errors="replace")
     from_http = _codec_name(charset) if charset else None
-    if from_http and from_http.startswith(("utf_16", "utf_32")):  # NUL-rich: only a header says so
-        return data.decode(from_http, errors="replace")
     if looks_binary(data):
+        # UTF-16 text without a BOM is NUL-rich like binary data: only the header tells them apart.
+        if from_http is not None and from_http.startswith(("utf_16", "utf_32")):
+            return data.decode(from_http, errors="replace")
         return ""
     escaped = _try_decode(data, _escape_sniffed_codec(data))
     if escaped is not None:
