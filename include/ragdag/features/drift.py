@@ -242,14 +242,14 @@ def _embed_runs_with_snapshots(db: Database) -> list[tuple[str, datetime, str]]:
 
 def find_reference(settings: Settings, db: Database, run_id: str) -> tuple[str, str, str | None] | None:
     """(snapshot key, kind, dataset version) of the reference for ``run_id``, or None."""
-    from ragdag.training.registry import MODEL_REGISTRY
+    from ragdag.lineage import latest_trained_model
 
     snapshots = [s for s in _embed_runs_with_snapshots(db) if s[0] != run_id and s[2]]
     if not snapshots:
         return None
-    model = db[MODEL_REGISTRY].find_one(sort=[("created_at", -1)])
+    model = latest_trained_model(db)
     if model:
-        version = str(model["dataset_version"])
+        version = model.dataset_version
         published = _dataset_published_at(settings, version)
         if published is not None:
             before = [s for s in snapshots if s[1] <= published]
