@@ -1,14 +1,25 @@
 """
 ### build_instruct_dataset
 
-Builds a versioned **instruct dataset** from the feature store.
+Builds a versioned **instruct dataset** (SFT and preference pairs) from the feature store.
 
 - **Scheduled on:** `embedded_chunks`.
-- **Reads:** the embedded chunks in Qdrant and the documents' titles in MongoDB.
-- **Writes:** `instruct_datasets/<version>/{train,test}.jsonl` and `manifest.json` (lineage:
-  source documents and content hashes, embedding model, run id) to the object store (S3 or local
-  disk). The version is a hash of the content: unchanged features publish nothing new.
-- **Emits:** `instruct_dataset` with the version and sample counts.
+- **Reads:** the embedded chunks in Qdrant; the documents' titles and validation runs in MongoDB.
+- **Gate:** a new version only when at least `RAGDAG_DATASET_MIN_CHANGED_DOCUMENTS` documents were
+  added, changed or removed since the last one (or the dataset settings changed); otherwise
+  `build` logs why and `announce` is skipped, so nothing downstream is triggered. `conf`
+  `{"force": true}` builds anyway.
+- **Does:** extracts of 1000–2000 characters, instructions from the `offline` generator (the
+  documents' own structure) or the `llm` one (`llm_default` connection), filters (length,
+  language, boilerplate, PII masking, exact and MinHash near-duplicates), split by document,
+  decontamination, preference pairs, then the GX suite `expectations/instruct_samples.json`: a
+  failing version is not written, `build` fails without retries (like `validate_documents`) and
+  the report is under `validation/<run_id>/instruct_samples/`.
+- **Writes:** `instruct_datasets/<version>/` — `train.jsonl`, `test.jsonl`, `preference/{train,test}.jsonl`,
+  `README.md` (dataset card), `manifest.json` last — and `instruct_datasets/LATEST`. The version is
+  a hash of the data: the same inputs give the same version, and a version is never rewritten.
+- **Emits:** `instruct_dataset` (from `announce`) with the version and sample counts, only when a
+  new version was published.
 """
 
 from __future__ import annotations
@@ -23,23 +34,31 @@ from ragdag.stores.qdrant import QDRANT_POOL
 
 @dag(schedule=[EMBEDDED_CHUNKS], tags=[*TAGS, "datasets"], doc_md=__doc__, **DAG_KWARGS)
 def build_instruct_dataset() -> None:
-    @task(outlets=[INSTRUCT_DATASET], pool=QDRANT_POOL)
-    def build(**context):
-        from ragdag.datasets.publish import build_instruct_dataset as build_dataset
+    @task(pool=QDRANT_POOL)
+    def build(**context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
 
-        manifest = build_dataset(get_settings(), run_id_of(context))
-        yield Metadata(
-            INSTRUCT_DATASET,
-            {
-                "version": manifest.version,
-                "train_samples": manifest.train_samples,
-                "test_samples": manifest.test_samples,
-                "manifest_uri": manifest.manifest_uri,
-                "published": manifest.published,
-            },
-        )
+        from ragdag.datasets.publish import publish_instruct_dataset
+        from ragdag.datasets.quality import DatasetQualityFailed
 
-    build()
+        force = bool((context["dag_run"].conf or {}).get("force", False))
+        try:
+            result = publish_instruct_dataset(get_settings(), run_id_of(context), force=force)
+        except DatasetQualityFailed as failed:
+            # A verdict on the data, not a transient error: retrying cannot help.
+            raise AirflowFailException(str(failed)) from failed
+        return result.summary()
+
+    @task(outlets=[INSTRUCT_DATASET])
+    def announce(result: dict):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not result["published"]:
+            # A skipped task emits no Asset event: train_model is not triggered.
+            raise AirflowSkipException(f"no new dataset version: {result['reason']}")
+        yield Metadata(INSTRUCT_DATASET, {k: v for k, v in result.items() if k != "reason"})
+
+    announce(build())
 
 
 build_instruct_dataset()

@@ -125,6 +125,52 @@ class Settings(BaseSettings):
     # --- datasets and training -----------------------------------------------------------------
     dataset_test_share: float = Field(0.2, description="Share of documents whose samples go to the test split.")
     dataset_seed: int = Field(42, description="Seed of the split and of training.")
+    dataset_generator: Literal["offline", "llm"] = Field(
+        "offline",
+        description="Who writes the instructions: `offline` derives them from the documents' own structure "
+        "(no model); `llm` asks the OpenAI-compatible endpoint of the `llm_default` connection.",
+    )
+    dataset_extract_min_chars: int = Field(
+        1000, ge=1, description="Consecutive chunks of a document are grouped into extracts of at least this size."
+    )
+    dataset_extract_max_chars: int = Field(
+        2000, ge=1, description="Upper bound of an extract (a single longer chunk stays one extract)."
+    )
+    dataset_min_changed_documents: int = Field(
+        1, ge=1, description="A new dataset version is built only when this many documents were added, changed "
+        "or removed since the last version (or the dataset settings changed)."
+    )
+    dataset_min_answer_tokens: int = Field(20, ge=0, description="Samples with shorter answers (words) are dropped.")
+    dataset_max_answer_tokens: int = Field(1024, ge=1, description="Samples with longer answers (words) are dropped.")
+    dataset_near_duplicate_threshold: float = Field(
+        0.8, gt=0, le=1, description="Estimated Jaccard similarity (MinHash LSH, word 5-grams) above which an "
+        "answer is a near-duplicate of an earlier one and dropped."
+    )
+    dataset_max_boilerplate_share: float = Field(
+        0.5, ge=0, le=1, description="Answers whose lines are more than this share boilerplate (or code, in "
+        "articles and posts) are dropped."
+    )
+    dataset_decontamination_ngram: int = Field(
+        13, ge=3, description="A test answer sharing a word n-gram this long with a train answer is dropped."
+    )
+    dataset_min_distinct_instruction_share: float = Field(
+        0.9, ge=0, le=1, description="Quality gate: share of distinct instructions a version must reach."
+    )
+    dataset_license: str = Field(
+        "other", description="License named in the dataset card (a Hugging Face license id)."
+    )
+    llm_conn_id: str = Field(
+        "llm_default", description="Airflow connection of the OpenAI-compatible endpoint: host (base URL), "
+        'password (API key), extra {"model": ...}.'
+    )
+    llm_pairs_per_extract: int = Field(5, ge=1, description="Instruction-answer pairs the `llm` generator asks for per extract.")
+    llm_temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature of the `llm` generator.")
+    llm_token_budget: int = Field(
+        200_000, ge=0, description="Tokens (prompt + completion) one dataset build may spend; generation stops there."
+    )
+    llm_concurrency: int = Field(4, ge=1, description="Requests in flight at once to the LLM endpoint.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Time limit of one LLM request.")
+    llm_max_retries: int = Field(4, ge=0, description="Retries of one LLM request after a 429, a 5xx or a timeout.")
     training_backend: Literal["local", "sagemaker"] = Field(
         "local", description="`local` runs the entry point here; `sagemaker` starts a training job."
     )

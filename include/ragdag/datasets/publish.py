@@ -1,28 +1,79 @@
-"""Build and publish a versioned instruct dataset (train/test JSONL + manifest) to object storage.
+"""Build and publish a versioned instruct dataset (SFT + preference JSONL, card, manifest).
 
-A version is named by the hash of its content, so rebuilding from unchanged features publishes
-nothing new (idempotent) and the same inputs give the same version on every machine.
+The stage, in order: the trigger gate (enough new or changed documents since the last version?),
+extracts from the embedded chunks, a generator (``offline`` or ``llm``), the filters, the split by
+document, decontamination, preference pairs, the quality gate (GX), then the files of the version
+(layout: :mod:`ragdag.datasets.layout`), the manifest last and ``LATEST``.
+
+A version is named by the hash of its data files, so the same inputs and settings give the same
+version, byte for byte, on every machine (no clock in the data files; ``created_at`` is only in
+the manifest); an existing version is never rewritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from ragdag import __version__
-from ragdag.datasets.instruct import sample_from_chunk, split_samples
-from ragdag.models import InstructSample
+from ragdag.datasets import layout
+from ragdag.datasets.card import render_card
+from ragdag.datasets.changes import ContentChanges, build_decision, content_changes
+from ragdag.datasets.extracts import group_extracts
+from ragdag.datasets.filters import FilterConfig, FilterCount, apply_filters
+from ragdag.datasets.instruct import decontaminate, held_out_documents
+from ragdag.datasets.offline import GENERATOR_VERSION, generate_offline
+from ragdag.datasets.preference import preference_pairs
+from ragdag.datasets.quality import (
+    DatasetQualityFailed,
+    QualityReport,
+    check_samples,
+    failure_message,
+    load_sample_suite,
+    save_quality_report,
+)
+from ragdag.datasets.records import Extract, GeneratedSample
+from ragdag.documents import DOCUMENT_COLLECTIONS
 from ragdag.settings import Settings
-from ragdag.stores.mongo import DOCUMENT_COLLECTIONS, RUNS, mongo_database
-from ragdag.stores.object_store import open_object_store
-from ragdag.stores.qdrant import qdrant_client
+from ragdag.stores.mongo import RUNS, mongo_database
+from ragdag.stores.object_store import ObjectStore, open_object_store
 
-DATASETS_PREFIX = "instruct_datasets"
-EMBEDDED_CHUNKS = "embedded_chunks"
+log = logging.getLogger(__name__)
+
+DATASETS_PREFIX = layout.DATASETS_PREFIX  # kept for readers that import it from here
+
+
+class SourceDocument(BaseModel):
+    content_hash: str
+    category: str | None = None
+    url: str | None = None
+    title: str | None = None
+    author_full_name: str | None = None
+    validation_run_id: str | None = None
+    validation_suite_version: int | None = None
+
+
+class GenerationInfo(BaseModel):
+    generator: str
+    generator_version: str
+    prompt_version: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    tokens: dict[str, int] = {}
+    token_budget: int | None = None
+    budget_exhausted: bool = False
+    calls: int = 0
+    retries: int = 0
+    malformed_replies: int = 0
+    failed_requests: int = 0
+    stats: dict[str, int] = {}
 
 
 class DatasetManifest(BaseModel):
@@ -40,54 +91,238 @@ class DatasetManifest(BaseModel):
     built_by_run_id: str
     code_version: str
     published: bool  # False when this exact version already existed
+    preference_train_uri: str | None = None
+    preference_test_uri: str | None = None
+    preference_train_samples: int = 0
+    preference_test_samples: int = 0
+    card_uri: str | None = None
+    files: dict[str, str] = {}  # file name in the version -> sha256
+    documents: dict[str, SourceDocument] = {}
+    extracts: int = 0
+    generation: GenerationInfo | None = None
+    filters: list[FilterCount] = []
+    decontamination: dict[str, Any] = {}
+    quality: QualityReport | None = None
+    validation_run_ids: list[str] = []  # validate_documents runs that accepted the source documents
+    settings: dict[str, Any] = {}
+    config_hash: str | None = None
+    changes: ContentChanges | None = None
+    drift: dict[str, Any] | None = None  # filled by the drift check when it runs before a build
+
+
+class DatasetBuild(BaseModel):
+    """What one run of the stage did: a new version, an existing one, or nothing (and why)."""
+
+    published: bool
+    reason: str
+    manifest: DatasetManifest | None = None
+    changes: ContentChanges | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Small and JSON-safe: the task's XCom and the Asset event's extra."""
+        m = self.manifest
+        counts = {} if m is None else {
+            "version": m.version, "train_samples": m.train_samples, "test_samples": m.test_samples,
+            "preference_train_samples": m.preference_train_samples,
+            "preference_test_samples": m.preference_test_samples, "manifest_uri": m.manifest_uri,
+        }
+        return {"published": self.published, "reason": self.reason, **counts}
 
 
 def _read_chunks(settings: Settings) -> list[dict[str, Any]]:
-    with qdrant_client(settings) as client:
-        if not client.collection_exists(EMBEDDED_CHUNKS):
-            return []
-        chunks: list[dict[str, Any]] = []
-        offset = None
-        while True:
-            points, offset = client.scroll(
-                EMBEDDED_CHUNKS, limit=512, offset=offset, with_payload=True, with_vectors=False
-            )
-            chunks.extend(dict(p.payload or {}) for p in points)
-            if offset is None:
-                break
-    return sorted(chunks, key=lambda c: (c["document_id"], c["chunk_index"]))
+    from ragdag.features.vector_store import read_chunk_payloads  # the one owner of the Qdrant layout
+
+    return read_chunk_payloads(settings)
 
 
-def _titles(settings: Settings, document_ids: set[str]) -> dict[str, str | None]:
-    titles: dict[str, str | None] = {}
+def _documents(settings: Settings, hashes: Mapping[str, str]) -> dict[str, SourceDocument]:
+    found: dict[str, SourceDocument] = {}
+    fields = {"title": 1, "url": 1, "category": 1, "author_full_name": 1, "validation": 1}
     with mongo_database(settings) as db:
         for name in DOCUMENT_COLLECTIONS:
-            for doc in db[name].find({"_id": {"$in": sorted(document_ids)}}, {"title": 1}):
-                titles[doc["_id"]] = doc.get("title")
-    return titles
+            for doc in db[name].find({"_id": {"$in": sorted(hashes)}}, fields):
+                validation = doc.get("validation") or {}
+                found[str(doc["_id"])] = SourceDocument(
+                    content_hash=hashes[str(doc["_id"])], category=doc.get("category"), url=doc.get("url"),
+                    title=doc.get("title"), author_full_name=doc.get("author_full_name"),
+                    validation_run_id=validation.get("run_id"),
+                    validation_suite_version=validation.get("suite_version"),
+                )
+    for doc_id, digest in hashes.items():
+        found.setdefault(doc_id, SourceDocument(content_hash=digest))
+    return dict(sorted(found.items()))
 
 
-def _jsonl(samples: list[InstructSample]) -> bytes:
-    return "".join(s.model_dump_json() + "\n" for s in samples).encode("utf-8")
+def dataset_settings(settings: Settings) -> dict[str, Any]:
+    """The settings that shape a version's content (their hash is the manifest's ``config_hash``)."""
+    return {
+        "generator": settings.dataset_generator,
+        "extract_min_chars": settings.dataset_extract_min_chars,
+        "extract_max_chars": settings.dataset_extract_max_chars,
+        "min_answer_tokens": settings.dataset_min_answer_tokens,
+        "max_answer_tokens": settings.dataset_max_answer_tokens,
+        "near_duplicate_threshold": settings.dataset_near_duplicate_threshold,
+        "max_boilerplate_share": settings.dataset_max_boilerplate_share,
+        "decontamination_ngram": settings.dataset_decontamination_ngram,
+        "min_distinct_instruction_share": settings.dataset_min_distinct_instruction_share,
+        "allowed_languages": sorted(settings.allowed_languages),
+        "test_share": settings.dataset_test_share,
+        "seed": settings.dataset_seed,
+        "license": settings.dataset_license,
+        "llm_pairs_per_extract": settings.llm_pairs_per_extract if settings.dataset_generator == "llm" else None,
+        "llm_temperature": settings.llm_temperature if settings.dataset_generator == "llm" else None,
+    }
 
 
-def build_instruct_dataset(settings: Settings, run_id: str) -> DatasetManifest:
+def config_hash(settings: Settings) -> str:
+    _, suite_version = load_sample_suite(settings)
+    payload = {"settings": dataset_settings(settings), "generator_version": GENERATOR_VERSION,
+               "suite_version": suite_version}
+    if settings.dataset_generator == "llm":
+        from ragdag.datasets.llm_generator import prompt_version
+
+        payload["prompt_version"] = prompt_version()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- generators: one interface, chosen by RAGDAG_DATASET_GENERATOR ---------------------------
+
+Generator = Callable[[Settings, Sequence[Extract]], tuple[list[GeneratedSample], GenerationInfo]]
+
+
+def _offline(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
+    samples = generate_offline(extracts)
+    return samples, GenerationInfo(generator="offline", generator_version=GENERATOR_VERSION,
+                                   stats={"extracts": len(extracts), "pairs": len(samples)})
+
+
+def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
+    from ragdag.datasets.llm_generator import generate_with_llm, prompt_version
+    from ragdag.llm_client import open_llm_client
+
+    with open_llm_client(settings) as client:
+        samples, stats = generate_with_llm(extracts, client, pairs_per_extract=settings.llm_pairs_per_extract)
+        usage = client.usage
+        info = GenerationInfo(
+            generator="llm", generator_version=GENERATOR_VERSION, prompt_version=prompt_version(),
+            model=client.model, temperature=client.temperature,
+            tokens={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                    "total_tokens": usage.total_tokens},
+            token_budget=client.token_budget, budget_exhausted=usage.budget_exhausted, calls=usage.calls,
+            retries=usage.retries, malformed_replies=usage.malformed, failed_requests=usage.failed, stats=stats,
+        )
+    if stats["extracts_malformed"] or stats["extracts_failed"] or stats["extracts_not_reached"]:
+        log.warning("llm generator: %s", stats)
+    return samples, info
+
+
+GENERATORS: Mapping[str, Generator] = {"offline": _offline, "llm": _llm}
+
+
+# --- the build -------------------------------------------------------------------------------
+
+
+def _jsonl(rows: Sequence[BaseModel]) -> bytes:
+    return "".join(row.model_dump_json() + "\n" for row in rows).encode("utf-8")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def latest_manifest(settings: Settings) -> DatasetManifest | None:
+    store = open_object_store(settings)
+    if not store.exists(layout.LATEST_KEY):
+        return None
+    return load_manifest(settings, store.get_bytes(layout.LATEST_KEY).decode().strip())
+
+
+def _filter_config(settings: Settings) -> FilterConfig:
+    return FilterConfig(
+        min_answer_tokens=settings.dataset_min_answer_tokens,
+        max_answer_tokens=settings.dataset_max_answer_tokens,
+        allowed_languages=tuple(lang.split("-")[0].lower() for lang in settings.allowed_languages),
+        max_boilerplate_share=settings.dataset_max_boilerplate_share,
+        near_duplicate_threshold=settings.dataset_near_duplicate_threshold,
+    )
+
+
+def _detect_language(text: str) -> str | None:
+    from ragdag.crawling.extraction_language import detect_language
+
+    return detect_language(text)
+
+
+def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = False) -> DatasetBuild:
+    """Run the stage; raises :class:`DatasetQualityFailed` when the new samples fail the suite."""
     chunks = _read_chunks(settings)
     if not chunks:
         raise RuntimeError("no embedded chunks in Qdrant: run embed_documents first")
-    titles = _titles(settings, {c["document_id"] for c in chunks})
-    samples = [sample_from_chunk(c, titles.get(c["document_id"])) for c in chunks]
-    train, test = split_samples(samples, settings.dataset_test_share, settings.dataset_seed)
-    train_bytes, test_bytes = _jsonl(train), _jsonl(test)
-    digest = hashlib.sha256(train_bytes + b"\0" + test_bytes).hexdigest()[:16]
-    version = f"v-{digest}"
+    hashes = {str(c["document_id"]): str(c["content_hash"]) for c in chunks}
+    previous = latest_manifest(settings)
+    wanted_config = config_hash(settings)
+    changes = content_changes(
+        previous.version if previous else None, previous.source_documents if previous else None, hashes,
+        settings_changed=previous is not None and previous.config_hash != wanted_config,
+    )
+    build, reason = build_decision(changes, settings.dataset_min_changed_documents)
+    if not build and not force:
+        log.info("no new dataset version: %s", reason)
+        return DatasetBuild(published=False, reason=reason, manifest=previous, changes=changes)
+
+    documents = _documents(settings, hashes)
+    titles = {doc_id: doc.title for doc_id, doc in documents.items()}
+    extracts = group_extracts(chunks, titles, min_chars=settings.dataset_extract_min_chars,
+                              max_chars=settings.dataset_extract_max_chars)
+    generated, generation = GENERATORS[settings.dataset_generator](settings, extracts)
+    kept, filter_counts = apply_filters(generated, _filter_config(settings), detect_language=_detect_language)
+
+    held_out = held_out_documents([g.sample for g in kept], settings.dataset_test_share, settings.dataset_seed)
+    train_items = [g for g in kept if g.sample.document_id not in held_out]
+    test_candidates = [g for g in kept if g.sample.document_id in held_out]
+    clean_test, dropped = decontaminate([g.sample for g in train_items], [g.sample for g in test_candidates],
+                                        settings.dataset_decontamination_ngram)
+    dropped_ids = {s.extract_id for s in dropped}
+    test_items = [g for g in test_candidates if g.sample.extract_id not in dropped_ids]
+    train = [g.sample for g in train_items]
+    test = clean_test
+    pref_train, pref_test = preference_pairs(train_items), preference_pairs(test_items)
+
     store = open_object_store(settings)
-    base = f"{DATASETS_PREFIX}/{version}"
-    manifest_key = f"{base}/manifest.json"
-    if store.exists(manifest_key):
-        existing = DatasetManifest.model_validate_json(store.get_bytes(manifest_key))
-        store.put_bytes(f"{DATASETS_PREFIX}/LATEST", version.encode())
-        return existing.model_copy(update={"published": False})
+    quality, gx_result = check_samples(settings, train, test, run_id, _detect_language)
+    quality = save_quality_report(store, quality, gx_result)
+    if not quality.success:
+        error = DatasetQualityFailed(failure_message(quality))
+        error.report = quality
+        raise error
+
+    data = {
+        layout.TRAIN_FILE: _jsonl(train),
+        layout.TEST_FILE: _jsonl(test),
+        layout.PREFERENCE_TRAIN_FILE: _jsonl(pref_train),
+        layout.PREFERENCE_TEST_FILE: _jsonl(pref_test),
+    }
+    digest = hashlib.sha256(b"\0".join(data[name] for name in sorted(data))).hexdigest()[:16]
+    version = f"v-{digest}"
+    if store.exists(layout.manifest_key(version)):
+        existing = load_manifest(settings, version)
+        store.put_bytes(layout.LATEST_KEY, version.encode())
+        return DatasetBuild(published=False, reason=f"version {version} already exists (same content)",
+                            manifest=existing.model_copy(update={"published": False}), changes=changes)
+
+    snapshot = dataset_settings(settings)
+    decontamination = {"ngram": settings.dataset_decontamination_ngram, "dropped": len(dropped),
+                       "dropped_extract_ids": sorted(dropped_ids)}
+    rejected_by = Counter(p.rejected_by for p in [*pref_train, *pref_test])
+    data[layout.CARD_FILE] = render_card(
+        version=version,
+        counts={"train": len(train), "test": len(test), "preference_train": len(pref_train),
+                "preference_test": len(pref_test)},
+        documents={k: v.model_dump() for k, v in documents.items()},
+        generation=generation.model_dump(), filters=filter_counts, decontamination=decontamination,
+        rejected_by=dict(rejected_by), settings=snapshot,
+    ).encode("utf-8")
+    uris = {name: store.put_bytes(layout.file_key(version, name), data[name]) for name in layout.DATA_FILES}
     manifest = DatasetManifest(
         version=version,
         created_at=datetime.now(UTC),
@@ -95,31 +330,63 @@ def build_instruct_dataset(settings: Settings, run_id: str) -> DatasetManifest:
         test_samples=len(test),
         test_share=settings.dataset_test_share,
         seed=settings.dataset_seed,
-        train_uri=store.put_bytes(f"{base}/train.jsonl", train_bytes),
-        test_uri=store.put_bytes(f"{base}/test.jsonl", test_bytes),
-        manifest_uri=store.uri(manifest_key),
-        source_documents={c["document_id"]: c["content_hash"] for c in chunks},
+        train_uri=uris[layout.TRAIN_FILE],
+        test_uri=uris[layout.TEST_FILE],
+        manifest_uri=store.uri(layout.manifest_key(version)),
+        source_documents=dict(sorted(hashes.items())),
         embedding_models=sorted({str(c.get("embedding_model")) for c in chunks}),
         built_by_run_id=run_id,
         code_version=__version__,
         published=True,
+        preference_train_uri=uris[layout.PREFERENCE_TRAIN_FILE],
+        preference_test_uri=uris[layout.PREFERENCE_TEST_FILE],
+        preference_train_samples=len(pref_train),
+        preference_test_samples=len(pref_test),
+        card_uri=uris[layout.CARD_FILE],
+        files={name: _sha256(data[name]) for name in layout.DATA_FILES},
+        documents=documents,
+        extracts=len(extracts),
+        generation=generation,
+        filters=filter_counts,
+        decontamination=decontamination,
+        quality=quality,
+        validation_run_ids=sorted({d.validation_run_id for d in documents.values() if d.validation_run_id}),
+        settings=snapshot,
+        config_hash=wanted_config,
+        changes=changes,
     )
     # The manifest goes last: its presence marks a complete version.
-    store.put_bytes(manifest_key, manifest.model_dump_json(indent=2).encode("utf-8"))
-    store.put_bytes(f"{DATASETS_PREFIX}/LATEST", version.encode())
+    store.put_bytes(layout.manifest_key(version), manifest.model_dump_json(indent=2).encode("utf-8"))
+    store.put_bytes(layout.LATEST_KEY, version.encode())
     with mongo_database(settings) as db:
         db[RUNS].insert_one({"stage": "dataset", "run_id": run_id, **json.loads(manifest.model_dump_json())})
-    return manifest
+    return DatasetBuild(published=True, reason=reason, manifest=manifest, changes=changes)
+
+
+def build_instruct_dataset(settings: Settings, run_id: str, *, force: bool = False) -> DatasetManifest:
+    """The version this run published, or the latest one when there was nothing new to build."""
+    result = publish_instruct_dataset(settings, run_id, force=force)
+    if result.manifest is None:
+        raise RuntimeError(f"no instruct dataset version: {result.reason}")
+    return result.manifest if result.published else result.manifest.model_copy(update={"published": False})
 
 
 def latest_dataset_version(settings: Settings) -> str:
     store = open_object_store(settings)
-    if not store.exists(f"{DATASETS_PREFIX}/LATEST"):
+    if not store.exists(layout.LATEST_KEY):
         raise RuntimeError("no instruct dataset published yet: run build_instruct_dataset first")
-    return store.get_bytes(f"{DATASETS_PREFIX}/LATEST").decode().strip()
+    return store.get_bytes(layout.LATEST_KEY).decode().strip()
 
 
 def load_manifest(settings: Settings, version: str) -> DatasetManifest:
     store = open_object_store(settings)
-    return DatasetManifest.model_validate_json(store.get_bytes(f"{DATASETS_PREFIX}/{version}/manifest.json"))
+    return DatasetManifest.model_validate_json(store.get_bytes(layout.manifest_key(version)))
 
+
+def verify_version(store: ObjectStore, manifest: DatasetManifest) -> dict[str, bool]:
+    """File name -> whether its bytes still match the manifest's sha256."""
+    return {
+        name: store.exists(layout.file_key(manifest.version, name))
+        and _sha256(store.get_bytes(layout.file_key(manifest.version, name))) == digest
+        for name, digest in manifest.files.items()
+    }

@@ -63,8 +63,13 @@ def suite_path(expectations_dir: Path, category: Category) -> Path:
     return expectations_dir / f"{category.value}.json"
 
 
+# Suites in the same folder that judge a whole batch rather than documents (ragdag.datasets.quality).
+BATCH_SUITES = ("instruct_samples",)
+
+
 def list_suite_files(expectations_dir: Path) -> list[Path]:
-    return sorted(expectations_dir.glob("*.json"))
+    """The document suites: every ``*.json`` of the folder but the :data:`BATCH_SUITES`."""
+    return sorted(p for p in expectations_dir.glob("*.json") if p.stem not in BATCH_SUITES)
 
 
 def _fill_parameters(value: Any, parameters: dict[str, Any], where: str) -> Any:
@@ -83,7 +88,7 @@ def _fill_parameters(value: Any, parameters: dict[str, Any], where: str) -> Any:
     return value
 
 
-def _check_expectations(path: Path, expectations: Any) -> None:
+def _check_expectations(path: Path, expectations: Any, *, row_level: bool = True) -> None:
     if not isinstance(expectations, list) or not expectations:
         raise SuiteError(f"{path}: `expectations` must be a non-empty list")
     seen: set[str] = set()
@@ -97,6 +102,8 @@ def _check_expectations(path: Path, expectations: Any) -> None:
         if name in seen:
             raise SuiteError(f"{where}: meta.name {name!r} is used twice; names must be unique")
         seen.add(name)
+        if not row_level:
+            continue
         kwargs = exp.get("kwargs")
         if not isinstance(kwargs, dict) or "column" not in kwargs:
             raise SuiteError(f"{where} ({name}): only column expectations are supported; set kwargs.column")
@@ -105,6 +112,29 @@ def _check_expectations(path: Path, expectations: Any) -> None:
                 f"{where} ({name}): remove `mostly`: failing documents are quarantined one by one "
                 "and the batch threshold is RAGDAG_VALIDATION_MAX_FAILED_SHARE"
             )
+
+
+def load_suite_config(
+    path: Path, parameters: dict[str, Any], *, row_level: bool = True
+) -> tuple[dict[str, Any], int]:
+    """Read any suite file, check the house rules, fill its placeholders; return (config, version).
+
+    ``row_level=False`` is for suites that judge a whole batch (the instruct samples' suite, whose
+    failing expectation fails the version): any expectation type, ``mostly`` allowed.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SuiteError(f"{path} is missing") from None
+    except json.JSONDecodeError as error:
+        raise SuiteError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: the top level must be an object with name, meta, expectations")
+    version = (raw.get("meta") or {}).get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SuiteError(f"{path}: set meta.version to a positive integer (bump it on every change)")
+    _check_expectations(path, raw.get("expectations"), row_level=row_level)
+    return _fill_parameters(raw, parameters, str(path)), version
 
 
 def load_suite_definition(path: Path, parameters: dict[str, Any]) -> SuiteDefinition:
