@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
+    qdrant_lock_wait_s: float = Field(
+        30.0, ge=0,
+        description="How long opening Qdrant local mode waits while another process holds its folder "
+        "(then the task fails with a message naming the folder, and Airflow retries it).",
+    )
     retrieval_min_hit_rate: float = Field(
         0.5, ge=0, le=1, description="An embed run whose retrieval hit rate is below this alerts (once per run)."
     )
