@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from ragdag.crawling.crawl_plan import CrawlTarget
+from ragdag.crawling.crawl_plan import CrawlTarget, plan_targets
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import CRAWLER_VERSION
 from ragdag.crawling.fetching import TransientFetchError
@@ -20,7 +24,7 @@ from ragdag.models import author_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 
 from blog_site import LAST_MODIFIED, BlogSite
-from http_server import LocalHttpServer, Reply, html, running_server
+from http_server import LocalHttpServer, Reply, html, redirect, running_server
 
 AUTHOR = "Jane Doe"
 FEED_PAGES = ("medium-1", "ars-1")
@@ -197,3 +201,78 @@ def test_transient_failure_stops_the_host_raises_for_airflow_and_is_recorded_on_
     assert errors[server.url("/down")]["reason"].startswith("gave up after retries: HTTP 503")
     assert errors[server.url("/fine")]["reason"].startswith("not crawled: 127.0.0.1 failed just before")
     assert {e["run_id"] for e in errors.values()} == {"run-1"}
+
+
+BINARY_BODIES = {
+    "png": b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)) * 20,
+    "gzip": gzip.compress(b"<html><body><p>zipped twice</p></body></html>" * 50),
+    "random": random.Random(3).randbytes(4096),
+}
+
+
+@pytest.mark.parametrize("body", BINARY_BODIES.values(), ids=BINARY_BODIES.keys())
+def test_binary_body_served_as_html_is_refused_not_stored_empty(server, crawl_settings, mongo_db, body) -> None:
+    server.route("/photo", Reply(body=body, content_type="text/html; charset=utf-8"))
+    [report] = crawl_targets(crawl_settings, targets(server, "/photo"), "run-1")
+    assert (report.failed_sources, report.new) == (1, 0)
+    assert mongo_db.articles.count_documents({}) == 0
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert "binary body" in error["reason"] and "not an HTML page" in error["reason"]
+
+
+def test_a_redirecting_alias_updates_the_real_page_not_a_copy(site, server, crawl_settings, mongo_db) -> None:
+    real = f"/posts/{DIRECT_PAGE}"
+    server.route("/short/firefox", lambda _hit: redirect(real, status=301))
+    crawl_targets(crawl_settings, targets(server, real), "run-1")
+    [before] = mongo_db.articles.find()
+
+    # The alias, unchanged content: nothing new. The alias, changed content: the real page updates.
+    [same] = crawl_targets(crawl_settings, targets(server, "/short/firefox"), "run-2")
+    site.add_article("ars-1", path=real)
+    [changed] = crawl_targets(crawl_settings, targets(server, "/short/firefox"), "run-3")
+
+    assert (same.unchanged, same.new) == (1, 0)
+    assert (changed.updated, changed.new) == (1, 0)
+    [after] = mongo_db.articles.find()
+    assert after["_id"] == before["_id"] and after["url"] == site.url(real)
+    assert after["version"] == 2 and after["http"]["requested_url"] == site.url("/short/firefox")
+
+
+def test_crawl_delay_holds_for_a_host_group(server, crawl_settings, mongo_db) -> None:
+    crawl_delay = 0.3
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain"))
+    paths = [f"/note-{n}" for n in range(4)]
+    for path in paths:
+        server.route(path, html(f"A note at {path} about polite crawling of one small host."))
+    [group] = (g.model_dump() for g in group_by_host(targets(server, *paths)))
+
+    report = crawl_host(crawl_settings.model_copy(update={"per_host_delay_s": 0.0}), group, "run-1")
+
+    assert report["new"] == len(paths)
+    assert [hit.path for hit in server.hits].count("/robots.txt") == 1
+    gaps = [later.at - earlier.at for earlier, later in pairwise(server.hits)]
+    assert len(gaps) == len(paths) and min(gaps) >= 0.9 * crawl_delay
+
+
+def test_planned_host_tasks_run_at_once_and_each_host_stays_polite(server, crawl_settings, mongo_db) -> None:
+    """The DAG's own steps: plan the conf into host groups, then one crawl_host per group at once
+    (as Airflow runs the mapped tasks, each with its own fetcher)."""
+    delay = 0.2
+    polite = crawl_settings.model_copy(update={"per_host_delay_s": delay})
+    for n in range(8):
+        server.route(f"/post-{n}", html(f"Post {n}: one task per host keeps the crawler polite."))
+    links = [server.url(f"/post-{n}", host=host) for n in range(8) for host in ("127.0.0.1", "localhost")]
+    groups = [g.model_dump() for g in group_by_host(plan_targets({"author": AUTHOR, "links": links}, Path("-")))]
+    assert [g["host"] for g in groups] == ["127.0.0.1", "localhost"]
+
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        reports = list(pool.map(lambda group: crawl_host(polite, group, "run-1"), groups))
+
+    assert [r["new"] for r in reports] == [8, 8]
+    for host in ("127.0.0.1", "localhost"):
+        hits = [hit for hit in server.hits if hit.host == host]
+        assert [hit.path for hit in hits].count("/robots.txt") == 1 and len(hits) == 9
+        assert min(later.at - earlier.at for earlier, later in pairwise(hits)) >= 0.9 * delay
+    # The two hosts were crawled at the same time: their requests interleave.
+    order = [hit.host for hit in sorted(server.hits, key=lambda hit: hit.at)]
+    assert sum(1 for a, b in pairwise(order) if a != b) > 4

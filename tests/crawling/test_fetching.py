@@ -534,3 +534,148 @@ def test_fetch_page_uses_the_settings(
         assert b"via settings" in fetch_page(server.url("/article")).content
     finally:
         get_settings.cache_clear()
+
+
+# --- Crawl-delay ----------------------------------------------------------------------------
+
+
+def test_robots_crawl_delay_is_parsed_for_our_group() -> None:
+    text = "User-agent: *\nCrawl-delay: 9\n\nUser-agent: ragdag-crawler\nCrawl-delay: 2.5\nDisallow: /x\n"
+    assert RobotsPolicy.parse(text, USER_AGENT).crawl_delay_s == 2.5  # our group, not "*"
+    assert RobotsPolicy.parse(text, "otherbot/1.0").crawl_delay_s == 9
+    assert RobotsPolicy.parse("User-agent: *\nCrawl-delay: soon\n", USER_AGENT).crawl_delay_s is None
+    assert RobotsPolicy.parse("User-agent: *\nCrawl-delay: -3\n", USER_AGENT).crawl_delay_s is None
+    assert RobotsPolicy.parse("User-agent: *\nDisallow: /a\n", USER_AGENT).crawl_delay_s is None
+
+
+def test_rate_limiter_takes_the_larger_of_its_delay_and_the_hosts() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = HostRateLimiter(1.0, clock=lambda: now[0], sleep=sleep)
+    limiter.wait("a.example")
+    limiter.set_host_delay("A.example", 3.0)
+    limiter.set_host_delay("a.example", 0.5)  # the larger one stays
+    assert limiter.wait("a.example") == 3.0
+    assert limiter.wait("b.example") == 0
+    assert limiter.wait("b.example") == 1.0
+
+
+def test_crawl_delay_of_robots_txt_spaces_the_requests(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
+    crawl_delay, pages = 0.4, 3
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 0.4\n", content_type="text/plain"))
+    for n in range(pages):
+        server.route(f"/p{n}", html(str(n)))
+    fetcher = make_fetcher(per_host_delay_s=0.05)  # smaller than the site asks: the site's wins
+    for n in range(pages):
+        fetcher.fetch(server.url(f"/p{n}"))
+    page_hits = [hit for hit in server.hits if hit.path != "/robots.txt"]
+    assert len(page_hits) == pages
+    assert min(_gaps(server.hits)) >= 0.9 * crawl_delay
+
+
+def test_crawl_delay_above_the_limit_is_refused(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 3600\n", content_type="text/plain"))
+    server.route("/page", html("ok"))
+    with pytest.raises(PermanentFetchError, match=r"Crawl-delay: 3600 s, more than RAGDAG_MAX_CRAWL_DELAY_S=60"):
+        make_fetcher().fetch(server.url("/page"))
+    assert server.hits_for("/page") == []
+
+
+# --- redirect to another scheme -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://files.example.com/a", "gopher://x/"])
+def test_redirect_to_a_non_http_url_is_refused_clearly(
+    server: LocalHttpServer, make_fetcher: MakeFetcher, target: str
+) -> None:
+    server.route("/jump", redirect(target))
+    with pytest.raises(PermanentFetchError, match=r"redirect to a non-http\(s\) URL refused") as caught:
+        make_fetcher().fetch(server.url("/jump"))
+    assert target in caught.value.reason and "not an absolute URL" not in caught.value.reason
+
+
+# --- DNS rebinding: connect to the checked address ------------------------------------------
+
+
+@pytest.fixture
+def second_loopback_server(server: LocalHttpServer) -> Iterator[LocalHttpServer]:
+    """A server on 127.0.0.2 with the same port as ``server`` (on 127.0.0.1)."""
+    other = LocalHttpServer.__new__(LocalHttpServer)
+    other.routes, other.hits, other._lock = {}, [], threading.Lock()
+    other._httpd = fetching_test_httpd(other, server.port)
+    other.port = server.port
+    other.start()
+    try:
+        yield other
+    finally:
+        other.stop()
+
+
+def fetching_test_httpd(owner: LocalHttpServer, port: int):
+    from http.server import ThreadingHTTPServer
+
+    return ThreadingHTTPServer(("127.0.0.2", port), owner._handler_class())
+
+
+def _rebinding_resolver(host: str, answers: list[str]) -> Callable[..., list[tuple[Any, ...]]]:
+    """getaddrinfo answering ``host`` with the next of ``answers`` at each lookup (then the last)."""
+    real = socket.getaddrinfo
+    lookups = iter(answers)
+    last = [answers[-1]]
+
+    def getaddrinfo(name: str, port: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if name != host:
+            return real(name, port, *args, **kwargs)
+        address = next(lookups, last[0])
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+
+    return getaddrinfo
+
+
+def test_connection_goes_to_the_checked_address_not_a_second_lookup(
+    server: LocalHttpServer,
+    second_loopback_server: LocalHttpServer,
+    make_fetcher: MakeFetcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The guard's lookups (the page's, then its robots.txt's) answer 127.0.0.1, taken as public
+    # here; any later one answers 127.0.0.2, as a rebinding DNS server would. Both servers listen
+    # on the same port.
+    server.route("/page", html("checked"))
+    second_loopback_server.route("/page", html("rebound"))
+    real_kind = url_safety.internal_address_kind
+    monkeypatch.setattr(
+        url_safety, "internal_address_kind", lambda a: None if str(a) == "127.0.0.1" else real_kind(a)
+    )
+    answers = ["127.0.0.1", "127.0.0.1", "127.0.0.2"]
+    monkeypatch.setattr(socket, "getaddrinfo", _rebinding_resolver("rebind.test", answers))
+    fetcher = make_fetcher(allow_private_networks=False)
+
+    result = fetcher.fetch(f"http://rebind.test:{server.port}/page")
+
+    assert b"checked" in result.content
+    assert second_loopback_server.hits == []
+    assert {hit.host for hit in server.hits} == {"rebind.test"}  # the Host header keeps the name
+
+
+def test_rebinding_to_loopback_after_a_public_answer_never_reaches_loopback(
+    server: LocalHttpServer, make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The guard sees a "public" address (TEST-NET-3: unroutable, taken as public here); any second
+    # lookup would say 127.0.0.1.
+    server.route("/admin", html("secrets"))
+    real_kind = url_safety.internal_address_kind
+    monkeypatch.setattr(
+        url_safety, "internal_address_kind", lambda a: None if str(a) == "203.0.113.7" else real_kind(a)
+    )
+    answers = ["203.0.113.7", "203.0.113.7", "127.0.0.1"]
+    monkeypatch.setattr(socket, "getaddrinfo", _rebinding_resolver("rebind.test", answers))
+    fetcher = make_fetcher(allow_private_networks=False, http_timeout_s=0.5, max_retries=0)
+    with pytest.raises(TransientFetchError, match=r"connection failed|no answer within"):
+        fetcher.fetch(f"http://rebind.test:{server.port}/admin")
+    assert server.hits == []

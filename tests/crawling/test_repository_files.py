@@ -55,3 +55,34 @@ def test_render_files_fences_each_file() -> None:
     assert render_files(files) == (
         "### a.py\n```\nx = 1\n```\n\n### README.md\n``````\n```sh\nrun\n```\n`````\n``````"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("static/logo.PNG", "binary or data file"),
+        ("notebooks/explore.ipynb", "binary or data file"),
+        ("models/adapter.safetensors", "binary or data file"),
+        ("LICENSE", "repository metadata or license"),
+        (".gitignore", "repository metadata or license"),
+        ("docs/LICENSE.md", None),
+    ],
+)
+def test_name_rules(path: str, reason: str | None) -> None:
+    assert path_skip_reason(path) == reason
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "src/app.py", "README.md", "LICENSE", ".gitignore", "static/logo.PNG", "dist/app.min.js",
+        ".venv/lib/site.py", "coverage/report.js", "target/debug/build.rs", "Gemfile.lock",
+        "composer.lock", "web/app.js.map", "static/app.min.mjs", "pkg/vendor/x.go", "notes/todo.txt",
+        "windows\\node_modules\\x.js",
+    ],
+)
+def test_the_feature_stage_skips_exactly_what_the_crawler_skips(path: str) -> None:
+    # One owner of the repository file rules: cleaning asks the crawler's module.
+    from ragdag.features.cleaning import is_skipped_file
+
+    assert is_skipped_file(path) is (path_skip_reason(path.replace("\\", "/")) is not None)
