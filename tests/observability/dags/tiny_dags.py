@@ -32,3 +32,18 @@ def tiny(dag_id: str, fail: bool):
 
 alerts_failing = tiny("alerts_failing", fail=True)
 alerts_passing = tiny("alerts_passing", fail=False)
+
+
+TINY_INPUT = Asset(uri="qdrant://qdrant:6333/embedded_chunks", name="tiny_input")
+
+
+@dag(dag_id="lineage_tiny", schedule=None, **DAG_KWARGS)
+def lineage_tiny() -> None:
+    @task(inlets=[TINY_INPUT], outlets=[TINY_OUTPUT])
+    def copy():
+        yield Metadata(TINY_OUTPUT, {"copied": 1})
+
+    copy()
+
+
+lineage_tiny()

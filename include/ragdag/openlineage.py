@@ -1,0 +1,107 @@
+"""OpenLineage for the bundle: events of every task, with the MongoDB / Qdrant / S3 data they touch.
+
+The OpenLineage provider emits a START and a COMPLETE (or FAIL) event per task; which datasets a
+task read and wrote it learns from the extractor configured here (``[openlineage] extractors``):
+:class:`RagdagTaskExtractor` turns the task's Asset ``inlets`` / ``outlets`` into OpenLineage
+datasets (``mongodb://host:port`` + ``db.collection``, ``qdrant://host:port`` + collection,
+``s3://bucket`` + key prefix), plus the store collections of each stage from :data:`STAGE_STORES`
+(the Assets name logical sets; these are the collections behind them). The provider's own
+converters know none of the ``mongodb`` / ``qdrant`` schemes.
+
+Where the events go is the transport: the embedded default writes them as JSON lines to
+``<data_dir>/openlineage/events.jsonl`` (:func:`openlineage_env`); ``docker-compose.yaml`` points the
+transport at Marquez.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.providers.openlineage.extractors.base import BaseExtractor, OperatorLineage
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import Dataset
+
+    from ragdag.settings import Settings
+
+NAMESPACE = "ragdag"
+MONGO = "mongodb://mongodb:27017/ragdag"
+QDRANT = "qdrant://qdrant:6333"
+S3 = "s3://ragdag"
+
+# (dag_id, task_id) -> (reads, writes): the store collections behind each stage's Assets.
+STAGE_STORES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("crawl_sources", "crawl"): (
+        (), (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{MONGO}/authors",
+             f"{MONGO}/crawl_errors"),
+    ),
+    ("validate_documents", "validate"): (
+        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
+        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{MONGO}/quarantine", f"{S3}/validation"),
+    ),
+    ("embed_documents", "embed"): (
+        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
+        (f"{QDRANT}/cleaned_documents", f"{QDRANT}/embedded_chunks", f"{S3}/drift/snapshots"),
+    ),
+    ("build_instruct_dataset", "build"): (
+        (f"{QDRANT}/embedded_chunks", f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
+        (f"{S3}/instruct_datasets",),
+    ),
+    ("train_model", "train"): ((f"{S3}/instruct_datasets",), (f"{S3}/models", f"{MONGO}/model_registry")),
+}
+
+
+def ol_dataset(uri: str) -> Dataset:
+    """The OpenLineage dataset of a store URI (namespace = the server, name = the data inside it)."""
+    from openlineage.client.event_v2 import Dataset
+
+    parts = urlsplit(uri)
+    path = parts.path.strip("/")
+    if parts.scheme == "mongodb":
+        return Dataset(namespace=f"mongodb://{parts.netloc}", name=path.replace("/", ".", 1))
+    return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=path)
+
+
+def _uris(objects: Any) -> list[str]:
+    return [uri for obj in objects or [] if (uri := getattr(obj, "uri", None))]
+
+
+def task_datasets(dag_id: str, task_id: str, inlets: Any, outlets: Any) -> tuple[list[Dataset], list[Dataset]]:
+    reads, writes = STAGE_STORES.get((dag_id, task_id), ((), ()))
+    inputs = list(dict.fromkeys([*_uris(inlets), *reads]))
+    outputs = list(dict.fromkeys([*_uris(outlets), *writes]))
+    return [ol_dataset(u) for u in inputs], [ol_dataset(u) for u in outputs]
+
+
+class RagdagTaskExtractor(BaseExtractor):
+    """Inputs and outputs of the bundle's TaskFlow tasks."""
+
+    @classmethod
+    def get_operator_classnames(cls) -> list[str]:
+        return ["_PythonDecoratedOperator", "PythonOperator"]
+
+    def _execute_extraction(self) -> OperatorLineage | None:
+        task = self.operator
+        inputs, outputs = task_datasets(task.dag_id, task.task_id, task.inlets, task.outlets)
+        return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def openlineage_env(settings: Settings) -> dict[str, str]:
+    """Airflow configuration (as environment variables) of the embedded default: the file transport."""
+    events = settings.data_dir / "openlineage" / "events.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": f"{__name__}.RagdagTaskExtractor",
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
+    }
+
+
+def read_events(settings: Settings) -> list[dict[str, Any]]:
+    """The events the file transport wrote (one JSON object per line)."""
+    path = settings.data_dir / "openlineage" / "events.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
