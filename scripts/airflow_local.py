@@ -1,10 +1,14 @@
 """A real Airflow on this machine with the bundle's DAGs: what ``scripts/e2e.py`` and the e2e tests drive.
 
+Part of the end-to-end harness, not of the deployed package: ``scripts/e2e.py`` imports it from
+beside itself, and the tests as ``import airflow_local`` (pytest's ``pythonpath`` in pyproject.toml
+holds ``scripts/``).
+
 :func:`local_airflow` starts the four Airflow 3 components (``api-server``, ``scheduler``,
 ``dag-processor``, ``triggerer``) from the venv, each in its own process group, in a fresh
 ``AIRFLOW_HOME`` (a temporary folder: SQLite metadata DB, logs, DAG bundle state), with:
 
-- the DAGs of ``dags/`` (and no example DAGs), unpaused once parsed (see below);
+- the DAGs of ``dags/`` (and no example DAGs), created paused and unpaused once parsed;
 - ``LocalExecutor`` on the SQLite metadata DB, with a low parallelism (Airflow 3.3 has no
   SequentialExecutor any more: LocalExecutor is its default and ``airflow standalone`` runs it on
   SQLite too; the default parallelism of 32 would start 32 workers), and the one-slot pool
@@ -21,17 +25,15 @@ parsed, then unpauses them, and on exit stops every process group (SIGTERM, then
 watchdog process does the same if the caller dies without stopping them. Component logs are in
 ``<home>/logs/<component>.log``.
 
-**The missed daily run.** ``crawl_sources`` runs on a cron with ``catchup=False``; Airflow then
-creates, as soon as the DAG is unpaused, a run for the latest cron tick already past (today 00:00
-UTC), which would crawl ``include/sources.yaml`` (public web sites) and hold the DAG's single active
-run slot. So the DAGs are created paused; before ``crawl_sources`` is unpaused that tick is taken by
-a run marked success at once (``skipped__<date>``, with a note saying so), which Airflow counts as
-done; the next tick is tomorrow's. And ``RAGDAG_SOURCES_FILE`` points at an empty sources file: a
-scheduled run of this Airflow never leaves the machine.
+**No cron.** ``RAGDAG_CRAWL_SCHEDULE`` is empty, so ``crawl_sources`` has no time schedule (REST
+triggers only): Airflow never creates a run for a missed cron tick, which would crawl the public
+sites of ``include/sources.yaml``. And ``RAGDAG_SOURCES_FILE`` points at an empty sources file: a
+run triggered without a conf crawls nothing either; this Airflow never leaves the machine.
 
 The second half drives it over the REST API with the official client (``apache-airflow-client``):
 :func:`api_client`, :func:`trigger_dag`, :func:`wait_for_run`, :func:`wait_for_chain` (every DAG of
-the chain started by the Asset event of the one before), :func:`failure_report`.
+the chain started by the Asset event of the one before; the chain is ``ragdag.assets.CHAIN_DAG_IDS``),
+:func:`failure_report`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from ragdag.assets import CHAIN_DAG_IDS
 from ragdag.local_ports import free_port
 from ragdag.settings import PROJECT_ROOT
 from ragdag.stores.mongo import as_airflow_mongo_conn
@@ -62,13 +65,11 @@ if TYPE_CHECKING:
     from airflow_client.client import ApiClient
     from airflow_client.client.models import DAGRunResponse
 
-CHAIN = ("crawl_sources", "validate_documents", "embed_documents", "build_instruct_dataset", "train_model")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 DEFAULT_USERNAME = "admin"
 FINISHED = ("success", "failed")
-SKIPPED_RUN_PREFIX = "skipped__"
 
 
 class AirflowStartError(RuntimeError):
@@ -223,7 +224,9 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
 def _start_watchdog(processes: Mapping[str, subprocess.Popen]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", _WATCHDOG, str(os.getpid()), *(str(p.pid) for p in processes.values())],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,  # outlives a kill of the caller's process group, to clean up after it
     )
 
@@ -253,7 +256,8 @@ def airflow_env(
     """
     venv_bin = str(Path(sys.executable).parent)
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "RAGDAG_")) and k != "AIRFLOW_HOME"
     }
     base_url = f"http://127.0.0.1:{port}"
@@ -264,7 +268,7 @@ def airflow_env(
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            # Created paused, unpaused by start_local_airflow once the missed cron tick is skipped.
+            # Created paused, unpaused by start_local_airflow once parsed (only the DAGs it runs).
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(parallelism),
@@ -283,7 +287,8 @@ def airflow_env(
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             # The ragdag stores: all under data_dir, loopback crawling allowed, a short politeness
-            # delay, and scheduled crawls of nothing (the REST conf names what to crawl).
+            # delay; no cron, and a run without conf crawls nothing (the REST conf names what to crawl).
+            "RAGDAG_CRAWL_SCHEDULE": "",
             "RAGDAG_DATA_DIR": str(data_dir),
             "RAGDAG_SOURCES_FILE": str(home / "sources.yaml"),
             "RAGDAG_ALLOW_PRIVATE_NETWORKS": "true",
@@ -299,8 +304,13 @@ def airflow_env(
 def _run_cli(args: list[str], env: dict[str, str], log: Path, timeout_s: float = 300.0) -> None:
     with log.open("ab") as out:
         result = subprocess.run(
-            ["airflow", *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            timeout=timeout_s, check=False,
+            ["airflow", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s,
+            check=False,
         )
     if result.returncode != 0:
         raise AirflowStartError(f"airflow {' '.join(args)} exited with {result.returncode}:\n{_tail(log, 30)}")
@@ -315,7 +325,7 @@ def start_local_airflow(
     username: str = DEFAULT_USERNAME,
     password: str | None = None,
     parallelism: int = 4,
-    dag_ids: tuple[str, ...] = CHAIN,
+    dag_ids: tuple[str, ...] = CHAIN_DAG_IDS,
     extra_env: Mapping[str, str] | None = None,
     timeout_s: float = 180.0,
 ) -> LocalAirflow:
@@ -331,7 +341,7 @@ def start_local_airflow(
     # The simple auth manager only generates passwords for users missing from this file.
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps({username: password}) + "\n")
     Path(env["RAGDAG_SOURCES_FILE"]).write_text(
-        "# Written by ragdag.demo.airflow_local: scheduled runs of this local Airflow crawl nothing.\nauthors: []\n"
+        "# Written by scripts/airflow_local.py: runs of this local Airflow without a conf crawl nothing.\nauthors: []\n"
     )
     airflow = LocalAirflow(home, f"http://127.0.0.1:{port}", username, password, env)
     setup_log = home / "logs" / "setup.log"
@@ -341,14 +351,19 @@ def start_local_airflow(
         for name in COMPONENTS:
             with airflow.log_path(name).open("ab") as log:
                 airflow.processes[name] = subprocess.Popen(
-                    ["airflow", name], env=env, cwd=home, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True,
+                    ["airflow", name],
+                    env=env,
+                    cwd=home,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
         airflow.watchdog = _start_watchdog(airflow.processes)
         airflow.wait_healthy(timeout_s)
         airflow.wait_for_dags(dag_ids, timeout_s)
         with api_client(airflow) as client:
-            unpause_skipping_missed_runs(client, dag_ids)
+            unpause(client, dag_ids)
     except BaseException:
         airflow.stop()
         raise
@@ -380,38 +395,13 @@ def api_client(airflow: LocalAirflow) -> Iterator[ApiClient]:
         yield client
 
 
-def unpause_skipping_missed_runs(client: ApiClient, dag_ids: tuple[str, ...] | list[str]) -> list[str]:
-    """Unpause ``dag_ids``; a time-scheduled one first gets its missed cron tick marked done.
-
-    Returns the run ids of those placeholder runs (see the module's docstring for why).
-    """
+def unpause(client: ApiClient, dag_ids: tuple[str, ...] | list[str]) -> None:
+    """``PATCH /api/v2/dags/{dag_id}`` with ``is_paused: false`` for each of ``dag_ids``."""
     import airflow_client.client as af
 
     dags = af.DAGApi(client)
-    runs = af.DagRunApi(client)
-    skipped = []
     for dag_id in dag_ids:
-        dag = dags.get_dag(dag_id)
-        due, run_after = dag.next_dagrun_logical_date, dag.next_dagrun_run_after
-        if dag.timetable_periodic and due is not None and run_after is not None and run_after <= _utcnow():
-            run_id = f"{SKIPPED_RUN_PREFIX}{due.isoformat()}"
-            runs.trigger_dag_run(
-                dag_id,
-                af.TriggerDAGRunPostBody(
-                    dag_run_id=run_id, logical_date=due, conf={},
-                    note="Not run: the missed cron tick at start-up, skipped by ragdag.demo.airflow_local.",
-                ),
-            )
-            runs.patch_dag_run(dag_id, run_id, af.DAGRunPatchBody(state="success"), update_mask=["state"])
-            skipped.append(run_id)
         dags.patch_dag(dag_id, af.DAGPatchBody(is_paused=False), update_mask=["is_paused"])
-    return skipped
-
-
-def _utcnow() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
 
 
 def trigger_dag(client: ApiClient, dag_id: str, conf: dict | None = None, *, note: str | None = None) -> DAGRunResponse:
@@ -464,7 +454,12 @@ class ChainRun:
     @classmethod
     def of(cls, run: DAGRunResponse) -> ChainRun:
         return cls(
-            run.dag_id, run.dag_run_id, _state(run.run_type), _state(run.state), run.queued_at, run.start_date,
+            run.dag_id,
+            run.dag_run_id,
+            _state(run.run_type),
+            _state(run.state),
+            run.queued_at,
+            run.start_date,
             run.end_date,
         )
 
@@ -472,7 +467,7 @@ class ChainRun:
 def wait_for_chain(
     client: ApiClient,
     first_run_id: str,
-    chain: tuple[str, ...] = CHAIN,
+    chain: tuple[str, ...] = CHAIN_DAG_IDS,
     *,
     timeout_s: float,
     poll_s: float = 2.0,
@@ -498,7 +493,8 @@ def wait_for_chain(
                 raise ChainFailed(
                     f"{dag_id} run {run_id} failed (chain so far: "
                     + (", ".join(f"{r.dag_id} ok" for r in finished) or "nothing")
-                    + ")\n" + failure_report(client, dag_id, run_id)
+                    + ")\n"
+                    + failure_report(client, dag_id, run_id)
                 )
             if _state(run.state) == "success":
                 done = ChainRun.of(run)
@@ -519,13 +515,13 @@ def wait_for_chain(
                 waiting = f"{dag_id} run {run_id} did not finish"
             else:
                 queued = runs_api.get_dag_runs(dag_id, state=["queued"], limit=1).total_entries
-                waiting = (
-                    f"no {dag_id} run started by the Asset event of {previous.dag_id} run {previous.run_id}"
-                    + (f" ({queued} {dag_id} run(s) queued, not started)" if queued else "")
+                waiting = f"no {dag_id} run started by the Asset event of {previous.dag_id} run {previous.run_id}" + (
+                    f" ({queued} {dag_id} run(s) queued, not started)" if queued else ""
                 )
             raise ChainFailed(
                 f"chain timed out after {timeout_s:.0f}s: {waiting} (done: "
-                + (", ".join(f"{r.dag_id} {r.seconds:.1f}s" for r in finished) or "nothing") + ")\n"
+                + (", ".join(f"{r.dag_id} {r.seconds:.1f}s" for r in finished) or "nothing")
+                + ")\n"
                 + (failure_report(client, dag_id, run_id) if run_id else "")
             )
         time.sleep(poll_s)
@@ -587,7 +583,12 @@ def task_log_tail(
         # Read undecoded: the generated model of the log content keeps only "event" and "timestamp"
         # of each structured line, and the level and the exception are what a failure report needs.
         response = af.TaskInstanceApi(client).get_log_without_preload_content(
-            dag_id, run_id, task_id, try_number, full_content=True, map_index=map_index,
+            dag_id,
+            run_id,
+            task_id,
+            try_number,
+            full_content=True,
+            map_index=map_index,
             accept="application/json",
         )
         if response.status != 200:

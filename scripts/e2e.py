@@ -6,7 +6,7 @@ Starts, all on this machine and all stopped at the end:
 - the sample site (``ragdag.demo.site``) on a loopback port;
 - ragdag's embedded MongoDB (or the one in ``--mongo-uri``);
 - Airflow 3 (api-server, scheduler, dag-processor, triggerer) with the bundle's DAGs, in a
-  temporary ``AIRFLOW_HOME`` (``ragdag.demo.airflow_local``);
+  temporary ``AIRFLOW_HOME`` (``airflow_local``, beside this script: the e2e harness);
 
 then, with the official ``apache-airflow-client``: gets a token (``POST /auth/token``), triggers
 ``crawl_sources`` with a conf naming the sample site's pages, and follows the chain until each of the
@@ -24,6 +24,7 @@ Run it with the venv's Python (``scripts/bootstrap.sh`` makes it).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -43,36 +44,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bad-conf", action="store_true", help="skip the bad-conf check")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
     parser.add_argument(
-        "--serve-only", action="store_true",
+        "--serve-only",
+        action="store_true",
         help="start everything and trigger nothing (to try the REST API or the UI by hand); Ctrl-C stops",
     )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: the finally blocks stop Airflow and MongoDB.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    from ragdag.demo.airflow_local import api_client, local_airflow
-    from ragdag.demo.site import build_sample_repository, sample_links, serve_sample_site
-    from ragdag.stores import embedded_mongo
-
     work = (args.work_dir or Path(tempfile.mkdtemp(prefix="ragdag-e2e-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    # This process imports Airflow too (the Assets of ragdag.assets): keep its home in the work dir.
+    os.environ["AIRFLOW_HOME"] = str(work / "airflow-home")
+
+    from airflow_local import api_client, local_airflow
+
+    from ragdag.demo.site import sample_links, sample_sources, serve_sample_site
+    from ragdag.stores import embedded_mongo
+
     started = time.perf_counter()
     mongo_dir = work / "mongodb"
     mongo_uri = args.mongo_uri or embedded_mongo.start(mongo_dir, embedded_mongo.free_port()).uri
     ok = True
     try:
-        with serve_sample_site() as site, local_airflow(
-            work / "data", mongo_uri=mongo_uri, home=work / "airflow-home"
-        ) as airflow:
-            print(f"Airflow {airflow.base_url} up in {time.perf_counter() - started:.1f}s "
-                  f"(user {airflow.username!r}, password {airflow.password!r}, home {airflow.home})")
+        with (
+            serve_sample_site() as site,
+            local_airflow(work / "data", mongo_uri=mongo_uri, home=work / "airflow-home") as airflow,
+        ):
+            print(
+                f"Airflow {airflow.base_url} up in {time.perf_counter() - started:.1f}s "
+                f"(user {airflow.username!r}, password {airflow.password!r}, home {airflow.home})"
+            )
             print(f"sample site {site}, MongoDB {mongo_uri}")
             if args.serve_only:
                 print("sample pages:\n  " + "\n  ".join(sample_links(site)))
             else:
-                repository = build_sample_repository(work / "sample-repositories").as_uri()
                 with api_client(airflow) as client:
-                    ok = _run_checks(client, [*sample_links(site), repository], args)
+                    ok = _run_checks(client, sample_sources(site, work / "data"), args)
                 if ok:
                     _print_where_to_look(airflow, work / "data", mongo_uri)
             if args.keep or args.serve_only:
@@ -92,23 +100,24 @@ def main(argv: list[str] | None = None) -> int:
 def _print_where_to_look(airflow, data_dir: Path, mongo_uri: str) -> None:
     """What the chain wrote, read through the same stores and settings the tasks used."""
     import json
-    import os
 
-    from ragdag.stores.mongo import as_airflow_mongo_conn
     from ragdag.demo.summary import platform_summary
     from ragdag.settings import get_settings
+    from ragdag.stores.mongo import as_airflow_mongo_conn
 
     os.environ["RAGDAG_DATA_DIR"] = str(data_dir)
     os.environ["AIRFLOW_CONN_MONGO_DEFAULT"] = as_airflow_mongo_conn(mongo_uri)
     get_settings.cache_clear()
     print(json.dumps(platform_summary(get_settings()), indent=2, default=str))
-    print(f"UI: {airflow.base_url} (login {airflow.username!r} / {airflow.password!r}); "
-          f"MongoDB: {mongo_uri} (database ragdag); Qdrant local mode: {data_dir / 'qdrant'}; "
-          f"datasets and models: {data_dir / 'object-store'}; model registry: MongoDB ragdag.model_registry")
+    print(
+        f"UI: {airflow.base_url} (login {airflow.username!r} / {airflow.password!r}); "
+        f"MongoDB: {mongo_uri} (database ragdag); Qdrant local mode: {data_dir / 'qdrant'}; "
+        f"datasets and models: {data_dir / 'object-store'}; model registry: MongoDB ragdag.model_registry"
+    )
 
 
 def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
-    from ragdag.demo.airflow_local import ChainFailed, trigger_dag, wait_for_chain
+    from airflow_local import ChainFailed, trigger_dag, wait_for_chain
 
     conf = {"author": args.author, "links": links}
     first = trigger_dag(client, "crawl_sources", conf)
@@ -125,8 +134,10 @@ def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
     chain_started = time.perf_counter()
     try:
         runs = wait_for_chain(client, first.dag_run_id, timeout_s=args.chain_timeout, on_run=on_run)
-        print(f"chain: all {len(runs)} DAGs succeeded, {time.perf_counter() - chain_started:.1f}s "
-              "from the trigger to the end of the last run")
+        print(
+            f"chain: all {len(runs)} DAGs succeeded, {time.perf_counter() - chain_started:.1f}s "
+            "from the trigger to the end of the last run"
+        )
     except ChainFailed as error:
         ok = False
         print(f"CHAIN FAILED: {error}", file=sys.stderr)
@@ -137,8 +148,7 @@ def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
 
 def _check_bad_conf(client, run_id: str | None, timeout_s: float) -> bool:
     import airflow_client.client as af
-
-    from ragdag.demo.airflow_local import ChainFailed, failure_report, trigger_dag, wait_for_run
+    from airflow_local import ChainFailed, failure_report, trigger_dag, wait_for_run
 
     run_id = run_id or trigger_dag(client, "crawl_sources", BAD_CONF).dag_run_id
     print(f"bad conf {BAD_CONF}: crawl_sources {run_id}", flush=True)

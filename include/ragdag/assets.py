@@ -26,3 +26,17 @@ PRODUCER_DAG_ID: dict[str, str] = {
     TRAINED_MODEL.name: "train_model",
 }
 CHAIN_DAG_IDS: tuple[str, ...] = tuple(PRODUCER_DAG_ID[asset.name] for asset in CHAIN)
+
+# The DAG that emits each Asset: with CHAIN, the one place that knows the order of the five DAGs
+# (the demo, the e2e harness and the tests derive theirs from it; tests/test_assets.py checks it
+# against the DAGs' outlets).
+PRODUCING_DAG: dict[str, str] = {
+    RAW_DOCUMENTS.name: "crawl_sources",
+    VALIDATED_DOCUMENTS.name: "validate_documents",
+    EMBEDDED_CHUNKS.name: "embed_documents",
+    INSTRUCT_DATASET.name: "build_instruct_dataset",
+    TRAINED_MODEL.name: "train_model",
+}
+
+CHAIN_DAG_IDS: tuple[str, ...] = tuple(PRODUCING_DAG[asset.name] for asset in CHAIN)
+"""The DAG ids in chain order: the first is triggered (cron or REST), each later one by the Asset of the one before."""

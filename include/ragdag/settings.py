@@ -179,10 +179,74 @@ class Settings(BaseSettings):
     training_backend: Literal["local", "sagemaker"] = Field(
         "local", description="`local` runs the entry point here; `sagemaker` starts a training job."
     )
-    training_steps: int = Field(30, description="Optimizer steps of one training job (a hyperparameter).")
+    training_base_model: str = Field(
+        "", description="Base model (hub id or local path), fine-tuned with LoRA; empty: the tiny Llama of "
+        "training/tiny_llama/config.json with a tokenizer trained on the dataset, fully fine-tuned (proves the "
+        "pipeline, not a useful twin)."
+    )
+    training_steps: int = Field(
+        30, ge=0, description="SFT optimizer steps of one training job; 0 trains `training_epochs` epochs instead."
+    )
+    training_epochs: float = Field(3.0, gt=0, description="SFT epochs when `training_steps` is 0 (LLM Twin: 3).")
+    training_learning_rate: float = Field(1e-3, gt=0, description="SFT learning rate (LLM Twin with LoRA: 3e-4).")
+    training_batch_size: int = Field(4, ge=1, description="SFT and DPO per-device batch size (LLM Twin: 2).")
+    training_gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Batches accumulated per optimizer step (LLM Twin: 8)."
+    )
+    training_max_seq_length: int = Field(
+        256, ge=16, description="Longest training sequence in tokens (LLM Twin: 2048)."
+    )
+    training_prompt_template: Literal["alpaca", "plain"] = Field(
+        "alpaca", description="Prompt template of training, evaluation and generation."
+    )
+    training_lora_r: int = Field(32, ge=1, description="LoRA rank (with a base model).")
+    training_lora_alpha: int = Field(32, ge=1, description="LoRA alpha (with a base model).")
+    training_lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout (with a base model).")
+    training_lora_target_modules: str = Field(
+        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        description="Modules the LoRA adapter wraps (comma-separated, or all-linear).",
+    )
+    training_dpo: bool = Field(
+        True, description="Run DPO after SFT when the dataset version has a preference split."
+    )
+    training_dpo_steps: int = Field(5, ge=0, description="DPO optimizer steps; 0 trains one epoch.")
+    training_dpo_beta: float = Field(0.5, gt=0, description="DPO beta (LLM Twin: 0.5).")
+    training_dpo_learning_rate: float = Field(2e-6, gt=0, description="DPO learning rate (LLM Twin: 2e-6).")
+    training_num_threads: int = Field(
+        1, ge=0, description="torch CPU threads of local training and evaluation (same seed + same threads = "
+        "same metrics); 0 keeps torch's default."
+    )
+    training_timeout_s: float = Field(3600.0, gt=0, description="Time limit of one local training process.")
+    training_eval_generations: int = Field(
+        8, ge=0, description="Test instructions the evaluation generates answers for (scored with ROUGE-L)."
+    )
+    training_eval_max_new_tokens: int = Field(48, ge=1, description="Tokens generated per evaluation answer.")
+    training_promotion_metric: Literal["nll_per_byte", "perplexity", "rouge_l", "judge_accuracy", "judge_style"] = Field(
+        "nll_per_byte",
+        description="Evaluation metric a candidate must beat production (or, with none, the base model) on: "
+        "nll_per_byte (lower is better, comparable across tokenizers), perplexity, rouge_l, judge_* (higher).",
+    )
+    training_promotion_margin: float = Field(
+        0.0, ge=0, description="How much better than production the candidate must be on that metric."
+    )
     sagemaker_role_arn: str = Field("", description="IAM role of SageMaker training jobs.")
-    sagemaker_image_uri: str = Field("", description="PyTorch training image that runs train.py.")
-    sagemaker_instance_type: str = Field("ml.m5.large", description="Instance type of training jobs.")
+    sagemaker_image_uri: str = Field(
+        "", description="Hugging Face PyTorch training image that runs train.py, e.g. 763104351884.dkr.ecr."
+        "us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04."
+    )
+    sagemaker_instance_type: str = Field("ml.g5.2xlarge", description="Instance type of training jobs.")
+    sagemaker_volume_size_gb: int = Field(100, ge=1, description="EBS volume of a training instance (GB).")
+    sagemaker_max_runtime_s: int = Field(14400, ge=60, description="MaxRuntimeInSeconds of a training job.")
+    sagemaker_use_spot: bool = Field(False, description="Managed spot training (needs a checkpoint S3 URI).")
+    sagemaker_max_wait_s: int = Field(
+        28800, ge=60, description="MaxWaitTimeInSeconds with spot training (>= the max runtime)."
+    )
+    sagemaker_checkpoint_s3_uri: str = Field(
+        "", description="s3:// prefix SageMaker syncs /opt/ml/checkpoints to (resumes spot interruptions)."
+    )
+    sagemaker_check_interval_s: int = Field(
+        60, ge=1, description="How often the triggerer polls a deferred training job."
+    )
 
     # --- observability (alerts, drift) -------------------------------------------------------
     alert_webhook_conn_id: str = Field(

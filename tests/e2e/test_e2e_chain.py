@@ -2,7 +2,7 @@
 the bundle's DAGs, driven over the REST API with the official ``apache-airflow-client``, and its UI
 in headless Chromium.
 
-One Airflow serves the module (``ragdag.demo.airflow_local``, ~15 s to start). The REST conf names
+One Airflow serves the module (``scripts/airflow_local.py``, ~15 s to start). The REST conf names
 the local sample site; MongoDB is the session's test server (``mongo_uri``), with a database of
 this module's own. Every wait has an explicit deadline (the constants below); the whole module
 takes about 1.5-2 minutes here. Screenshots go to ``test-output/`` (git-ignored).
@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from airflow_local import LocalAirflow
 
-from ragdag.demo.airflow_local import CHAIN, LocalAirflow
+from ragdag.assets import CHAIN, CHAIN_DAG_IDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = REPO_ROOT / "test-output"
 CHROMIUM = Path("/usr/bin/chromium")
-ASSETS = ("raw_documents", "validated_documents", "embedded_chunks", "instruct_dataset", "trained_model")
+ASSETS = tuple(asset.name for asset in CHAIN)
 BAD_CONF = {"author": "x", "links": ["ftp://nope"]}
 
 # Deadlines (seconds). Measured here: start ~15, chain ~50-60, bad conf ~12, UI ~10.
@@ -47,18 +48,22 @@ class E2E:
 
 @pytest.fixture(scope="module")
 def e2e(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory):
-    from ragdag.demo.airflow_local import local_airflow
+    from airflow_local import local_airflow
+
     from ragdag.demo.site import serve_sample_site
 
     work = tmp_path_factory.mktemp("e2e")
     database = f"e2e_{uuid.uuid4().hex[:12]}"
-    with serve_sample_site() as site, local_airflow(
-        work / "data",
-        mongo_uri=mongo_uri,
-        home=work / "airflow-home",
-        extra_env={"RAGDAG_MONGO_DATABASE": database},
-        timeout_s=STARTUP_TIMEOUT_S,
-    ) as airflow:
+    with (
+        serve_sample_site() as site,
+        local_airflow(
+            work / "data",
+            mongo_uri=mongo_uri,
+            home=work / "airflow-home",
+            extra_env={"RAGDAG_MONGO_DATABASE": database},
+            timeout_s=STARTUP_TIMEOUT_S,
+        ) as airflow,
+    ):
         yield E2E(airflow, site, mongo_uri, database)
         _drop_database(mongo_uri, database)
 
@@ -78,7 +83,8 @@ def _report(name: str, lines: list[str]) -> None:
 
 def test_rest_trigger_runs_the_whole_chain_through_assets(e2e: E2E) -> None:
     """crawl_sources triggered over REST; each later DAG started by the Asset event of the one before."""
-    from ragdag.demo.airflow_local import api_client, trigger_dag, wait_for_chain
+    from airflow_local import api_client, trigger_dag, wait_for_chain
+
     from ragdag.demo.site import sample_links
 
     conf = {"author": "Jane Doe", "links": sample_links(e2e.site)}
@@ -101,7 +107,7 @@ def test_rest_trigger_runs_the_whole_chain_through_assets(e2e: E2E) -> None:
         [f"{r.dag_id:24s} {r.state:8s} {r.seconds:6.1f}s  {r.run_type:16s} {r.run_id}" for r in runs]
         + [f"chain: {total:.1f}s from the REST trigger to the end of train_model"],
     )
-    assert [r.dag_id for r in runs] == list(CHAIN)
+    assert [r.dag_id for r in runs] == list(CHAIN_DAG_IDS)
     assert all(r.state == "success" for r in runs)
     assert runs[0].run_type == "manual"
     assert all(r.run_type == "asset_triggered" for r in runs[1:])
@@ -122,8 +128,7 @@ def test_rest_trigger_runs_the_whole_chain_through_assets(e2e: E2E) -> None:
 def test_bad_conf_fails_plan_targets(e2e: E2E) -> None:
     """A conf with a non-http(s) link: the run fails in plan_targets, crawls nothing, emits nothing."""
     import airflow_client.client as af
-
-    from ragdag.demo.airflow_local import api_client, failure_report, task_log_tail, trigger_dag, wait_for_run
+    from airflow_local import api_client, failure_report, task_log_tail, trigger_dag, wait_for_run
 
     with api_client(e2e.airflow) as client:
         run_id = e2e.bad_conf_run_id.get("run_id") or trigger_dag(client, "crawl_sources", BAD_CONF).dag_run_id
@@ -149,8 +154,14 @@ def _require_chromium() -> None:
 
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -176,7 +187,7 @@ def test_ui_shows_the_dags_and_the_asset_graph(e2e: E2E) -> None:
             page.wait_for_url(re.compile(r"^(?!.*/auth/login)"))
 
             page.goto(f"{base}/dags", wait_until="networkidle")
-            for dag_id in CHAIN:
+            for dag_id in CHAIN_DAG_IDS:
                 page.get_by_role("link", name=dag_id, exact=True).first.wait_for()
             page.screenshot(path=str(OUTPUT_DIR / "ui-dags.png"), full_page=True)
 
@@ -197,4 +208,4 @@ def test_ui_shows_the_dags_and_the_asset_graph(e2e: E2E) -> None:
         finally:
             browser.close()
     (OUTPUT_DIR / "ui-asset-graph-nodes.json").write_text(json.dumps(sorted(nodes), indent=1))
-    assert set(CHAIN) | set(ASSETS) <= nodes, f"asset graph nodes: {sorted(nodes)}"
+    assert set(CHAIN_DAG_IDS) | set(ASSETS) <= nodes, f"asset graph nodes: {sorted(nodes)}"

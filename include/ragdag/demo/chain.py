@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ragdag.assets import CHAIN_DAG_IDS
 from ragdag.settings import PROJECT_ROOT
-
-CHAIN = ("crawl_sources", "validate_documents", "embed_documents", "build_instruct_dataset", "train_model")
 
 
 @dataclass
@@ -45,7 +44,7 @@ def run_chain(crawl_conf: dict | None) -> list[ChainRun]:
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     runs = []
-    for dag_id in CHAIN:
+    for dag_id in CHAIN_DAG_IDS:
         started = time.perf_counter()
         dag_run = bag.dags[dag_id].test(run_conf=crawl_conf if dag_id == "crawl_sources" else None)
         state = str(getattr(dag_run.state, "value", dag_run.state))
@@ -53,3 +52,8 @@ def run_chain(crawl_conf: dict | None) -> list[ChainRun]:
         if state != "success":
             break
     return runs
+
+
+def chain_succeeded(runs: list[ChainRun]) -> bool:
+    """Every DAG of the chain ran, in order, and succeeded."""
+    return [r.dag_id for r in runs] == list(CHAIN_DAG_IDS) and all(r.state == "success" for r in runs)

@@ -32,8 +32,15 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+# A page the validation gate quarantines (a draft published by mistake: too short to be an
+# article), so the main job shows the quarantine at work, and a second run shows it held once.
+# Kept out of the sample pages above: it is not content anyone should embed.
+QUARANTINED_SAMPLE_PAGES = ("drafts/evaluating-retrieval.html",)
+
+
 def sample_links(base_url: str) -> list[str]:
     links = [f"{base_url}/{p.name}" for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))]
+    links += [f"{base_url}/{name}" for name in QUARANTINED_SAMPLE_PAGES]
     if SHARED_PAGES_DIR.is_dir():
         links += [f"{base_url}/pages/{name}.html" for name in SHARED_PAGES if (SHARED_PAGES_DIR / name).is_dir()]
     return links
@@ -103,3 +110,9 @@ def build_sample_repository(root: Path) -> Path:
         subprocess.run(["git", *args], cwd=cwd, env=env, check=True)
     shutil.rmtree(work)
     return bare
+
+
+def sample_sources(base_url: str, data_dir: Path) -> list[str]:
+    """The main job's links: the sample site's pages under ``base_url`` and the sample repository's
+    ``file://`` URL (built under ``data_dir`` on first use)."""
+    return [*sample_links(base_url), build_sample_repository(data_dir / "sample-repositories").as_uri()]
