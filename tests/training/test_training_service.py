@@ -1,78 +1,130 @@
+"""The local backend end to end on a real small dataset version: prepare → train → evaluate →
+register, the registry record, promotion, failures."""
+
 from __future__ import annotations
 
 import io
+import json
 import tarfile
-from pathlib import Path
 
 import pytest
-from chunk_fixtures import seed_chunks
+from dataset_fixtures import publish_fixture_version
 
-from ragdag.datasets.publish import build_instruct_dataset
 from ragdag.settings import get_settings
 from ragdag.stores.object_store import open_object_store
-from ragdag.training.registry import MODEL_REGISTRY
-from ragdag.training.service import train_latest_dataset
+from ragdag.training.job import InvalidTrainConf
+from ragdag.training.registry import MODEL_REGISTRY, ModelStage, ModelStatus, get_model
+from ragdag.training.service import (
+    evaluate_candidate,
+    prepare_training,
+    register_and_promote,
+    train_locally,
+)
 
 
-@pytest.fixture
-def published(settings, mongo_db):
-    seed_chunks(settings)
-    return build_instruct_dataset(settings, run_id="dataset-run")
+def run_stage(settings, conf=None, run_id="run-1"):
+    plan = prepare_training(settings, run_id, conf)
+    assert not plan.already_trained
+    train_locally(settings, plan.job)
+    evaluate_candidate(settings, plan.job)
+    record, decision = register_and_promote(settings, plan.job)
+    return plan, record, decision
 
 
-def test_local_backend_trains_registers_and_is_idempotent(settings, mongo_db, published, monkeypatch) -> None:
-    monkeypatch.setenv("RAGDAG_TRAINING_STEPS", "5")
-    get_settings.cache_clear()
-    record, trained_now = train_latest_dataset(get_settings(), run_id="train-run")
-    assert trained_now and record.backend == "local"
-    assert record.dataset_version == published.version
-    assert record.metrics["steps"] == 5 and record.metrics["test_loss"] > 0
-    archive = open_object_store(get_settings()).get_bytes(f"models/{record.model_id}/output/model.tar.gz")
+def test_local_training_registers_an_evaluated_loadable_model(fast_settings, mongo_db) -> None:
+    manifest = publish_fixture_version(fast_settings)
+    plan = prepare_training(fast_settings, "run-1", None)
+    queued = get_model(fast_settings, plan.job.model_id)
+    assert queued.status is ModelStatus.QUEUED and queued.stage is None
+
+    record = train_locally(fast_settings, plan.job)
+    assert record.status is ModelStatus.SUCCEEDED and record.stage is ModelStage.CANDIDATE
+    metrics = record.metrics
+    assert metrics["train_loss_last"] < metrics["train_loss_first"], "training lowers the loss"
+    assert metrics["sft_steps"] == 20 and metrics["dpo_steps"] == 2, "SFT then DPO on the preference split"
+
+    evaluation = evaluate_candidate(fast_settings, plan.job)
+    base, trained = evaluation["metrics"]["base"], evaluation["metrics"]["trained"]
+    assert trained["loss"] < base["loss"] and trained["nll_per_byte"] < base["nll_per_byte"]
+    assert 0.0 <= trained["rouge_l"] <= 1.0 and evaluation["test_samples"] == manifest["test_samples"]
+
+    record, decision = register_and_promote(fast_settings, plan.job)
+    assert decision["promote"] and "the base model" in decision["reason"]
+    doc = mongo_db[MODEL_REGISTRY].find_one({"_id": record.model_id})
+    assert doc["status"] == "succeeded" and doc["stage"] == "production"
+    assert doc["dataset_version"] == manifest["version"]
+    store = open_object_store(fast_settings)
+    manifest_bytes = store.get_bytes(f"instruct_datasets/{manifest['version']}/manifest.json")
+    import hashlib
+    assert doc["dataset_manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    assert doc["hyperparameters"]["max_steps"] == "20" and doc["hyperparameters"]["lora_r"] == "32"
+    assert doc["base_model"] == "" and doc["adapter"] is False and doc["code_version"]
+    assert set(doc["evaluation"]["metrics"]) == {"base", "trained"}
+
+    # The artifact is a Hugging Face model directory transformers loads and generates with.
+    archive = store.get_bytes(f"models/{record.job_name}/output/model.tar.gz")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        assert sorted(tar.getnames()) == ["metrics.json", "model.pt"]
-    assert mongo_db[MODEL_REGISTRY].find_one({"_id": record.model_id})["trained_by_run_id"] == "train-run"
-    again, trained_again = train_latest_dataset(get_settings(), run_id="train-run-2")
-    assert not trained_again and again.model_id == record.model_id
+        names = set(tar.getnames())
+    assert {"config.json", "model.safetensors", "tokenizer.json", "metrics.json", "README.md"} <= names
+    card = store.get_bytes(f"models/{record.job_name}/README.md").decode()
+    assert card.startswith("---\n") and manifest["version"] in card and "## Limits" in card
+    assert json.loads(store.get_bytes(f"models/{record.job_name}/metrics.json"))["sft_steps"] == 20
+    assert record.card_uri.endswith("/README.md") and record.evaluation_uri.endswith("/evaluation.json")
+    stored_eval = json.loads(store.get_bytes(f"models/{record.job_name}/evaluation.json"))
+    assert len(stored_eval["generations"]["trained"]) == 2
+
+    # Re-running on the same version with the same hyperparameters trains nothing.
+    again = prepare_training(fast_settings, "run-2", None)
+    assert again.already_trained and again.job.model_id == record.model_id
     assert mongo_db[MODEL_REGISTRY].count_documents({}) == 1
 
 
-def test_sagemaker_backend_sends_the_documented_request(aws_s3_settings, mongo_db, moto_endpoint, monkeypatch) -> None:
-    import boto3
-    monkeypatch.setenv("RAGDAG_TRAINING_BACKEND", "sagemaker")
-    monkeypatch.setenv("RAGDAG_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/ragdag-training")
-    monkeypatch.setenv("RAGDAG_SAGEMAKER_IMAGE_URI", "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311")
+def test_a_better_model_is_promoted_and_a_worse_one_stays_a_candidate(fast_settings, mongo_db) -> None:
+    publish_fixture_version(fast_settings, preference=False)
+    _, first, _ = run_stage(fast_settings, {"hyperparameters": {"steps": 4}})
+    assert first.stage is ModelStage.PRODUCTION
+
+    _, better, decision = run_stage(fast_settings, {"hyperparameters": {"steps": 30}}, run_id="run-2")
+    assert decision["promote"] and decision["reference_model"] == first.model_id
+    assert better.stage is ModelStage.PRODUCTION and decision["candidate"] < decision["reference"]
+    assert get_model(fast_settings, first.model_id).stage is ModelStage.ARCHIVED
+    assert better.evaluation["production_model_id"] == first.model_id
+
+    _, worse, decision = run_stage(fast_settings, {"hyperparameters": {"steps": 1}}, run_id="run-3")
+    assert not decision["promote"] and worse.stage is ModelStage.CANDIDATE
+    assert "does not beat" in decision["reason"] and better.model_id in decision["reason"]
+    assert get_model(fast_settings, better.model_id).stage is ModelStage.PRODUCTION
+    assert worse.metrics["dpo_steps"] == 0, "no preference split: no DPO stage"
+
+
+def test_a_failed_run_is_recorded_and_the_next_version_still_trains(fast_settings, mongo_db, monkeypatch) -> None:
+    publish_fixture_version(fast_settings)
+    monkeypatch.setenv("RAGDAG_TRAINING_MAX_SEQ_LENGTH", "16")  # valid, but every prompt fills it: train.py fails
     get_settings.cache_clear()
     settings = get_settings()
-    seed_chunks(settings)
-    manifest = build_instruct_dataset(settings, run_id="dataset-run")
-    record, trained_now = train_latest_dataset(settings, run_id="train-run")
-    assert trained_now and record.backend == "sagemaker"
-    assert record.artifact_uri.startswith(f"{open_object_store(settings).root_uri}/models/")
+    plan = prepare_training(settings, "run-1", None)
+    with pytest.raises(RuntimeError, match="exit"):
+        train_locally(settings, plan.job)
+    failed = get_model(settings, plan.job.model_id)
+    assert failed.status is ModelStatus.FAILED and failed.stage is None
+    assert "failed (exit" in failed.error
 
-    sagemaker = boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1")
-    job = sagemaker.describe_training_job(TrainingJobName=record.model_id)
-    assert job["RoleArn"] == settings.sagemaker_role_arn
-    assert job["AlgorithmSpecification"]["TrainingImage"] == settings.sagemaker_image_uri
-    assert job["HyperParameters"]["sagemaker_program"] == "train.py"
-    source = job["HyperParameters"]["sagemaker_submit_directory"]
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
-    assert channels == {
-        "train": f"{open_object_store(settings).root_uri}/instruct_datasets/{manifest.version}/train.jsonl",
-        "test": f"{open_object_store(settings).root_uri}/instruct_datasets/{manifest.version}/test.jsonl",
-    }
-    # The uploaded source dir holds the very entry point the local backend runs.
-    key = source.split("/", 3)[3]
-    body = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").get_object(
-        Bucket=source.split("/")[2], Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        entry = tar.extractfile("train.py").read()
-    assert entry == (Path(__file__).resolve().parents[2] / "include/ragdag/training/train.py").read_bytes()
-
-
-def test_sagemaker_backend_without_role_says_what_to_set(aws_s3_settings, mongo_db, monkeypatch) -> None:
-    monkeypatch.setenv("RAGDAG_TRAINING_BACKEND", "sagemaker")
+    monkeypatch.setenv("RAGDAG_TRAINING_MAX_SEQ_LENGTH", "256")
     get_settings.cache_clear()
-    seed_chunks(get_settings())
-    build_instruct_dataset(get_settings(), run_id="r")
-    with pytest.raises(ValueError, match="RAGDAG_SAGEMAKER_ROLE_ARN"):
-        train_latest_dataset(get_settings(), run_id="r")
+    publish_fixture_version(get_settings(), tag="next version")
+    _, record, _ = run_stage(get_settings(), run_id="run-2")
+    assert record.status is ModelStatus.SUCCEEDED and record.dataset_version != failed.dataset_version
+    assert get_model(settings, failed.model_id).status is ModelStatus.FAILED
+
+
+@pytest.mark.parametrize(("conf", "field"), [
+    ({"dataset_version": "v-1", "epochs": 3}, "epochs"),
+    ({"hyperparameters": {"learning_rate": -1}}, "hyperparameters.learning_rate"),
+    ({"hyperparameters": {"lora_rank": 8}}, "hyperparameters.lora_rank"),
+    ({"dataset_version": "../etc"}, "dataset_version"),
+    ({"dataset_version": "v-0000000000000000"}, "dataset_version"),
+])
+def test_a_bad_conf_names_the_field(fast_settings, conf: dict, field: str) -> None:
+    publish_fixture_version(fast_settings)
+    with pytest.raises(InvalidTrainConf, match=rf"^invalid train_model conf: {field}:"):
+        prepare_training(fast_settings, "run-1", conf)

@@ -2,46 +2,67 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 from ragdag.stores.object_store import ObjectStore
+from ragdag.training.artifacts import pack_model_dir
 from ragdag.training.job import TrainingJob
 
+ENTRY_MODULE = "ragdag.training.train"
 
-def run_local_training(store: ObjectStore, job: TrainingJob) -> dict:
-    """Stage the channels, run ``python -m ragdag.training.train`` in a child process (as a
-    container would), upload ``model.tar.gz``; return the job's metrics."""
-    with tempfile.TemporaryDirectory(prefix=f"{job.name}-") as tmp:
+
+class TrainingProcessFailed(RuntimeError):
+    """train.py exited with an error; the message ends with the tail of its stderr."""
+
+
+def stage_channels(store: ObjectStore, job: TrainingJob, root: Path) -> dict[str, Path]:
+    """The version's files as SageMaker would download its channels (train, test, preference)."""
+    channels = {"train": [job.train_key], "test": [job.test_key]}
+    if job.preference_keys:
+        channels["preference"] = [job.preference_keys["train"], job.preference_keys["test"]]
+    folders = {}
+    for channel, keys in channels.items():
+        folder = root / "input" / "data" / channel
+        folder.mkdir(parents=True)
+        for key in keys:
+            if store.exists(key):
+                (folder / Path(key).name).write_bytes(store.get_bytes(key))
+        folders[channel] = folder
+    return folders
+
+
+def run_local_training(store: ObjectStore, job: TrainingJob, *, num_threads: int, timeout_s: float) -> bytes:
+    """Run ``python -m ragdag.training.train`` in a child process (as a container would) and return
+    the packed model directory (``model.tar.gz``)."""
+    with tempfile.TemporaryDirectory(prefix=f"{job.job_name}-") as tmp:
         root = Path(tmp)
-        channels = {"train": job.train_key, "test": job.test_key}
-        for channel, key in channels.items():
-            (root / channel).mkdir()
-            (root / channel / Path(key).name).write_bytes(store.get_bytes(key))
+        folders = stage_channels(store, job, root)
         model_dir = root / "model"
-        args = [f"--{k.replace('_', '-')}={v}" for k, v in sorted(job.hyperparameters.items())]
+        args = [f"--{name}={value}" for name, value in sorted(job.hyperparameters.items())]
+        args.append(f"--num_threads={num_threads}")
         env = {
             **os.environ,
-            "SM_CHANNEL_TRAIN": str(root / "train"),
-            "SM_CHANNEL_TEST": str(root / "test"),
+            **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in folders.items()},
             "SM_MODEL_DIR": str(model_dir),
+            "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",
         }
-        completed = subprocess.run(
-            [sys.executable, "-m", "ragdag.training.train", *args],
-            env=env, capture_output=True, text=True, timeout=3600,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(
-                f"training job {job.name} failed (exit {completed.returncode}):\n{completed.stderr[-2000:]}"
+        if "preference" not in folders:
+            env.pop("SM_CHANNEL_PREFERENCE", None)
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-m", ENTRY_MODULE, *args],
+                env=env, capture_output=True, text=True, timeout=timeout_s,
             )
-        archive = root / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(model_dir.iterdir()):
-                tar.add(path, arcname=path.name)
-        store.put_bytes(job.artifact_key, archive.read_bytes())
-        return json.loads((model_dir / "metrics.json").read_text())
+        except subprocess.TimeoutExpired as error:
+            raise TrainingProcessFailed(f"training job {job.job_name} ran over {timeout_s:.0f} s") from error
+        if completed.returncode != 0:
+            raise TrainingProcessFailed(
+                f"training job {job.job_name} failed (exit {completed.returncode}):\n{completed.stderr[-2000:]}"
+            )
+        return pack_model_dir(model_dir)

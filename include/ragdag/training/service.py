@@ -1,45 +1,317 @@
-"""Train on the latest dataset version with the configured backend and register the model."""
+"""The training stage's steps, one function per task of ``train_model``: prepare, train (local) or
+record the SageMaker job, evaluate, and register with the promotion decision.
+
+Every outcome lands in the registry: a job is ``queued`` when planned, ``running`` when handed to
+a backend, then ``succeeded`` or ``failed`` with the error — so a failed run leaves a record, and
+the next dataset version (another model id) still trains.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel
+
+from ragdag import __version__
+from ragdag.datasets.layout import manifest_key, preference_key
 from ragdag.datasets.publish import latest_dataset_version, load_manifest
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
-from ragdag.stores.object_store import open_object_store
-from ragdag.training.job import plan_training_job
-from ragdag.training.local_backend import run_local_training
-from ragdag.training.registry import ModelRecord, find_model, register_model
-from ragdag.training.sagemaker_backend import run_sagemaker_training
+from ragdag.stores.object_store import ObjectStore, open_object_store
+from ragdag.training.artifacts import EVALUATION_FILE, publish_model_files, unpack_model
+from ragdag.training.job import InvalidTrainConf, TrainingJob, parse_train_conf, plan_training_job, resolve_hyperparameters
+from ragdag.training.registry import (
+    ModelRecord,
+    ModelStage,
+    ModelStatus,
+    find_by_job_name,
+    find_model,
+    production_model,
+    save_model,
+    set_stage,
+)
+
+AUTOMATIC = "train_model"  # the actor of automatic stage changes
 
 
-def train_latest_dataset(settings: Settings, run_id: str, dataset_version: str | None = None) -> tuple[ModelRecord, bool]:
-    """Return the registered model and whether it was trained now (False: already registered)."""
-    version = dataset_version or latest_dataset_version(settings)
-    manifest = load_manifest(settings, version)
-    job = plan_training_job(settings, manifest)
-    with mongo_database(settings) as db:
-        existing = find_model(db, job.name)
-        if existing is not None:
-            return existing, False
-    store = open_object_store(settings)
-    backends = {
-        "local": lambda: run_local_training(store, job),
-        "sagemaker": lambda: run_sagemaker_training(settings, store, job),
-    }
-    metrics = backends[settings.training_backend]()
-    record = ModelRecord(
-        model_id=job.name,
-        dataset_version=version,
-        dataset_manifest_uri=manifest.manifest_uri,
-        backend=settings.training_backend,
-        hyperparameters=job.hyperparameters,
-        metrics=metrics,
-        artifact_uri=store.uri(job.artifact_key),
-        trained_by_run_id=run_id,
-        created_at=datetime.now(UTC),
+class TrainingPlan(BaseModel):
+    """What ``prepare`` hands to the next tasks (an XCom)."""
+
+    job: TrainingJob
+    already_trained: bool
+    backend: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"model_id": self.job.model_id, "dataset_version": self.job.dataset_version}
+
+
+def code_version() -> str:
+    try:
+        from ragdag.run_records import code_version as describe
+
+        version = describe()
+        return version.git_sha or f"{version.package_version}+{version.package_hash}"
+    except Exception:  # noqa: BLE001 - the run-record module is optional here
+        return __version__
+
+
+def _has_preference(store: ObjectStore, manifest: Any) -> bool:
+    return bool(getattr(manifest, "preference_train_uri", None)) and store.exists(
+        preference_key(manifest.version, "train")
     )
+
+
+def prepare_training(
+    settings: Settings, run_id: str, conf: dict | None, triggered_version: str | None = None
+) -> TrainingPlan:
+    """Validate the conf, pick the dataset version, plan the job and record it as queued.
+
+    Raises :class:`InvalidTrainConf` (naming the field) for a conf no retry can fix.
+    """
+    parsed = parse_train_conf(conf)
+    version = parsed.dataset_version or triggered_version or latest_dataset_version(settings)
+    store = open_object_store(settings)
+    if not store.exists(manifest_key(version)):
+        message = f"no complete dataset version {version!r} (no {manifest_key(version)}; see `ragdag datasets list`)"
+        if parsed.dataset_version:
+            raise InvalidTrainConf(f"invalid train_model conf: dataset_version: {message}")
+        raise RuntimeError(message)
+    manifest_bytes = store.get_bytes(manifest_key(version))
+    manifest = load_manifest(settings, version)
+    hyperparameters = resolve_hyperparameters(settings, parsed.hyperparameters)
+    has_preference = _has_preference(store, manifest)
+    job = plan_training_job(settings, manifest, manifest_bytes, hyperparameters, has_preference=has_preference)
     with mongo_database(settings) as db:
-        register_model(db, record)
-    return record, True
+        existing = find_model(db, job.model_id)
+        if existing is not None and existing.status is ModelStatus.SUCCEEDED:
+            job = job.model_copy(update={"job_name": existing.job_name, "attempt": existing.attempts})
+            return TrainingPlan(job=job, already_trained=True, backend=existing.backend)
+        attempt = existing.attempts + 1 if existing else 1
+        job = plan_training_job(
+            settings, manifest, manifest_bytes, hyperparameters, attempt=attempt, has_preference=has_preference
+        )
+        record = ModelRecord(
+            model_id=job.model_id,
+            job_name=job.job_name,
+            attempts=attempt,
+            status=ModelStatus.QUEUED,
+            dataset_version=version,
+            dataset_manifest_uri=job.manifest_uri,
+            dataset_manifest_sha256=job.manifest_sha256,
+            base_model=job.base_model,
+            adapter=bool(job.base_model),
+            backend=settings.training_backend,
+            hyperparameters=job.hyperparameters,
+            code_version=code_version(),
+            artifact_uri=store.uri(job.artifact_key),
+            trained_by_run_id=run_id,
+            **({"created_at": existing.created_at} if existing else {}),
+        )
+        save_model(db, record)
+    return TrainingPlan(job=job, already_trained=False, backend=settings.training_backend)
+
+
+def _update(settings: Settings, model_id: str, **changes: Any) -> ModelRecord:
+    with mongo_database(settings) as db:
+        record = find_model(db, model_id)
+        if record is None:
+            raise LookupError(f"no model {model_id!r} in the registry")
+        return save_model(db, record.model_copy(update=changes))
+
+
+def mark_running(settings: Settings, job: TrainingJob) -> ModelRecord:
+    return _update(settings, job.model_id, status=ModelStatus.RUNNING, job_name=job.job_name, error=None)
+
+
+def mark_failed(settings: Settings, job_name: str, error: str) -> ModelRecord | None:
+    """Record a failed training job (found by its job name) with the error; None if unknown."""
+    with mongo_database(settings) as db:
+        record = find_by_job_name(db, job_name) or find_by_job_name(db, job_name.rsplit("-", 1)[0])
+        if record is None:
+            return None
+        return save_model(db, record.model_copy(update={"status": ModelStatus.FAILED, "error": error[-4000:]}))
+
+
+def _record_success(settings: Settings, store: ObjectStore, job: TrainingJob, archive: bytes) -> ModelRecord:
+    metrics, uris = publish_model_files(store, job, archive)
+    return _update(
+        settings, job.model_id, status=ModelStatus.SUCCEEDED, error=None, stage=ModelStage.CANDIDATE,
+        job_name=job.job_name, metrics=metrics, **uris,
+    )
+
+
+def train_locally(settings: Settings, job: TrainingJob) -> ModelRecord:
+    """Run train.py here; a failure is recorded (status failed, the error) before it is raised."""
+    from ragdag.training.local_backend import run_local_training
+
+    mark_running(settings, job)
+    store = open_object_store(settings)
+    try:
+        archive = run_local_training(
+            store, job, num_threads=settings.training_num_threads, timeout_s=settings.training_timeout_s
+        )
+        store.put_bytes(job.artifact_key, archive)
+        return _record_success(settings, store, job, archive)
+    except Exception as error:
+        mark_failed(settings, job.job_name, f"{type(error).__name__}: {error}")
+        raise
+
+
+def record_sagemaker_result(settings: Settings, job: TrainingJob, result: dict[str, Any]) -> ModelRecord:
+    """Register the completed SageMaker job (the operator's return value) with its artifact."""
+    described = result.get("Training", result)
+    job_name = described.get("TrainingJobName", job.job_name)
+    job = job.model_copy(update={"job_name": job_name})
+    store = open_object_store(settings)
+    artifact_uri = described.get("ModelArtifacts", {}).get("S3ModelArtifacts") or store.uri(job.artifact_key)
+    try:
+        archive = store.get_bytes(key_of(store, artifact_uri))
+        record = _record_success(settings, store, job, archive)
+    except Exception as error:
+        mark_failed(settings, job_name, f"{type(error).__name__}: {error}")
+        raise
+    return _update(settings, job.model_id, artifact_uri=artifact_uri,
+                   metrics={**record.metrics, "sagemaker": _sagemaker_facts(described)})
+
+
+def _sagemaker_facts(described: dict[str, Any]) -> dict[str, Any]:
+    facts = {k: described.get(k) for k in ("TrainingJobArn", "TrainingJobStatus", "BillableTimeInSeconds",
+                                             "TrainingTimeInSeconds")}
+    facts["final_metrics"] = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
+    return json.loads(json.dumps(facts, default=str))
+
+
+def key_of(store: ObjectStore, uri: str) -> str:
+    """The object key of a URI in this store (a file:// root may be spelled resolved or not)."""
+    for root in (store.root_uri, store.uri("")):
+        prefix = root.rstrip("/") + "/"
+        if uri.startswith(prefix):
+            return uri.removeprefix(prefix)
+    raise ValueError(f"{uri} is outside the object store {store.root_uri}")
+
+
+def _read_jsonl(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
+def _judge_client(settings: Settings):
+    from ragdag.stores.connections import find_connection
+
+    if find_connection(settings.llm_conn_id) is None:
+        return None
+    from ragdag.llm_client import open_llm_client
+
+    return open_llm_client(settings, temperature=0.0)
+
+
+def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
+    """Evaluate base, candidate and current production model on the candidate's test split; save
+    ``evaluation.json`` beside the artifact and the metrics in the registry."""
+    from ragdag.training.evaluation import EvaluationOptions, evaluate_model, load_base_of, load_trained, torch_threads
+
+    store = open_object_store(settings)
+    with mongo_database(settings) as db:
+        record = find_model(db, job.model_id)
+        production = production_model(db)
+    if record is None or record.status is not ModelStatus.SUCCEEDED:
+        raise LookupError(f"model {job.model_id} has not trained successfully: nothing to evaluate")
+    rows = _read_jsonl(store.get_bytes(job.test_key))
+    if not rows:
+        raise ValueError(f"the test split of {job.dataset_version} is empty: nothing to evaluate on")
+    hyper = record.hyperparameters
+    options = EvaluationOptions(
+        prompt_template=hyper.get("prompt_template", settings.training_prompt_template),
+        max_seq_length=int(hyper.get("max_seq_length", settings.training_max_seq_length)),
+        generations=settings.training_eval_generations,
+        max_new_tokens=settings.training_eval_max_new_tokens,
+        num_threads=settings.training_num_threads,
+    )
+    judge = _judge_client(settings)
+    results: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="ragdag-eval-") as tmp, torch_threads(options.num_threads):
+            candidate_dir = unpack_model(store.get_bytes(key_of(store, record.artifact_uri)), Path(tmp) / "candidate")
+            model, tokenizer = load_base_of(candidate_dir, record.metrics)
+            results["base"] = evaluate_model(model, tokenizer, rows, options, judge)
+            model, tokenizer = load_trained(candidate_dir)
+            results["trained"] = evaluate_model(model, tokenizer, rows, options, judge)
+            if production is not None and production.model_id != record.model_id:
+                production_dir = unpack_model(
+                    store.get_bytes(key_of(store, production.artifact_uri)), Path(tmp) / "production"
+                )
+                model, tokenizer = load_trained(production_dir)
+                results["production"] = evaluate_model(model, tokenizer, rows, options, judge)
+    finally:
+        if judge is not None:
+            judge.close()
+    evaluation = {
+        "dataset_version": job.dataset_version,
+        "test_samples": len(rows),
+        "options": options.model_dump(),
+        "judge": judge is not None,
+        "production_model_id": production.model_id if "production" in results else None,
+        "metrics": {name: r["metrics"] for name, r in results.items()},
+    }
+    evaluation_uri = store.put_bytes(
+        job.file_key(EVALUATION_FILE),
+        json.dumps({**evaluation, "generations": {n: r["generations"] for n, r in results.items()}},
+                   indent=2, ensure_ascii=False).encode("utf-8"),
+    )
+    _update(settings, job.model_id, evaluation=evaluation, evaluation_uri=evaluation_uri)
+    return evaluation
+
+
+def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRecord, dict[str, Any]]:
+    """Promote the candidate only when it beats production (or, with none, the base) on the same
+    evaluation by more than the margin; otherwise it stays a candidate. Returns the record and the
+    decision (its reason goes into the Asset event)."""
+    from ragdag.training.evaluation import decide_promotion
+
+    with mongo_database(settings) as db:
+        record = find_model(db, job.model_id)
+        if record is None or record.evaluation is None:
+            raise LookupError(f"model {job.model_id} has no evaluation: run the evaluate task first")
+        measured = record.evaluation["metrics"]
+        current = production_model(db)
+        if current is not None and current.model_id != record.model_id:
+            if "production" not in measured or record.evaluation.get("production_model_id") != current.model_id:
+                decision_dict = {
+                    "promote": False, "metric": settings.training_promotion_metric,
+                    "margin": settings.training_promotion_margin, "reference_model": current.model_id,
+                    "reason": f"production model {current.model_id} changed since the evaluation: evaluate again",
+                }
+                record = save_model(db, record.model_copy(update={"promotion": decision_dict}))
+                return record, decision_dict
+            reference, name = measured["production"], current.model_id
+        else:
+            reference, name = measured["base"], "the base model"
+        decision = decide_promotion(
+            measured["trained"], reference, reference_name=name,
+            metric=settings.training_promotion_metric, margin=settings.training_promotion_margin,
+        )
+        record = record.model_copy(update={"promotion": decision.model_dump()})
+        if decision.promote and record.stage is not ModelStage.PRODUCTION:
+            record = set_stage(db, record, ModelStage.PRODUCTION, actor=AUTOMATIC, reason=decision.reason)
+        else:
+            record = save_model(db, record)
+    return record, decision.model_dump()
+
+
+def asset_extra(record: ModelRecord, trained_now: bool, decision: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``trained_model`` event's extra: small, JSON-safe, with the promotion's reason."""
+    trained = (record.evaluation or {}).get("metrics", {}).get("trained", {})
+    return {
+        "model_id": record.model_id,
+        "dataset_version": record.dataset_version,
+        "status": record.status.value,
+        "stage": record.stage.value if record.stage else None,
+        "promoted": bool(decision and decision.get("promote")),
+        "reason": (decision or {}).get("reason", "already trained: registry record unchanged"),
+        "artifact_uri": record.artifact_uri,
+        "card_uri": record.card_uri,
+        "metrics": {k: v for k, v in trained.items() if isinstance(v, (int, float))},
+        "trained_now": trained_now,
+    }

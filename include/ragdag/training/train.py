@@ -1,105 +1,424 @@
 """The training entry point: the same script runs in a SageMaker training container and locally.
 
-It follows SageMaker's conventions: channels in ``SM_CHANNEL_TRAIN`` / ``SM_CHANNEL_TEST`` (folders
-with ``*.jsonl`` instruct samples), the model written to ``SM_MODEL_DIR``, hyperparameters as
-``--name value`` arguments. What it trains is a byte-level language model on the instruct samples'
-prompt/answer text — small enough for a CPU in seconds, so the whole chain runs on a laptop; a
-production image swaps in a real base model behind the same arguments and outputs.
+Supervised fine-tuning with TRL's ``SFTTrainer`` on the instruct samples (Alpaca template,
+loss on the answer only), then, when a preference split is given, ``DPOTrainer`` on the
+preference pairs (prompt, chosen, rejected). Two ways to get a base model:
+
+- ``--base_model`` empty (the local default): a tiny Llama defined by ``tiny_llama/config.json``
+  beside this file, randomly initialised, with a byte-level BPE tokenizer trained on the training
+  split at job start, fully fine-tuned. It proves the pipeline runs; it is not a useful twin.
+- ``--base_model`` a hub id or a local path: that model, fine-tuned with a PEFT LoRA adapter
+  (r=32, alpha=32 by default, as the LLM Twin reference).
+
+It follows SageMaker's conventions, read in one place (:func:`sagemaker_paths`): channels in
+``SM_CHANNEL_TRAIN`` / ``SM_CHANNEL_TEST`` / ``SM_CHANNEL_PREFERENCE`` (folders of ``*.jsonl``;
+the preference channel holds ``train.jsonl`` and ``test.jsonl``), the model written to
+``SM_MODEL_DIR``, metrics also to ``SM_OUTPUT_DATA_DIR``, hyperparameters as ``--name value``.
+It writes a Hugging Face model directory (weights or adapter, config, tokenizer) that
+``transformers`` / ``peft`` load, ``metrics.json`` and a model card ``README.md``.
+
+Standalone on purpose (no ``ragdag`` import): SageMaker runs it as ``sagemaker_program`` with
+only ``requirements.txt`` beside it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import os
+import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+TINY_CONFIG = Path(__file__).with_name("tiny_llama") / "config.json"
+SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+PROMPT_TEMPLATES = {
+    # The Alpaca template, as the LLM Twin reference fine-tunes with.
+    "alpaca": (
+        "Below is an instruction that describes a task. Write a response that appropriately "
+        "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"
+    ),
+    "plain": "{instruction}\n",
+}
+METRIC_PREFIX = "ragdag-metric"  # lines SageMaker's MetricDefinitions parse from the log
 
 
-def read_samples(channel: Path) -> list[dict]:
-    samples = []
-    for path in sorted(channel.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            samples.extend(json.loads(line) for line in handle if line.strip())
-    return samples
-
-
-def as_training_text(sample: dict) -> str:
-    return f"### Instruction:\n{sample['instruction']}\n### Response:\n{sample['output']}\n"
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--train", type=Path, default=Path(os.environ.get("SM_CHANNEL_TRAIN", "train")))
-    parser.add_argument("--test", type=Path, default=Path(os.environ.get("SM_CHANNEL_TEST", "test")))
-    parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("SM_MODEL_DIR", "model")))
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--context", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=42)
-    return parser.parse_args(argv)
-
-
-def train(args: argparse.Namespace) -> dict:
-    import torch
-    from torch import nn
-
-    torch.manual_seed(args.seed)
-    train_text = "".join(as_training_text(s) for s in read_samples(args.train)).encode("utf-8")
-    test_text = "".join(as_training_text(s) for s in read_samples(args.test)).encode("utf-8")
-    if len(train_text) <= args.context + 1:
-        raise ValueError(f"training channel {args.train} has too little text to train on")
-    train_ids = torch.tensor(list(train_text), dtype=torch.long)
-    test_ids = torch.tensor(list(test_text or train_text), dtype=torch.long)
-
-    model = nn.Sequential(nn.Embedding(256, 64), nn.GRU(64, 128, batch_first=True))
-    head = nn.Linear(128, 256)
-    params = list(model.parameters()) + list(head.parameters())
-    optimizer = torch.optim.AdamW(params, lr=args.learning_rate)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def batch_loss(ids: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        span = max(1, len(ids) - args.context - 1)
-        starts = torch.randint(0, span, (args.batch_size,), generator=generator)
-        x = torch.stack([ids[s : s + args.context] for s in starts])
-        y = torch.stack([ids[s + 1 : s + args.context + 1] for s in starts])
-        hidden, _ = model(x)
-        return loss_fn(head(hidden).reshape(-1, 256), y.reshape(-1))
-
-    generator = torch.Generator().manual_seed(args.seed)
-    started = time.perf_counter()
-    losses = []
-    for _ in range(args.steps):
-        optimizer.zero_grad()
-        loss = batch_loss(train_ids, generator)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-    with torch.no_grad():
-        eval_generator = torch.Generator().manual_seed(args.seed + 1)
-        test_loss = float(torch.stack([batch_loss(test_ids, eval_generator) for _ in range(4)]).mean())
-
-    args.model_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"encoder": model.state_dict(), "head": head.state_dict()}, args.model_dir / "model.pt")
-    metrics = {
-        "train_loss_first": losses[0],
-        "train_loss_last": losses[-1],
-        "test_loss": test_loss,
-        "steps": args.steps,
-        "train_bytes": len(train_text),
-        "test_bytes": len(test_text),
-        "seconds": round(time.perf_counter() - started, 3),
+def sagemaker_paths() -> dict[str, str]:
+    """SageMaker's folder conventions, with local defaults (the one place that reads SM_*)."""
+    env = os.environ
+    return {
+        "train_dir": env.get("SM_CHANNEL_TRAIN", "train"),
+        "test_dir": env.get("SM_CHANNEL_TEST", "test"),
+        "preference_dir": env.get("SM_CHANNEL_PREFERENCE", ""),
+        "model_dir": env.get("SM_MODEL_DIR", "model"),
+        "output_data_dir": env.get("SM_OUTPUT_DATA_DIR", ""),
     }
-    (args.model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+_PATHS = sagemaker_paths()
+
+
+@dataclass
+class ModelArguments:
+    base_model: str = field(default="", metadata={"help": "hub id or local path; empty: the tiny Llama, full fine-tune"})
+    vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary of the tiny model's tokenizer"})
+    lora_r: int = 32
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: str = field(
+        default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        metadata={"help": "comma-separated module names, or all-linear"},
+    )
+
+
+@dataclass
+class DataArguments:
+    train_dir: str = _PATHS["train_dir"]
+    test_dir: str = _PATHS["test_dir"]
+    preference_dir: str = field(default=_PATHS["preference_dir"], metadata={"help": "empty: no DPO stage"})
+    prompt_template: str = field(default="alpaca", metadata={"help": f"one of {sorted(PROMPT_TEMPLATES)}"})
+    max_seq_length: int = 2048
+    dataset_version: str = field(default="", metadata={"help": "named in the model card"})
+
+
+@dataclass
+class JobArguments:
+    model_dir: str = _PATHS["model_dir"]
+    output_data_dir: str = _PATHS["output_data_dir"]
+    checkpoint_dir: str = field(default="", metadata={"help": "resumable checkpoints (SageMaker spot: /opt/ml/checkpoints)"})
+    epochs: float = 3.0
+    max_steps: int = field(default=0, metadata={"help": "> 0 overrides epochs"})
+    learning_rate: float = 3e-4
+    batch_size: int = 2
+    gradient_accumulation_steps: int = 8
+    seed: int = 42
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 keeps torch's default"})
+    dpo: bool = True
+    dpo_beta: float = 0.5
+    dpo_learning_rate: float = 2e-6
+    dpo_epochs: float = 1.0
+    dpo_max_steps: int = 0
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, JobArguments]:
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser((ModelArguments, DataArguments, JobArguments), description=__doc__)
+    model_args, data_args, job_args = parser.parse_args_into_dataclasses(args=argv)
+    if data_args.prompt_template not in PROMPT_TEMPLATES:
+        parser.error(f"--prompt_template must be one of {sorted(PROMPT_TEMPLATES)}")
+    return model_args, data_args, job_args
+
+
+def read_jsonl(folder: str | Path, pattern: str = "*.jsonl") -> list[dict]:
+    rows: list[dict] = []
+    for path in sorted(Path(folder).glob(pattern)):
+        with path.open(encoding="utf-8") as handle:
+            rows.extend(json.loads(line) for line in handle if line.strip())
+    return rows
+
+
+def format_prompt(template: str, instruction: str) -> str:
+    return PROMPT_TEMPLATES[template].format(instruction=instruction.strip())
+
+
+def as_prompt_completion(rows: list[dict], template: str) -> list[dict[str, str]]:
+    """Alpaca-named samples (instruction, output) as TRL's prompt-completion format."""
+    return [{"prompt": format_prompt(template, r["instruction"]), "completion": r["output"].strip()} for r in rows]
+
+
+def as_preference(rows: list[dict], template: str) -> list[dict[str, str]]:
+    """Preference pairs (prompt = the instruction) with the prompt put in the training template."""
+    return [
+        {"prompt": format_prompt(template, r["prompt"]), "chosen": r["chosen"].strip(), "rejected": r["rejected"].strip()}
+        for r in rows
+    ]
+
+
+def set_reproducible(seed: int, num_threads: int) -> None:
+    """Same seed, same thread count, same CPU -> the same metrics."""
+    import torch
+    from transformers import set_seed
+
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+    set_seed(seed, deterministic=False)
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer trained on the job's own data (nothing to download)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[SPECIAL_TOKENS[k] for k in ("pad_token", "bos_token", "eos_token", "unk_token")],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+
+
+def init_tiny_model(tokenizer, seed: int, max_seq_length: int):
+    """The tiny Llama of ``tiny_llama/config.json``, sized to the tokenizer, seeded."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig.from_json_file(str(TINY_CONFIG))
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id = tokenizer.pad_token_id
+    config.bos_token_id = tokenizer.bos_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    config.max_position_embeddings = max(config.max_position_embeddings, max_seq_length)
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def load_base(model_args: ModelArguments, data_args: DataArguments, job_args: JobArguments, texts: list[str]):
+    """(model, tokenizer, peft_config or None, description of the base)."""
+    if not model_args.base_model:
+        tokenizer = train_tokenizer(texts, model_args.vocab_size)
+        model = init_tiny_model(tokenizer, job_args.seed, data_args.max_seq_length)
+        return model, tokenizer, None, f"tiny-llama ({TINY_CONFIG.name}, random init, BPE trained on the job's data)"
+
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_args.base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_args.base_model, dtype=dtype)
+    modules = model_args.lora_target_modules.strip()
+    peft_config = LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=modules if modules == "all-linear" else [m.strip() for m in modules.split(",") if m.strip()],
+        task_type="CAUSAL_LM",
+    )
+    return model, tokenizer, peft_config, model_args.base_model
+
+
+def _common_args(job_args: JobArguments, output_dir: str, data_args: DataArguments) -> dict[str, Any]:
+    import torch
+
+    resumable = bool(job_args.checkpoint_dir)
+    return {
+        "output_dir": output_dir,
+        "per_device_train_batch_size": job_args.batch_size,
+        "per_device_eval_batch_size": job_args.batch_size,
+        "gradient_accumulation_steps": job_args.gradient_accumulation_steps,
+        "seed": job_args.seed,
+        "data_seed": job_args.seed,
+        "max_length": data_args.max_seq_length,
+        "logging_steps": 1,
+        "logging_first_step": True,
+        "save_strategy": "steps" if resumable else "no",
+        "save_steps": 50,
+        "save_total_limit": 1,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        "gradient_checkpointing": False,
+        "disable_tqdm": True,
+    }
+
+
+def _last_checkpoint(folder: str) -> str | None:
+    if not folder or not Path(folder).is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(folder)
+
+
+def _losses(log_history: list[dict]) -> list[float]:
+    return [float(entry["loss"]) for entry in log_history if "loss" in entry and "train_loss" not in entry]
+
+
+def run_sft(model, tokenizer, peft_config, train_rows, test_rows, data_args, job_args, work_dir: str):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    output_dir = job_args.checkpoint_dir or str(Path(work_dir) / "sft")
+    config = SFTConfig(
+        **_common_args(job_args, output_dir, data_args),
+        num_train_epochs=job_args.epochs,
+        max_steps=job_args.max_steps if job_args.max_steps > 0 else -1,
+        learning_rate=job_args.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        completion_only_loss=True,
+        packing=False,
+        eval_strategy="no",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(as_prompt_completion(train_rows, data_args.prompt_template)),
+        eval_dataset=Dataset.from_list(as_prompt_completion(test_rows, data_args.prompt_template)) if test_rows else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    before = trainer.evaluate()["eval_loss"] if test_rows else None
+    result = trainer.train(resume_from_checkpoint=_last_checkpoint(job_args.checkpoint_dir))
+    after = trainer.evaluate()["eval_loss"] if test_rows else None
+    losses = _losses(trainer.state.log_history)
+    metrics = {
+        "sft_steps": int(result.global_step),
+        "train_loss": float(result.training_loss),
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_losses": losses,
+        "base_eval_loss": before,
+        "eval_loss": after,
+        "eval_perplexity": math.exp(after) if after is not None else None,
+        "train_samples": len(train_rows),
+        "test_samples": len(test_rows),
+    }
+    return trainer, metrics
+
+
+def run_dpo(trainer_model, tokenizer, train_pairs, test_pairs, data_args, job_args, work_dir: str, is_peft: bool):
+    import copy
+
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    config = DPOConfig(
+        **_common_args(job_args, str(Path(work_dir) / "dpo"), data_args),
+        num_train_epochs=job_args.dpo_epochs,
+        max_steps=job_args.dpo_max_steps if job_args.dpo_max_steps > 0 else -1,
+        learning_rate=job_args.dpo_learning_rate,
+        beta=job_args.dpo_beta,
+        eval_strategy="no",
+    )
+    # A LoRA policy is its own reference (adapter disabled); a fully tuned one needs a frozen copy.
+    ref_model = None if is_peft else copy.deepcopy(trainer_model).eval()
+    trainer = DPOTrainer(
+        model=trainer_model,
+        ref_model=ref_model,
+        args=config,
+        train_dataset=Dataset.from_list(as_preference(train_pairs, data_args.prompt_template)),
+        eval_dataset=Dataset.from_list(as_preference(test_pairs, data_args.prompt_template)) if test_pairs else None,
+        processing_class=tokenizer,
+    )
+    result = trainer.train()
+    evaluated = trainer.evaluate() if test_pairs else {}
+    metrics = {
+        "dpo_steps": int(result.global_step),
+        "dpo_train_loss": float(result.training_loss),
+        "dpo_train_pairs": len(train_pairs),
+        "dpo_test_pairs": len(test_pairs),
+    }
+    for key in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"):
+        if key in evaluated:
+            metrics["dpo_" + key.removeprefix("eval_").replace("/", "_")] = float(evaluated[key])
+    return trainer, metrics
+
+
+def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparameters: dict, metrics: dict) -> str:
+    """A Hugging Face model card: YAML front matter, then what it is, how it was made, its limits."""
+    import yaml
+
+    header: dict[str, Any] = {
+        "library_name": "peft" if is_peft else "transformers",
+        "pipeline_tag": "text-generation",
+        "license": "other",
+        "tags": ["ragdag", "llm-twin", "trl", "sft"] + (["dpo"] if metrics.get("dpo_steps") else []) + (["lora"] if is_peft else []),
+    }
+    if is_peft:
+        header["base_model"] = base
+    shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
+    rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(hyperparameters.items()))
+    metric_rows = "\n".join(f"| `{k}` | {v:.4f} |" if isinstance(v, float) else f"| `{k}` | {v} |" for k, v in sorted(shown.items()))
+    how = (
+        f"A LoRA adapter (r={hyperparameters.get('lora_r')}, alpha={hyperparameters.get('lora_alpha')}) on `{base}`."
+        if is_peft
+        else f"A {base}: full fine-tune of a few-million-parameter model. It proves the pipeline, not a useful twin."
+    )
+    return (
+        "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n\n"
+        f"# ragdag LLM twin — dataset `{data_args.dataset_version or 'unknown'}`\n\n"
+        f"{how}\n\n"
+        "Supervised fine-tuning with TRL's `SFTTrainer` on the instruct split (the "
+        f"`{data_args.prompt_template}` prompt template, loss on the answer only)"
+        + (", then DPO on the preference split." if metrics.get("dpo_steps") else ".")
+        + "\n\n## Intended use\n\nDrafting text in the style of the crawled authors, for review by those authors. "
+        "Not for facts: it writes from what the dataset held, and it can be wrong.\n\n"
+        "## Limits\n\n- Trained only on the crawled authors' own articles, posts and code: narrow and small.\n"
+        "- The dataset's test split is its only evaluation; no safety tuning, no red-teaming.\n"
+        + ("- The local default base is tiny and randomly initialised: its text is not useful.\n" if not is_peft else "")
+        + f"\n## Training data\n\nDataset version `{data_args.dataset_version or 'unknown'}` (its manifest and card "
+        "list the source documents and filters).\n\n"
+        f"## Hyperparameters\n\n| name | value |\n|---|---|\n{rows}\n\n"
+        f"## Metrics (test split)\n\n| metric | value |\n|---|---|\n{metric_rows}\n"
+    )
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, job_args: JobArguments) -> dict:
+    import tempfile
+
+    started = time.perf_counter()
+    set_reproducible(job_args.seed, job_args.num_threads)
+    train_rows = read_jsonl(data_args.train_dir)
+    test_rows = read_jsonl(data_args.test_dir)
+    if len(train_rows) < 2:
+        raise ValueError(
+            f"training channel {data_args.train_dir} has {len(train_rows)} samples: too little text to train on"
+        )
+    texts = [format_prompt(data_args.prompt_template, r["instruction"]) + r["output"] for r in train_rows]
+    model, tokenizer, peft_config, base = load_base(model_args, data_args, job_args, texts)
+    is_peft = peft_config is not None
+    model_dir = Path(job_args.model_dir)
+    with tempfile.TemporaryDirectory(prefix="ragdag-train-") as work_dir:
+        trainer, metrics = run_sft(model, tokenizer, peft_config, train_rows, test_rows, data_args, job_args, work_dir)
+        pairs_dir = Path(data_args.preference_dir) if data_args.preference_dir else None
+        train_pairs = read_jsonl(pairs_dir, "train.jsonl") if pairs_dir and pairs_dir.is_dir() else []
+        if job_args.dpo and train_pairs:
+            test_pairs = read_jsonl(pairs_dir, "test.jsonl")
+            trainer, dpo_metrics = run_dpo(
+                trainer.model, tokenizer, train_pairs, test_pairs, data_args, job_args, work_dir, is_peft
+            )
+            metrics.update(dpo_metrics)
+        else:
+            metrics["dpo_steps"] = 0
+        model_dir.mkdir(parents=True, exist_ok=True)
+        trainer.save_model(str(model_dir))
+        tokenizer.save_pretrained(str(model_dir))
+    hyperparameters = {**asdict(model_args), **{k: v for k, v in asdict(job_args).items() if not k.endswith("_dir")}}
+    hyperparameters.update(prompt_template=data_args.prompt_template, max_seq_length=data_args.max_seq_length)
+    metrics.update(
+        base_model=base,
+        adapter=is_peft,
+        dataset_version=data_args.dataset_version,
+        hyperparameters=hyperparameters,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    (model_dir / "README.md").write_text(model_card(base, is_peft, data_args, hyperparameters, metrics))
+    if job_args.output_data_dir:
+        Path(job_args.output_data_dir).mkdir(parents=True, exist_ok=True)
+        (Path(job_args.output_data_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    for key, value in sorted(metrics.items()):
+        if isinstance(value, float):
+            print(f"{METRIC_PREFIX} {key}={value}")
     return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
-    metrics = train(parse_args(argv))
-    print(json.dumps(metrics))
+    metrics = train(*parse_args(argv))
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}, sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
