@@ -112,3 +112,51 @@ def test_text_statistics_and_vocabulary() -> None:
     assert stats.chunks == 2 and stats.languages == {"en": 0.5, "de": 0.5}
     assert stats.mean_words == 13.0
     assert vocabulary_overlap(["a b c d"], ["a b x y"]) == 0.5
+
+
+def _store_chunks(settings, texts: list[str], vectors: np.ndarray, prefix: str) -> None:
+    """Replace the feature store's content with one single-chunk document per text (the stage's own writer)."""
+    from ragdag.features.vector_store import DocumentFeatures, ensure_collections, write_features
+    from ragdag.models import Chunk, content_hash, document_id
+    from ragdag.stores.qdrant import qdrant_client
+
+    with qdrant_client(settings) as client:
+        for name in ("embedded_chunks", "cleaned_documents"):
+            if client.collection_exists(name):
+                client.delete_collection(name)
+        ensure_collections(client, settings.embedding_dim)
+        ids = [document_id(f"https://example.org/{prefix}/{i}") for i in range(len(texts))]
+        items = [
+            DocumentFeatures(
+                document={"_id": ids[i], "url": f"https://example.org/{prefix}/{i}", "category": "articles",
+                          "content_hash": content_hash(text)},
+                cleaned_text=text, chunks=[Chunk(document_id=ids[i], chunk_index=0, text=text, token_count=9)],
+                vectors=vectors[i : i + 1],
+            )
+            for i, text in enumerate(texts)
+        ]
+        write_features(client, items, model_id="m", feature_version="f")
+
+
+def test_each_embed_run_is_compared_with_the_previous_one_and_the_drift_is_kept(settings, mongo_db, corpus_vectors,
+                                                                              monkeypatch) -> None:
+    from ragdag.features.drift import latest_drift, measure_embed_drift
+    from ragdag.run_records import record_stage_report
+
+    monkeypatch.setattr(settings, "drift_max_sample", BATCH)
+    en_texts, en_vectors = corpus_vectors["en"]
+    de_texts, de_vectors = corpus_vectors["de"]
+
+    _store_chunks(settings, en_texts[:BATCH], en_vectors, "en")
+    first = measure_embed_drift(settings, "embed-1")
+    assert first["drift"] is None and first["drift_skipped"].startswith("no reference")
+    record_stage_report(mongo_db, "embed", "embed-1", first, settings=settings)
+
+    _store_chunks(settings, de_texts[:BATCH], de_vectors, "de")
+    second = measure_embed_drift(settings, "embed-2")
+    drift = second["drift"]
+    assert drift["reference_kind"] == "previous_embed_run" and drift["reference_run_id"] == "embed-1"
+    assert drift["drifted"] and drift["embeddings"]["p_value"] < settings.drift_alpha
+    assert drift["embeddings"]["reference_size"] == drift["embeddings"]["current_size"] == BATCH
+    record_stage_report(mongo_db, "embed", "embed-2", second, settings=settings)
+    assert latest_drift(settings) == drift
