@@ -267,6 +267,7 @@ def airflow_env(
             "PYTHONUNBUFFERED": "1",
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),  # the "RAG platform" page
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # Created paused, unpaused by start_local_airflow once parsed (only the DAGs it runs).
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",

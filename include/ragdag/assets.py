@@ -16,17 +16,6 @@ TRAINED_MODEL = Asset(uri="s3://ragdag/models", name="trained_model")
 
 CHAIN = (RAW_DOCUMENTS, VALIDATED_DOCUMENTS, EMBEDDED_CHUNKS, INSTRUCT_DATASET, TRAINED_MODEL)
 
-# The DAG that emits each Asset: the chain's order, in one place (each DAG is scheduled on the
-# Asset before its own, the first one on a cron or the REST API).
-PRODUCER_DAG_ID: dict[str, str] = {
-    RAW_DOCUMENTS.name: "crawl_sources",
-    VALIDATED_DOCUMENTS.name: "validate_documents",
-    EMBEDDED_CHUNKS.name: "embed_documents",
-    INSTRUCT_DATASET.name: "build_instruct_dataset",
-    TRAINED_MODEL.name: "train_model",
-}
-CHAIN_DAG_IDS: tuple[str, ...] = tuple(PRODUCER_DAG_ID[asset.name] for asset in CHAIN)
-
 # The DAG that emits each Asset: with CHAIN, the one place that knows the order of the five DAGs
 # (the demo, the e2e harness and the tests derive theirs from it; tests/test_assets.py checks it
 # against the DAGs' outlets).

@@ -45,7 +45,7 @@ class ApiServer:
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iterator[ApiServer]:
-    from ragdag.demo.airflow_local import airflow_env
+    from airflow_local import airflow_env
 
     home = tmp_path_factory.mktemp("ui-airflow-home")
     data_dir = tmp_path_factory.mktemp("ui-data")
@@ -59,7 +59,6 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iter
         extra_env={
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
             "RAGDAG_MONGO_DATABASE": f"ui_{port}",
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         },
     )
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps(passwords))
