@@ -695,6 +695,9 @@ def test_dockerfile_builds_from_astro_runtime_3_3() -> None:
     assert re.search(r"^ENV PYTHONPATH=\"?/usr/local/airflow/include", dockerfile, re.MULTILINE)
     assert re.search(r"^ENV PIP_EXTRA_INDEX_URL=https://download\.pytorch\.org/whl/cpu", dockerfile, re.MULTILINE)
     assert dockerfile.rstrip().endswith("USER astro"), "the image must end as the astro user"
+    entrypoint = re.findall(r"^ENTRYPOINT\s+(.+)$", dockerfile, re.MULTILINE)
+    assert entrypoint == ['["bash", "/usr/local/airflow/scripts/airflow-auth.sh", "astro"]']
+    assert (REPO / "scripts" / "airflow-auth.sh").is_file()
 
 
 def test_packages_txt_installs_git() -> None:
@@ -716,5 +719,6 @@ def test_dockerignore_keeps_local_state_out_and_build_inputs_in() -> None:
         "include",
         "plugins",
         "expectations",
+        "scripts",  # the Astro image's entrypoint is scripts/airflow-auth.sh
     ):
         assert not any(entry.strip("/") == needed for entry in entries), f"{needed} must reach the build"
