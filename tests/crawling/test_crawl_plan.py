@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ragdag.crawling.crawl_plan import (
@@ -163,6 +163,7 @@ _conf = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(conf=_conf)
+@example(conf={"author": "0", "links": ["HTTP://@0"]})  # found by this test: empty credentials
 def test_conf_parser_property(conf: dict) -> None:
     limits = ConfLimits(max_links=6, max_url_chars=40, max_author_chars=12)
     try:

@@ -182,19 +182,23 @@ def test_local_git_errors_are_permanent_not_retried(fault, tmp_path, repo_settin
     assert "check the path: it must be a git repository with commits" in error["reason"]
 
 
-def test_clone_over_the_disk_limit_is_stopped_and_recorded(repo, repo_settings, mongo_db, tmp_path) -> None:
+def test_clone_over_the_disk_limit_is_stopped_and_recorded(
+    repo, repo_settings, mongo_db, tmp_path, monkeypatch
+) -> None:
     # 3 MB that do not compress: the pack alone passes a 1 MB limit while it is received.
     commit(repo, {"assets/weights.bin": random.Random(7).randbytes(3_000_000)}, "a large blob")
     capped = repo_settings.model_copy(update={"repo_max_clone_bytes": 1_000_000})
     [group] = (g.model_dump() for g in group_by_host([CrawlTarget(author_full_name=AUTHOR, url=repo.as_uri())]))
-    before = set(Path(tempfile.gettempdir()).glob("ragdag-repo-*"))
+    clones = tmp_path / "clones"  # the crawler's temporary folders go here, away from other tests'
+    clones.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(clones))
 
     report = crawl_host(capped, group, "run-1", last_attempt=False)
 
     assert report["failed_sources"] == 1 and mongo_db.repositories.count_documents({}) == 0
     [error] = mongo_db[CRAWL_ERRORS].find()
     assert "more than 1000000 (RAGDAG_REPO_MAX_CLONE_BYTES); git was stopped" in error["reason"]
-    assert set(Path(tempfile.gettempdir()).glob("ragdag-repo-*")) == before  # nothing left behind
+    assert list(clones.iterdir()) == []  # nothing left behind
     # Under the limit the same repository is crawled (the blob skipped by its name).
     assert crawl(repo_settings, repo.as_uri(), "run-2").new == 1
 

@@ -354,7 +354,8 @@ class Fetcher:
         return RobotsPolicy.parse(body.decode("utf-8", errors="replace"), self.user_agent)
 
     def _send(self, page: str, url: str, headers: dict[str, str]) -> requests.Response:
-        self._rate_limiter.wait(host_key(url))
+        host = host_key(url)
+        self._rate_limiter.wait(host)
         timeout = self.settings.http_timeout_s
         try:
             return self._session.get(
@@ -374,6 +375,8 @@ class Fetcher:
         except requests.RequestException as exc:
             note = _hop_note(page, url)
             raise PermanentFetchError(page, f"request rejected{note}: {exc}") from exc
+        finally:
+            self._rate_limiter.answered(host)
 
     def _raise_for_status(self, page: str, url: str, response: requests.Response) -> None:
         status = response.status_code

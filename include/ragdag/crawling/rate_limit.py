@@ -22,7 +22,9 @@ class HostRateLimiter:
 
     Each caller reserves the next free slot of its host under a lock and then sleeps outside
     it, so threads fetching different hosts never wait on each other, and threads fetching the
-    same host are served in the order they asked.
+    same host are served in the order they asked. A caller that reports the answer (``answered``)
+    moves its host's slot to then: the next request leaves a full delay after the last answer, so
+    a slow connect or a busy machine can never squeeze two requests closer at the server.
     """
 
     def __init__(
@@ -71,6 +73,13 @@ class HostRateLimiter:
         if waited > 0:
             self._sleep(waited)
         return waited
+
+    def answered(self, host: str) -> None:
+        """The request to ``host`` just got its answer (or failed): count the delay from now."""
+        key = host.lower()
+        with self._lock:
+            now = self._clock()
+            self._last_start[key] = max(self._last_start.get(key, now), now)
 
     def _prune(self, now: float) -> None:
         # A host's Crawl-delay goes with its slot: the fetcher sets it again on its next request.
