@@ -130,7 +130,8 @@ class DatasetBuild(BaseModel):
 
 
 def _read_chunks(settings: Settings) -> list[dict[str, Any]]:
-    from ragdag.features.vector_store import read_chunk_payloads  # the one owner of the Qdrant layout
+    """Every chunk payload in the feature store (its owner, vector_store, knows the layout)."""
+    from ragdag.features.vector_store import read_chunk_payloads
 
     return read_chunk_payloads(settings)
 
