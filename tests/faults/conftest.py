@@ -27,8 +27,6 @@ def sample_corpus(mongo_db) -> dict[str, str]:
     ids = {}
     for url, path in pages.items():
         article = extract_article(path.read_bytes(), url=url)
-        if len(article.content) < 200:
-            continue  # the demo's deliberately bad page: the validation gate keeps it out
         upsert_document(
             mongo_db, category=Category.ARTICLES, url=url, author_full_name="Jane Doe", platform="blog.test",
             content=article.content, fields={"title": article.title, "language": article.language}, http=None,
