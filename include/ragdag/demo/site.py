@@ -38,15 +38,8 @@ class _Handler(SimpleHTTPRequestHandler):
 QUARANTINED_SAMPLE_PAGES = ("drafts/evaluating-retrieval.html",)
 
 
-# A page the validation gate quarantines (a draft published by mistake: too short to be an
-# article), so the main job shows the quarantine at work, and a second run shows it held once.
-# Kept out of the sample pages above: it is not content anyone should embed.
-QUARANTINED_SAMPLE_PAGES = ("drafts/evaluating-retrieval.html",)
-
-
 def sample_links(base_url: str) -> list[str]:
     links = [f"{base_url}/{p.name}" for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))]
-    links += [f"{base_url}/{name}" for name in QUARANTINED_SAMPLE_PAGES]
     links += [f"{base_url}/{name}" for name in QUARANTINED_SAMPLE_PAGES]
     if SHARED_PAGES_DIR.is_dir():
         links += [f"{base_url}/pages/{name}.html" for name in SHARED_PAGES if (SHARED_PAGES_DIR / name).is_dir()]
