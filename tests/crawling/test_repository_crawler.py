@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import random
+import socket
 import subprocess
 import tempfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host
+from ragdag.crawling import repository_crawler
+from ragdag.crawling.fetching import TransientFetchError
 from ragdag.crawling.repository_crawler import repository_source
 from ragdag.crawling.service import crawl_host, crawl_targets
 from ragdag.stores.mongo import CRAWL_ERRORS
@@ -220,3 +225,46 @@ def test_clone_over_the_disk_limit_is_stopped_and_recorded(
 def test_repository_identity(url: str, identity: str, clone_url: str, platform: str, name: str) -> None:
     source = repository_source(url)
     assert (source.url, source.clone_url, source.platform, source.name) == (identity, clone_url, platform, name)
+
+
+def test_git_connects_to_the_address_the_guard_checked(repo, repo_settings, tmp_path, monkeypatch) -> None:
+    """Over (dumb) HTTP: the host name resolves only for the guard (Python's resolver); git reaches
+    the server because it is told the checked address (http.curloptResolve), not by a lookup."""
+    bare = tmp_path / "served" / "engine.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], env=GIT_ENV, check=True)
+    git(bare, "update-server-info")  # what a dumb HTTP client reads
+    hosts: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
+
+        def do_GET(self) -> None:
+            hosts.append(self.headers.get("Host", ""))
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    real = socket.getaddrinfo
+
+    def guard_resolver(host, port, *args, **kwargs):
+        if host == "gitrepo.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guard_resolver)
+    source = repository_crawler.repository_source(f"http://gitrepo.test:{httpd.server_address[1]}/engine.git")
+    try:
+        pinned = repository_crawler._pinned_resolve(source, repository_crawler._check_allowed(source, repo_settings))
+        assert pinned == [f"http.curloptResolve=gitrepo.test:{httpd.server_address[1]}:127.0.0.1"]
+        head = repository_crawler._remote_head(repo_settings, source, str(tmp_path), pinned)
+        with pytest.raises(TransientFetchError, match="(?i)could not resolve host"):  # git's own lookup
+            repository_crawler._remote_head(repo_settings, source, str(tmp_path), [])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert head == git(repo, "rev-parse", "HEAD")
+    assert hosts and set(hosts) == {f"gitrepo.test:{httpd.server_address[1]}"}
