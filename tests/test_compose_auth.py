@@ -265,3 +265,12 @@ def test_astro_entrypoint_refuses_placeholders_and_leaves_astro_deployments_alon
     deployed = astro_entrypoint({**ASTRO_CLI_ENV, "ASTRONOMER_ENVIRONMENT": "cloud"}, tmp_path)
     assert deployed.returncode == 0, deployed.stderr
     assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True" in deployed.stdout
+
+
+@pytest.mark.slow
+def test_compose_api_server_health_check_needs_no_token(compose_api_server: dict) -> None:
+    """The healthcheck of airflow-apiserver (which the workers wait for) asks a public endpoint."""
+    test = load_yaml(COMPOSE)["services"]["airflow-apiserver"]["healthcheck"]["test"]
+    url = next(part for part in test if part.startswith("http://localhost:8080/"))
+    path = url.removeprefix("http://localhost:8080")
+    assert requests.get(compose_api_server["base"] + path, timeout=10).status_code == 200
