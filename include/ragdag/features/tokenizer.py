@@ -45,6 +45,7 @@ class ModelTokenizer:
 
     @classmethod
     def from_sentence_transformer(cls, model: Any) -> ModelTokenizer:
+        """From anything with a Hugging Face fast ``tokenizer`` and a ``max_seq_length``."""
         from tokenizers import Tokenizer
 
         hf_tokenizer = model.tokenizer
@@ -58,10 +59,15 @@ class ModelTokenizer:
         return cls(Tokenizer.from_str(backend.to_str()), int(model.max_seq_length))
 
     @classmethod
-    def from_model_dir(cls, model_dir: Path) -> ModelTokenizer:
-        """Load only the tokenizer of a sentence-transformers folder (no torch), e.g. for tests."""
+    def from_tokenizer_file(cls, tokenizer_file: Path, max_seq_length: int) -> ModelTokenizer:
+        """From a ``tokenizer.json`` (e.g. of an exported graph), without transformers or torch."""
         from tokenizers import Tokenizer
 
+        return cls(Tokenizer.from_file(str(tokenizer_file)), max_seq_length)
+
+    @classmethod
+    def from_model_dir(cls, model_dir: Path) -> ModelTokenizer:
+        """Load only the tokenizer of a sentence-transformers folder (no torch), e.g. for tests."""
         tokenizer_file = model_dir / "tokenizer.json"
         config_file = model_dir / "sentence_bert_config.json"
         if not tokenizer_file.is_file() or not config_file.is_file():
@@ -70,7 +76,7 @@ class ModelTokenizer:
                 "load the full model with ragdag.features.embedding.load_embedder instead"
             )
         max_seq_length = int(json.loads(config_file.read_text())["max_seq_length"])
-        return cls(Tokenizer.from_file(str(tokenizer_file)), max_seq_length)
+        return cls.from_tokenizer_file(tokenizer_file, max_seq_length)
 
     def tokenize(self, text: str) -> TokenizedText:
         encoding = self._backend.encode(text, add_special_tokens=False)

@@ -1,0 +1,191 @@
+"""Embedding backends side by side (not a test). Run: ``.venv/bin/python bench/embed_backends.py [--quick]``.
+
+On the same texts, in one run: real chunks of the shared article pages, made by the stage's own
+cleaning and chunking (``prepare_document``), encoded the way the stage encodes them (token-length
+batches of ``RAGDAG_EMBEDDING_BATCH_SIZE``), each backend prints
+  - its throughput and ``ratio=`` its throughput / torch's;
+  - ``min_cosine=`` its lowest cosine to torch's vector of the same text, over every text;
+  - ``hit_rate=`` the stage's own retrieval check (``retrieval.evaluate_with``) on a Qdrant
+    in-memory store of its vectors: each page's title must find one of the page's chunks in the top 5.
+The default backend is the fastest one whose ``min_cosine`` stays >= 0.999.
+
+Timing is interleaved: each group of chunks is encoded by every backend in turn (order rotated),
+so other work on a shared machine slows all of them alike, and the ratios stay meaningful when
+the absolute speeds do not. ``--rounds`` repeats the whole pass. The full run adds the removed
+torch dynamic-int8 path (what ``bench/embed_int8.py`` measured) as a reference row.
+
+Exports are cached under ``<data_dir>/models`` (``RAGDAG_DATA_DIR``); a cold cache adds one export
+per backend (tens of seconds) before timing starts. ``--quick`` (warm cache) takes under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PAGES_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "article-pages"
+BACKENDS = ("torch", "openvino", "onnx")
+MIN_COSINE = 0.999  # the bar of a default backend
+GROUP = 128  # chunks per timing slice
+
+
+@dataclass
+class Row:
+    name: str
+    embedder: Any
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    vectors: np.ndarray | None = None
+
+
+def page_documents(limit: int | None) -> list[dict[str, Any]]:
+    """The shared pages as stored article records (the fields the stage reads)."""
+    from ragdag.crawling.extraction import extract_article
+
+    documents = []
+    for page in sorted(p for p in PAGES_DIR.iterdir() if (p / "source.html").is_file()):
+        article = extract_article((page / "source.html").read_bytes())
+        url = f"https://pages.bench/{page.name}"
+        if article.content and article.title:
+            documents.append(
+                {
+                    "_id": str(uuid.uuid5(uuid.NAMESPACE_URL, url)),
+                    "category": "articles",
+                    "title": article.title,
+                    "content": article.content,
+                    "url": url,
+                }
+            )
+    if not documents:
+        raise SystemExit(f"no pages under {PAGES_DIR}: the bench needs the shared corpus")
+    return documents[:limit]
+
+
+def _int8_torch(settings: Any) -> Any:
+    """The removed RAGDAG_EMBEDDING_QUANTIZATION=int8 path: dynamic int8 Linear layers on torch."""
+    import copy
+    import warnings
+
+    import torch
+
+    from ragdag.features.embedding import Embedder, load_embedder
+    from ragdag.features.embedding_backends import TorchEncoder
+
+    base = load_embedder(settings.model_copy(update={"embedding_backend": "torch"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(base.model.model), {torch.nn.Linear}, dtype=torch.qint8
+        )
+    return Embedder(base.model_id, TorchEncoder(model), base.tokenizer, base.dim, "torch")
+
+
+def hit_rate(embedder: Any, items: list[Any], vectors: np.ndarray) -> tuple[float | None, int]:
+    from qdrant_client import QdrantClient
+
+    from ragdag.features.retrieval import evaluate_with
+    from ragdag.features.vector_store import ensure_collections, write_features
+
+    start = 0
+    for item in items:
+        item.vectors = vectors[start : start + len(item.chunks)]
+        start += len(item.chunks)
+    client = QdrantClient(":memory:")
+    try:
+        ensure_collections(client, embedder.dim)
+        write_features(client, items, model_id=embedder.model_id, feature_version="bench")
+        evaluation = evaluate_with(client, embedder, sample_size=len(items), k=5)
+    finally:
+        client.close()
+    return evaluation.hit_rate, evaluation.sample_size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--quick", action="store_true", help="10 pages, 1 round, no int8 row (under a minute on an idle machine)"
+    )
+    parser.add_argument("--pages", type=int, default=None, help="pages used (default: all; --quick: 10)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed passes over the texts (default 2; --quick 1)")
+    parser.add_argument("--threads", type=int, default=None, help="RAGDAG_EMBEDDING_THREADS for every backend")
+    args = parser.parse_args()
+    pages = args.pages or (10 if args.quick else None)
+    rounds = args.rounds or (1 if args.quick else 2)
+
+    from ragdag.features.embedding import load_embedder
+    from ragdag.features.embedding_backends import resolve_threads
+    from ragdag.features.pipeline import prepare_document
+    from ragdag.settings import Settings
+
+    settings = Settings(**({"embedding_threads": args.threads} if args.threads is not None else {}))
+    rows: list[Row] = []
+    for name in BACKENDS:
+        started = time.perf_counter()
+        embedder = load_embedder(settings.model_copy(update={"embedding_backend": name}))
+        rows.append(Row(name, embedder, load_seconds=time.perf_counter() - started))
+    if not args.quick:
+        started = time.perf_counter()
+        rows.append(Row("torch-int8 (removed)", _int8_torch(settings), load_seconds=time.perf_counter() - started))
+
+    tokenizer = rows[0].embedder.tokenizer
+    items = [prepare_document(document, tokenizer) for document in page_documents(pages)]
+    texts = [chunk.text for item in items for chunk in item.chunks]
+    counts = tokenizer.count_with_special(texts)
+    batch = settings.embedding_batch_size
+    print(
+        f"{len(texts)} chunks of {len(items)} shared pages (mean {np.mean(counts):.0f} tokens, max {max(counts)}), "
+        f"batch {batch}, {resolve_threads(settings.embedding_threads)} threads, {rounds} round(s), "
+        f"load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    print("load (s, incl. any export): " + ", ".join(f"{r.name} {r.load_seconds:.1f}" for r in rows), flush=True)
+
+    for row in rows:  # warm-up: first calls allocate and compile
+        row.embedder.embed(texts[:batch], batch, counts[:batch])
+    for round_number in range(rounds):
+        for slice_number, start in enumerate(range(0, len(texts), GROUP)):
+            group, group_counts = texts[start : start + GROUP], counts[start : start + GROUP]
+            shift = (round_number + slice_number) % len(rows)
+            for row in rows[shift:] + rows[:shift]:
+                began = time.perf_counter()
+                vectors = row.embedder.embed(group, batch, group_counts)
+                row.seconds += time.perf_counter() - began
+                if round_number == 0:
+                    row.vectors = vectors if row.vectors is None else np.concatenate([row.vectors, vectors])
+
+    torch_row = rows[0]
+    assert torch_row.vectors is not None
+    print(f"{'backend':22s} {'chunks/s':>9s}  ratio  min_cosine  hit_rate@5", flush=True)
+    eligible = []
+    for row in rows:
+        assert row.vectors is not None
+        rate = len(texts) * rounds / row.seconds
+        ratio = torch_row.seconds / row.seconds
+        cosine = float((row.vectors * torch_row.vectors).sum(axis=1).min())
+        hits, sampled = hit_rate(row.embedder, items, row.vectors)
+        hits_text = "n/a" if hits is None else f"{hits:.3f}"
+        print(
+            f"{row.name:22s} {rate:9.1f}  ratio={ratio:.2f}  min_cosine={cosine:.6f}  "
+            f"hit_rate={hits_text} ({sampled} queries)",
+            flush=True,
+        )
+        if row.name in BACKENDS and cosine >= MIN_COSINE:
+            eligible.append((ratio, row.name))
+    fastest = max(eligible)[1]
+    print(
+        f"fastest backend within cosine {MIN_COSINE} of torch on every text: {fastest} "
+        f"(configured default: {Settings.model_fields['embedding_backend'].default}); "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

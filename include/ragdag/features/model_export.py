@@ -1,0 +1,313 @@
+"""The export cache: the embedding model as an ONNX / OpenVINO graph, made once, offline, under the data dir.
+
+The graph is the sentence-transformers pipeline of the model (``modules.json``): the transformer,
+mean pooling over the attention mask and L2 normalization, traced with ``torch.onnx.export`` from
+the files the model ships (nothing is downloaded). An export is checked against the torch model on
+probe texts before it is kept, so a bad trace never reaches the feature store.
+
+Layout (owned here): ``<data_dir>/models/<model slug>/<backend>-<key>/`` holding the graph,
+the tokenizer files and ``export.json``. The key hashes the model id, its files, the backend, the
+export recipe and the versions of every library that shapes the graph, so an upgrade re-exports
+instead of reusing a stale file. Workers may export at the same time: each writes a private temp
+folder and renames it into place (atomic on one file system); the loser discards its copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ExportBackend = Literal["onnx", "openvino"]
+
+# Bumped whenever the export below changes what it writes: cached graphs are then made again.
+EXPORT_RECIPE = "1"
+ONNX_FILE = "model.onnx"
+OPENVINO_FILE = "model.xml"  # weights beside it in model.bin
+MANIFEST_FILE = "export.json"
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "sentence_embedding"
+OPSET = 17
+# Agreement with the torch model required before an export is cached (fp32 graphs agree to ~1e-7).
+MIN_EXPORT_COSINE = 0.9999
+
+_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "onnx": ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime"),
+    "openvino": ("torch", "transformers", "sentence-transformers", "onnx", "openvino"),
+}
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")  # modules.json of the model
+# Probe texts of the export check: varied lengths, so batches carry padding and truncation.
+_PROBES = (
+    "short",
+    "A sentence of middling length, about the feature stage and its vectors.",
+    "Code: def f(x):\n    return x * 2  # doubled",
+    "long " * 300,
+)
+exports_made = 0  # exports this process has made (the tests read it to prove the cache is reused)
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """A cached export: where its graph and tokenizer are, and the shape of what it computes."""
+
+    directory: Path
+    backend: ExportBackend
+    max_seq_length: int
+    dim: int
+    pad_token: str
+
+    @property
+    def graph(self) -> Path:
+        return self.directory / (ONNX_FILE if self.backend == "onnx" else OPENVINO_FILE)
+
+    @property
+    def tokenizer_file(self) -> Path:
+        return self.directory / "tokenizer.json"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+def _files_fingerprint(location: str) -> list[tuple[str, int]]:
+    """Names and sizes of a model folder's files (a hub id without a folder: nothing to list)."""
+    root = Path(location)
+    if not root.is_dir():
+        return []
+    return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
+
+
+def cache_key(model_id: str, location: str, backend: ExportBackend) -> str:
+    recipe = {
+        "model_id": model_id,
+        "files": _files_fingerprint(location),
+        "backend": backend,
+        "recipe": EXPORT_RECIPE,
+        "libraries": {name: _version(name) for name in _LIBRARIES[backend]},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def export_dir(cache_root: Path, model_id: str, location: str, backend: ExportBackend) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id).strip("-") or "model"
+    return cache_root / slug / f"{backend}-{cache_key(model_id, location, backend)}"
+
+
+def _read(directory: Path, backend: ExportBackend) -> ExportedModel | None:
+    try:
+        manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return None  # not there yet: export
+    try:
+        exported = ExportedModel(
+            directory,
+            backend,
+            int(manifest["max_seq_length"]),
+            int(manifest["dim"]),
+            str(manifest["pad_token"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return exported if exported.graph.is_file() and exported.tokenizer_file.is_file() else None
+
+
+def exported_model(
+    model_id: str,
+    location: str,
+    backend: ExportBackend,
+    cache_root: Path,
+    load_model: Callable[[], Any],
+) -> ExportedModel:
+    """The cached export of ``model_id`` for ``backend``, made first if missing.
+
+    ``load_model`` returns the torch ``SentenceTransformer`` on the CPU; it is called only on a
+    cache miss, so a worker with a warm cache never imports torch.
+    """
+    directory = export_dir(cache_root, model_id, location, backend)
+    cached = _read(directory, backend)
+    if cached is not None:
+        return cached
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        _export(load_model(), backend, staging, model_id)
+        _move_into_place(staging, directory, backend)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    made = _read(directory, backend)
+    if made is None:
+        raise RuntimeError(f"export of {model_id} for {backend} left no usable files in {directory}")
+    return made
+
+
+def _move_into_place(staging: Path, directory: Path, backend: ExportBackend) -> None:
+    try:
+        os.rename(staging, directory)
+        return
+    except OSError:
+        if _read(directory, backend) is not None:
+            return  # another worker renamed its export into place first: use that one
+    # What is there is unusable (a half-deleted folder, a hand edit): set it aside, then retry once.
+    broken = Path(tempfile.mkdtemp(prefix=f".{directory.name}.broken.", dir=directory.parent))
+    try:
+        os.rename(directory, broken / "old")
+    except OSError:
+        pass  # gone meanwhile
+    try:
+        os.rename(staging, directory)
+    except OSError as error:
+        if _read(directory, backend) is None:
+            raise RuntimeError(f"cannot move the export into {directory}: delete that folder") from error
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)
+
+
+# --- the export itself (torch only on this path) -------------------------------------------------
+
+
+def _check_architecture(model: Any, model_id: str) -> None:
+    import torch
+
+    names = [type(module).__name__ for module in model]
+    if len(names) not in (2, 3) or tuple(names) != _SUPPORTED_MODULES[: len(names)]:
+        raise ValueError(
+            f"{model_id} is {names}; the ONNX/OpenVINO export supports Transformer + mean Pooling "
+            "(+ Normalize): set RAGDAG_EMBEDDING_BACKEND=torch for this model"
+        )
+    pooling = model[1].get_config_dict()
+    if pooling.get("pooling_mode") not in ("mean", ["mean"]):
+        raise ValueError(
+            f"{model_id} pools with {pooling.get('pooling_mode')!r}; the export implements mean "
+            "pooling only: set RAGDAG_EMBEDDING_BACKEND=torch for this model"
+        )
+    if not isinstance(model[0].model, torch.nn.Module):
+        raise TypeError(f"{model_id}: the transformer of the model is not a torch module")
+
+
+def _graph_module(model: Any) -> Any:
+    """Transformer + mean pooling + normalize, as sentence-transformers computes them."""
+    import torch
+
+    class MeanPooledEncoder(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+        ) -> torch.Tensor:
+            tokens = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return MeanPooledEncoder(model[0].model).eval()
+
+
+def _features(model: Any, texts: list[str]) -> dict[str, Any]:
+    features = model.preprocess(texts)
+    return {name: features[name] for name in INPUT_NAMES}
+
+
+def _export_onnx(model: Any, path: Path) -> None:
+    import torch
+
+    transformer = model[0].model
+    previous = transformer.config._attn_implementation
+    # Eager attention traces to plain MatMul/Softmax, which both runtimes fuse; SDPA's trace does not.
+    transformer.set_attn_implementation("eager")
+    try:
+        module = _graph_module(model)
+        # The example batch must be padded: the trace then keeps the attention mask in the graph.
+        example = tuple(_features(model, list(_PROBES[:2]))[name] for name in INPUT_NAMES)
+        axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # TorchScript exporter deprecation, trace notes
+            torch.onnx.export(
+                module,
+                example,
+                str(path),
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}},
+                do_constant_folding=True,
+            )
+    finally:
+        transformer.set_attn_implementation(previous)
+
+
+def _optimize_for_onnxruntime(path: Path, hidden_size: int, heads: int) -> None:
+    # ONNX Runtime's own BERT fusions (Attention, SkipLayerNorm, BiasGelu): part of onnxruntime.
+    from onnxruntime.transformers import optimizer
+
+    optimized = optimizer.optimize_model(
+        str(path), model_type="bert", num_heads=heads, hidden_size=hidden_size, opt_level=1
+    )
+    optimized.save_model_to_file(str(path))
+
+
+def _export(model: Any, backend: ExportBackend, directory: Path, model_id: str) -> None:
+    global exports_made
+    _check_architecture(model, model_id)
+    onnx_path = directory / ONNX_FILE
+    _export_onnx(model, onnx_path)
+    config = model[0].model.config
+    if backend == "onnx":
+        _optimize_for_onnxruntime(onnx_path, config.hidden_size, config.num_attention_heads)
+    else:
+        import openvino as ov
+
+        # fp32 weights: save_model would halve them to fp16 by default.
+        ov.save_model(ov.convert_model(onnx_path), directory / OPENVINO_FILE, compress_to_fp16=False)
+        onnx_path.unlink()
+    model.tokenizer.save_pretrained(str(directory))
+    manifest = {
+        "model_id": model_id,
+        "backend": backend,
+        "recipe": EXPORT_RECIPE,
+        "libraries": {name: _version(name) for name in _LIBRARIES[backend]},
+        "max_seq_length": int(model.max_seq_length),
+        "dim": int(model.get_embedding_dimension()),
+        "pad_token": str(model.tokenizer.pad_token),
+    }
+    exported = ExportedModel(directory, backend, manifest["max_seq_length"], manifest["dim"], manifest["pad_token"])
+    manifest["probe_min_cosine"] = _verify(model, exported)
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    exports_made += 1
+
+
+def _verify(model: Any, exported: ExportedModel) -> float:
+    """Minimum cosine of the exported graph to the torch model on the probes; refuses a bad export."""
+    import numpy as np
+
+    from ragdag.features.embedding_backends import open_exported
+
+    texts = list(_PROBES)
+    reference = np.asarray(model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True))
+    vectors: np.ndarray = open_exported(exported, threads=1).encode(texts, batch_size=len(texts))
+    cosine = float((reference * vectors).sum(axis=1).min())
+    if cosine < MIN_EXPORT_COSINE:
+        raise RuntimeError(
+            f"the {exported.backend} export of the model gives vectors at cosine {cosine:.6f} of "
+            f"torch's (< {MIN_EXPORT_COSINE}): not cached; set RAGDAG_EMBEDDING_BACKEND=torch"
+        )
+    return cosine
