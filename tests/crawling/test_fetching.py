@@ -91,7 +91,6 @@ def test_fetches_a_page(server: LocalHttpServer, make_fetcher: MakeFetcher) -> N
     assert result.status == 200
     assert b"<p>hello</p>" in result.content
     assert result.url == result.final_url == server.url("/article")
-    assert result.encoding == "utf-8"
     assert result.content_type == "text/html; charset=utf-8"
     assert not result.not_modified
     assert result.fetched_at.tzinfo == UTC
@@ -100,18 +99,6 @@ def test_fetches_a_page(server: LocalHttpServer, make_fetcher: MakeFetcher) -> N
     assert hit.path == "/article/?utm_source=feed"
     assert hit.headers["user-agent"] == USER_AGENT
     assert hit.headers["accept"] == "text/html"
-
-
-def test_encoding_is_none_without_a_charset(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
-    server.route("/plain", Reply(body=b"<html></html>", content_type="text/html"))
-    server.route(
-        "/xhtml", Reply(body=b"<html/>", content_type='application/xhtml+xml; charset="ISO-8859-1"')
-    )
-    fetcher = make_fetcher()
-    assert fetcher.fetch(server.url("/plain")).encoding is None
-    assert fetcher.fetch(server.url("/xhtml")).encoding == "iso-8859-1"
 
 
 @pytest.mark.parametrize("status", [404, 410, 403])

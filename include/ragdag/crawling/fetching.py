@@ -89,7 +89,6 @@ class FetchResult:
     final_url: str  # after redirects, normalized
     status: int
     content: bytes  # empty when not_modified
-    encoding: str | None  # charset label of the Content-Type header; None means "sniff the page"
     content_type: str  # the raw Content-Type header
     etag: str | None
     last_modified: str | None
@@ -237,7 +236,7 @@ class Fetcher:
             if not not_modified:
                 self._raise_for_status(page, final_url, response)
             content_type = response.headers.get("Content-Type", "")
-            media_type, charset = parse_content_type(content_type)
+            media_type, _ = parse_content_type(content_type)
             if require_html and not not_modified and media_type not in HTML_MEDIA_TYPES:
                 raise PermanentFetchError(
                     page,
@@ -253,7 +252,6 @@ class Fetcher:
             final_url=normalize_url(final_url),
             status=response.status_code,
             content=content,
-            encoding=charset,
             content_type=content_type,
             etag=response.headers.get("ETag") or sent.get("If-None-Match"),
             last_modified=response.headers.get("Last-Modified") or sent.get("If-Modified-Since"),

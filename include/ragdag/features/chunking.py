@@ -157,10 +157,6 @@ class _Measure:
     def tokens(self, start: int, end: int) -> int:
         return bisect_left(self.t.starts, end) - bisect_left(self.t.starts, start)
 
-    @staticmethod
-    def chars(start: int, end: int) -> int:
-        return end - start
-
     def token_windows(self, span: Span, size: int) -> list[Span]:
         """Cut ``span`` into pieces of at most ``size`` tokens, at word starts when a word allows."""
         first, stop = bisect_left(self.t.starts, span.start), bisect_left(self.t.starts, span.end)
