@@ -391,6 +391,11 @@ def test_compose_authentication_has_a_user_and_no_all_admins(compose: dict[str, 
     # Only the api-server (which checks passwords) gets the admin password.
     holders = {n for n, s in services.items() if "AIRFLOW_ADMIN_PASSWORD" in (s.get("environment") or {})}
     assert holders == {"airflow-apiserver", "env-check"}
+    # Flower (it can revoke tasks) asks for the same login.
+    flower_auth = services["flower"]["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"]
+    assert (
+        flower_auth == "${AIRFLOW_ADMIN_USERNAME:-admin}:${AIRFLOW_ADMIN_PASSWORD:?set AIRFLOW_ADMIN_PASSWORD in .env}"
+    )
     init_deps = depends_on(services["airflow-init"])
     assert init_deps["env-check"]["condition"] == "service_completed_successfully"
     for name in AIRFLOW_SERVICES - {"airflow-init"}:
