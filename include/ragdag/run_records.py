@@ -259,7 +259,9 @@ def record_stage_report(
     record; elsewhere it is a record of its own, finished now, ``success`` unless told otherwise.
     """
     record = _current.get()
-    payload = json.loads(json.dumps(dict(details), default=str))
+    # The record itself says which stage, run and record this is.
+    kept = {k: v for k, v in details.items() if k not in ("_id", "stage", "run_id")}
+    payload = json.loads(json.dumps(kept, default=str))
     if record is not None and record.stage == stage and (run_id is None or record.run_id == run_id):
         record.details.update(payload)
         if error:
