@@ -106,7 +106,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((ModelArguments, DataArguments, JobArguments), description=__doc__)
-    model_args, data_args, job_args = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        model_args, data_args, job_args = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # unknown arguments: a typo in a hyperparameter name
+        parser.error(str(error))
     if data_args.prompt_template not in PROMPT_TEMPLATES:
         parser.error(f"--prompt_template must be one of {sorted(PROMPT_TEMPLATES)}")
     return model_args, data_args, job_args
