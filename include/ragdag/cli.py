@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_quarantine(sub)
     from ragdag.features.cli_commands import register as register_search; register_search(sub)  # noqa: E702
     from ragdag.datasets.cli_commands import register as register_datasets; register_datasets(sub)  # noqa: E702
+    from ragdag.training.cli_commands import register as register_models; register_models(sub)  # noqa: E702
     from ragdag.observability_cli import register as register_observability; register_observability(sub)  # noqa: E702
     return parser
 
