@@ -5,15 +5,11 @@ Kept free of heavy imports: DAG files import this at parse time.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from ragdag.notifications import failure_notifiers
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 START_DATE = datetime(2026, 1, 1)
 OWNER = "ml-platform"
@@ -58,7 +54,17 @@ def triggering_extra(context: dict[str, Any], key: str) -> Any:
     return None
 
 
-# Which numbers of a stage's result (its Asset extra or return value) are its counts in and out.
+# The stage of each DAG's run records (any other DAG's records are named after the DAG).
+STAGE_OF_DAG: dict[str, str] = {
+    "crawl_sources": "crawl",
+    "validate_documents": "validate",
+    "embed_documents": "embed",
+    "build_instruct_dataset": "dataset",
+    "train_model": "train",
+}
+
+# Which numbers of a stage's result (its Asset extras or return value) are its counts in and out;
+# another DAG's records count every number of the result as out.
 STAGE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "crawl": (("sources",), ("new", "updated", "unchanged", "failed")),
     "validate": (("validated", "quarantined", "skipped"), ("validated",)),
@@ -71,77 +77,76 @@ STAGE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _counts(values: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, int]:
+def _counts(values: Mapping[str, Any], keys: tuple[str, ...] | None) -> dict[str, int]:
     counts = {}
-    for key in keys:
+    for key in keys if keys is not None else tuple(values):
         value = values.get(key)
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, (int, float)):
             counts[key] = int(value)
-        elif isinstance(value, (list, dict)):
+        elif keys is not None and isinstance(value, (list, dict)):
             counts[key] = len(value)
     return counts
 
 
-def _observe(record: Any, stage: str, item: Any) -> None:
-    """Note an emitted Asset event (``Metadata``) or a returned report on the run record."""
-    from airflow.sdk import Metadata
+def _stage(context: Mapping[str, Any]) -> str:
+    dag_id = str(getattr(context.get("ti"), "dag_id", "") or getattr(context.get("dag"), "dag_id", ""))
+    return STAGE_OF_DAG.get(dag_id, dag_id)
 
-    from ragdag.run_records import AssetEventRecord
 
-    if isinstance(item, Metadata):
-        extra = dict(item.extra or {})
-        record.assets_emitted.append(
-            AssetEventRecord(asset_uri=item.asset.uri, asset_name=item.asset.name, extra=extra)
+def _start_record(context: Any) -> None:
+    from ragdag.run_records import start_task_record
+    from ragdag.settings import get_settings
+
+    start_task_record(_stage(context), context, get_settings())
+
+
+def _result_of(context: Mapping[str, Any]) -> Any:
+    ti = context["ti"]
+    try:
+        return ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+    except Exception:  # noqa: BLE001 - no return value to count
+        return None
+
+
+def _finish_record(status: str) -> Callable[[Any], None]:
+    def finish(context: Any) -> None:
+        from ragdag.run_records import AssetEventRecord, RunStatus, finish_task_record
+        from ragdag.settings import get_settings
+
+        stage = _stage(context)
+        task = getattr(context.get("ti"), "task", None)
+        emitted, values = [], {}
+        outlet_events = context.get("outlet_events")
+        for asset in getattr(task, "outlets", None) or []:
+            if getattr(asset, "uri", None) is None or outlet_events is None:
+                continue
+            extra = dict(outlet_events[asset].extra or {})
+            if status == RunStatus.SUCCESS.value:
+                emitted.append(AssetEventRecord(asset_uri=asset.uri, asset_name=asset.name, extra=extra))
+            values.update(extra)
+        if status == RunStatus.SUCCESS.value:
+            result = _result_of(context)
+            if isinstance(result, Mapping):
+                values = {**result, **values}
+            elif isinstance(result, list):
+                values.setdefault("items", result)
+        keys_in, keys_out = STAGE_COUNTS.get(stage, ((), None))
+        finish_task_record(
+            stage, context, get_settings(), RunStatus(status), error=context.get("exception"),
+            emitted=emitted, counts_in=_counts(values, keys_in), counts_out=_counts(values, keys_out),
         )
-        values: Mapping[str, Any] = extra
-    elif isinstance(item, Mapping):
-        values = item
-    elif isinstance(item, list):
-        values = {"items": item}
-    else:
-        return
-    keys_in, keys_out = STAGE_COUNTS.get(stage, ((), ()))
-    record.counts_in.update(_counts(values, keys_in))
-    record.counts_out.update(_counts(values, keys_out or ("items",)))
+
+    return finish
 
 
-def recorded(stage: str) -> Callable[[F], F]:
-    """Give a task one run record (``ragdag.run_records``), written even when it fails.
-
-    Goes under ``@task``. The record gets the Asset events the task yields and the counts of what
-    it returns or emits (``STAGE_COUNTS``); the stage's own report joins it through
-    ``record_stage_report``.
-    """
-
-    def decorate(func: F) -> F:
-        def start() -> Any:
-            from airflow.sdk import get_current_context
-
-            from ragdag.run_records import task_run
-            from ragdag.settings import get_settings
-
-            return task_run(stage, get_current_context(), get_settings())
-
-        if inspect.isgeneratorfunction(func):
-
-            @functools.wraps(func)
-            def generator(*args: Any, **kwargs: Any) -> Any:
-                with start() as record:
-                    for item in func(*args, **kwargs):
-                        _observe(record, stage, item)
-                        yield item
-
-            return generator  # type: ignore[return-value]
-
-        @functools.wraps(func)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with start() as record:
-                result = func(*args, **kwargs)
-                _observe(record, stage, result)
-                return result
-
-        return call  # type: ignore[return-value]
-
-    return decorate
+# Every task attempt of every DAG gets one run record (ragdag.run_records), whatever it does.
+RUN_RECORD_CALLBACKS: dict[str, list[Callable[[Any], None]]] = {
+    "on_execute_callback": [_start_record],
+    "on_success_callback": [_finish_record("success")],
+    "on_failure_callback": [_finish_record("failed")],
+    "on_retry_callback": [_finish_record("failed")],
+    "on_skipped_callback": [_finish_record("skipped")],
+}
+DEFAULT_ARGS.update(RUN_RECORD_CALLBACKS)

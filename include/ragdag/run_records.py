@@ -12,7 +12,6 @@ without DAG or task. Light to import: :mod:`ragdag.dag_wiring` builds on it.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import logging
@@ -236,11 +235,13 @@ def save_record(db: Database, record: RunRecord) -> None:
         db[RUNS].replace_one({"_id": record.id}, document)
 
 
-_current: contextvars.ContextVar[RunRecord | None] = contextvars.ContextVar("ragdag_run_record", default=None)
+# The record of the task attempt running in this process: Airflow runs one task per task-runner
+# process (dag.test() one after the other), and its callbacks run in that process.
+_active: RunRecord | None = None
 
 
 def current_record() -> RunRecord | None:
-    return _current.get()
+    return _active
 
 
 def record_stage_report(
@@ -258,7 +259,7 @@ def record_stage_report(
     Inside a recorded task (:func:`task_run`) of that stage and run, the report joins the task's
     record; elsewhere it is a record of its own, finished now, ``success`` unless told otherwise.
     """
-    record = _current.get()
+    record = _active
     # The record itself says which stage, run and record this is.
     kept = {k: v for k, v in details.items() if k not in ("_id", "stage", "run_id")}
     payload = json.loads(json.dumps(kept, default=str))
@@ -287,33 +288,61 @@ def _finish(record: RunRecord, status: RunStatus) -> None:
     record.seconds = round((record.finished_at - record.started_at).total_seconds(), 3)
 
 
+def start_task_record(stage: str, context: Mapping[str, Any], settings: Settings) -> RunRecord:
+    """A ``running`` record for this task attempt, written at once (a killed worker leaves it so)."""
+    global _active
+    record = new_record(stage, context, settings)
+    _write_safely(settings, record)
+    _active = record
+    return record
+
+
+def finish_task_record(
+    stage: str,
+    context: Mapping[str, Any],
+    settings: Settings,
+    status: RunStatus,
+    *,
+    error: BaseException | str | None = None,
+    emitted: list[AssetEventRecord] | None = None,
+    counts_in: Mapping[str, int] | None = None,
+    counts_out: Mapping[str, int] | None = None,
+) -> RunRecord:
+    """Finish this attempt's record (the one started here, or a new one when none was)."""
+    global _active
+    record = _active
+    fresh = new_record(stage, context, settings)
+    if record is None or record.id != fresh.id:
+        record = fresh
+    if error is not None:
+        record.error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    record.assets_emitted = list(emitted or record.assets_emitted)
+    record.counts_in.update(counts_in or {})
+    record.counts_out.update(counts_out or {})
+    _finish(record, status)
+    _write_safely(settings, record)
+    _active = None
+    return record
+
+
 @contextmanager
 def task_run(stage: str, context: Mapping[str, Any], settings: Settings) -> Iterator[RunRecord]:
-    """Record one task attempt: ``running`` at once, then ``success``, ``skipped`` or ``failed`` (with
-    the error), whatever the body does. The body sets counts, details and emitted events on the
-    yielded record."""
-    from ragdag.stores.mongo import mongo_database
-
-    record = new_record(stage, context, settings)
-    _write_safely(settings, record, mongo_database)
-    token = _current.set(record)
+    """The same record around a block of code (scripts, tests): ``failed`` with the error if it raises."""
+    record = start_task_record(stage, context, settings)
     try:
         yield record
     except BaseException as error:
         skipped = type(error).__name__ in {"AirflowSkipException", "DownstreamTasksSkipped"}
-        record.error = None if skipped else f"{type(error).__name__}: {error}"
-        _finish(record, RunStatus.SKIPPED if skipped else RunStatus.FAILED)
-        _write_safely(settings, record, mongo_database)
+        finish_task_record(stage, context, settings, RunStatus.SKIPPED if skipped else RunStatus.FAILED,
+                           error=None if skipped else error)
         raise
-    else:
-        _finish(record, RunStatus.SUCCESS)
-        _write_safely(settings, record, mongo_database)
-    finally:
-        _current.reset(token)
+    finish_task_record(stage, context, settings, RunStatus.SUCCESS)
 
 
-def _write_safely(settings: Settings, record: RunRecord, mongo_database: Any) -> None:
+def _write_safely(settings: Settings, record: RunRecord) -> None:
     # A record that cannot be written must not turn a good run into a failed one: log it whole.
+    from ragdag.stores.mongo import mongo_database
+
     try:
         with mongo_database(settings) as db:
             save_record(db, record)

@@ -1,11 +1,11 @@
-"""Two-task DAGs on the bundle's shared DAG_KWARGS: one passes, one fails (no retries: a fail exception)."""
+"""Small DAGs on the bundle's shared DAG_KWARGS: one passes, one fails (no retries: a fail exception)."""
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, Metadata, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from ragdag.dag_wiring import DAG_KWARGS, recorded
+from ragdag.dag_wiring import DAG_KWARGS
 
 TINY_OUTPUT = Asset(uri="mongodb://mongodb:27017/ragdag/tiny_output", name="tiny_output")
 
@@ -14,12 +14,10 @@ def tiny(dag_id: str, fail: bool):
     @dag(dag_id=dag_id, schedule=None, **DAG_KWARGS)
     def tiny_dag() -> None:
         @task
-        @recorded("crawl")
         def first() -> dict:
             return {"sources": 2, "new": 2}
 
         @task(outlets=[TINY_OUTPUT])
-        @recorded("crawl")
         def second(report: dict):
             if fail:
                 raise AirflowFailException("the sources file names no author")
