@@ -24,6 +24,8 @@ def check_crawl(settings: Settings, context: Mapping[str, Any], *, error: str) -
 
 def check_validation(settings: Settings, context: Mapping[str, Any], report: Any) -> Notice | None:
     """Validation pass rate below ``1 - RAGDAG_VALIDATION_MAX_FAILED_SHARE`` (the gate failed)."""
+    if report is None:
+        return None
     report = _as_dict(report)
     if report.get("gate_passed", True):
         return None
@@ -62,6 +64,14 @@ def check_drift(settings: Settings, context: Mapping[str, Any], drift: Mapping[s
         f"{test['statistic']:.4g}, p {test['p_value']:.3g} ({test['reference_size']} vs {test['current_size']} "
         f"chunks); vocabulary overlap {drift.get('vocabulary_overlap')}, languages now {languages}",
     )
+
+
+def check_embed_run(
+    settings: Settings, context: Mapping[str, Any], report: Any, drift: Mapping[str, Any] | None
+) -> list[Notice]:
+    """Both checks of an embed run: retrieval hit rate and drift."""
+    notices = [check_retrieval(settings, context, report), check_drift(settings, context, drift)]
+    return [n for n in notices if n is not None]
 
 
 def _as_dict(report: Any) -> dict[str, Any]:

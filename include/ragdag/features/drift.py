@@ -309,3 +309,24 @@ def latest_drift(settings: Settings) -> dict[str, Any] | None:
     with mongo_database(settings) as db:
         details = latest_stage_report(db, "embed", {"drift": {"$ne": None}})
     return details["drift"] if details else None
+
+
+def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """Measure this embed run's drift and keep it in the run's record; the drift (or None).
+
+    A drift test that cannot run (a snapshot unreadable, the store busy) is recorded as
+    ``drift_error`` and does not fail the embed run: its features are written already.
+    """
+    import logging
+
+    from ragdag.run_records import record_stage_report
+    from ragdag.stores.mongo import mongo_database
+
+    try:
+        details = measure_embed_drift(settings, run_id)
+    except Exception as error:  # noqa: BLE001
+        logging.getLogger(__name__).exception("drift test of run %s failed", run_id)
+        details = {"drift": None, "drift_error": f"{type(error).__name__}: {error}"}
+    with mongo_database(settings) as db:
+        record_stage_report(db, "embed", run_id, details, settings=settings)
+    return details["drift"]
