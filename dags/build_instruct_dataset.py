@@ -40,12 +40,13 @@ def build_instruct_dataset() -> None:
 
         from ragdag.datasets.publish import publish_instruct_dataset
         from ragdag.datasets.quality import DatasetQualityFailed
+        from ragdag.llm_client import LlmConfigError
 
         force = bool((context["dag_run"].conf or {}).get("force", False))
         try:
             result = publish_instruct_dataset(get_settings(), run_id_of(context), force=force)
-        except DatasetQualityFailed as failed:
-            # A verdict on the data, not a transient error: retrying cannot help.
+        except (DatasetQualityFailed, LlmConfigError) as failed:
+            # A verdict on the data, or a missing connection: retrying cannot help.
             raise AirflowFailException(str(failed)) from failed
         return result.summary()
 

@@ -84,3 +84,19 @@ def test_a_failing_quality_gate_fails_build_without_retries_or_event(dataset_dag
     log = capfd.readouterr()
     assert "AirflowFailException: instruct dataset quality gate failed" in log.out + log.err
     assert asset_events_of(dag_run) == []
+
+
+def test_the_llm_generator_without_its_connection_fails_at_once_naming_it(dataset_dag, settings, mongo_db, monkeypatch, capfd) -> None:
+    monkeypatch.setenv("RAGDAG_DATASET_GENERATOR", "llm")
+    monkeypatch.delenv("AIRFLOW_CONN_LLM_DEFAULT", raising=False)
+    get_settings.cache_clear()
+    seed_chunks(get_settings())
+
+    dag_run = dataset_dag.test()
+
+    assert task_states(dag_run) == {"build": "failed", "announce": "upstream_failed"}
+    [build] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "build"]
+    assert build.try_number == 1
+    log = capfd.readouterr()
+    assert "the llm generator needs the Airflow connection 'llm_default'" in log.out + log.err
+    assert asset_events_of(dag_run) == []
