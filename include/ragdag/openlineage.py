@@ -34,8 +34,8 @@ S3 = "s3://ragdag"
 # (dag_id, task_id) -> (reads, writes): the store collections behind each stage's Assets.
 STAGE_STORES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ("crawl_sources", "crawl"): (
-        (), (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{MONGO}/authors",
-             f"{MONGO}/crawl_errors"),
+        (),
+        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{MONGO}/authors", f"{MONGO}/crawl_errors"),
     ),
     ("validate_documents", "validate"): (
         (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
@@ -49,7 +49,9 @@ STAGE_STORES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
         (f"{QDRANT}/embedded_chunks", f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
         (f"{S3}/instruct_datasets",),
     ),
-    ("train_model", "train"): ((f"{S3}/instruct_datasets",), (f"{S3}/models", f"{MONGO}/model_registry")),
+    ("train_model", "train_local"): ((f"{S3}/instruct_datasets",), (f"{S3}/models",)),
+    ("train_model", "evaluate"): ((f"{S3}/instruct_datasets", f"{S3}/models"), (f"{MONGO}/model_registry",)),
+    ("train_model", "register"): ((f"{MONGO}/model_registry",), (f"{MONGO}/model_registry",)),
 }
 
 
