@@ -134,8 +134,14 @@ def _finish_record(status: str) -> Callable[[Any], None]:
                 values.setdefault("items", result)
         keys_in, keys_out = STAGE_COUNTS.get(stage, ((), None))
         finish_task_record(
-            stage, context, get_settings(), RunStatus(status), error=context.get("exception"),
-            emitted=emitted, counts_in=_counts(values, keys_in), counts_out=_counts(values, keys_out),
+            stage,
+            context,
+            get_settings(),
+            RunStatus(status),
+            error=context.get("exception"),
+            emitted=emitted,
+            counts_in=_counts(values, keys_in),
+            counts_out=_counts(values, keys_out),
         )
 
     return finish

@@ -23,14 +23,13 @@ if TYPE_CHECKING:
 PURPOSE = (
     "ragdag collects an author's public writing (web articles, feeds, posts, code repositories), checks it, "
     "turns it into a retrieval index (embedded chunks) and into instruction datasets, and fine-tunes a "
-    "language model on them: an \"LLM twin\" that writes in the author's voice and answers from their "
+    'language model on them: an "LLM twin" that writes in the author\'s voice and answers from their '
     "material. It is a batch data platform; it serves no predictions by itself."
 )
 LIMITS = [
     "Only public sources named by the operator are crawled; robots.txt is obeyed; the data is the "
     "author's own writing, so the model reproduces their views, errors and gaps.",
-    "Languages outside RAGDAG_ALLOWED_LANGUAGES are quarantined, not translated: the model knows nothing "
-    "of them.",
+    "Languages outside RAGDAG_ALLOWED_LANGUAGES are quarantined, not translated: the model knows nothing of them.",
     "The offline instruction generator derives questions from the documents' own structure; answers "
     "are extracts of the sources, not verified facts.",
     "Training runs few steps on CPU by default (RAGDAG_TRAINING_STEPS): metrics show the pipeline "
@@ -81,15 +80,22 @@ def dataset_card(settings: Settings, manifest: Any | None, drift: dict[str, Any]
     lines = [
         f"# Dataset card: instruct dataset {manifest.version}",
         "",
-        _table({
-            "version": manifest.version, "created": manifest.created_at, "built by run": manifest.built_by_run_id,
-            "train samples": manifest.train_samples, "test samples": manifest.test_samples,
-            "preference pairs (train / test)": f"{getattr(manifest, 'preference_train_samples', 0)} / "
-            f"{getattr(manifest, 'preference_test_samples', 0)}",
-            "test share / seed": f"{manifest.test_share} / {manifest.seed}",
-            "source documents": len(manifest.source_documents), "embedding models": ", ".join(manifest.embedding_models),
-            "code version": manifest.code_version, "manifest": manifest.manifest_uri,
-        }),
+        _table(
+            {
+                "version": manifest.version,
+                "created": manifest.created_at,
+                "built by run": manifest.built_by_run_id,
+                "train samples": manifest.train_samples,
+                "test samples": manifest.test_samples,
+                "preference pairs (train / test)": f"{getattr(manifest, 'preference_train_samples', 0)} / "
+                f"{getattr(manifest, 'preference_test_samples', 0)}",
+                "test share / seed": f"{manifest.test_share} / {manifest.seed}",
+                "source documents": len(manifest.source_documents),
+                "embedding models": ", ".join(manifest.embedding_models),
+                "code version": manifest.code_version,
+                "manifest": manifest.manifest_uri,
+            }
+        ),
         "",
         "## Data sources",
         f"Documents per category: {sources['categories'] or 'not recorded'}. Hosts: {sources['hosts'] or 'not recorded'}.",
@@ -129,11 +135,17 @@ def model_card(model: Any | None, manifest: Any | None) -> str:
     lines = [
         f"# Model card: {model.model_id}",
         "",
-        _table({
-            "model id": model.model_id, "trained": model.created_at, "trained by run": model.trained_by_run_id,
-            "backend": model.backend, "dataset version": model.dataset_version,
-            "dataset manifest": model.dataset_manifest_uri, "artifact": model.artifact_uri,
-        }),
+        _table(
+            {
+                "model id": model.model_id,
+                "trained": model.created_at,
+                "trained by run": model.trained_by_run_id,
+                "backend": model.backend,
+                "dataset version": model.dataset_version,
+                "dataset manifest": model.dataset_manifest_uri,
+                "artifact": model.artifact_uri,
+            }
+        ),
         "",
         "## Training",
         f"Hyperparameters: {_json(model.hyperparameters)}",
@@ -171,23 +183,30 @@ def system_record(settings: Settings, db: Any, manifest: Any | None, model: Any 
         "## 1. General description and intended purpose",
         PURPOSE,
         "",
-        _table({
-            "code version": code.git_sha or code.package_version, "package": f"{code.package_version} "
-            f"(files {code.package_hash})", "settings hash": settings_hash(settings),
-            "latest dataset version": manifest.version if manifest else "none",
-            "latest model": model.model_id if model else "none",
-        }),
+        _table(
+            {
+                "code version": code.git_sha or code.package_version,
+                "package": f"{code.package_version} (files {code.package_hash})",
+                "settings hash": settings_hash(settings),
+                "latest dataset version": manifest.version if manifest else "none",
+                "latest model": model.model_id if model else "none",
+            }
+        ),
         "",
         "## 2. Development: the chain, data sources and data governance",
         "Five Airflow DAGs, each started by the Asset the previous one emits: "
-        + " → ".join(a.name for a in CHAIN) + ". See docs/architecture.md.",
+        + " → ".join(a.name for a in CHAIN)
+        + ". See docs/architecture.md.",
         "Sources: the links in the sources file or the REST conf of a crawl run (public pages, feeds, "
         "repositories of one author); robots.txt, rate limits and size limits apply.",
         "Governance: every document is checked by its category's Great Expectations suite (reviewed JSON "
         "in expectations/); failures go to the quarantine and are released only by a person, with the "
         "release in the audit trail.",
-        (f"Latest dataset: {len(manifest.source_documents)} documents, sources {_sources(manifest)}."
-         if manifest else "No dataset yet."),
+        (
+            f"Latest dataset: {len(manifest.source_documents)} documents, sources {_sources(manifest)}."
+            if manifest
+            else "No dataset yet."
+        ),
         "",
         "## 3. Quality checks",
         f"Validation gate: at most {settings.validation_max_failed_share:.0%} of a batch may fail "
@@ -213,13 +232,18 @@ def system_record(settings: Settings, db: Any, manifest: Any | None, model: Any 
         *[f"- {limit}" for limit in LIMITS],
         "",
         "## 7. Versions",
-        _table({
-            "dataset": f"{manifest.version} ({manifest.created_at})" if manifest else "none",
-            "model": f"{model.model_id} ({model.created_at})" if model else "none",
-            "embedding model": settings.embedding_model_id,
-            "validation suites": (", ".join(f"{k}: v{v}" for k, v in _sources(manifest)["suite_versions"].items())
-                                  if manifest else "n/a"),
-        }),
+        _table(
+            {
+                "dataset": f"{manifest.version} ({manifest.created_at})" if manifest else "none",
+                "model": f"{model.model_id} ({model.created_at})" if model else "none",
+                "embedding model": settings.embedding_model_id,
+                "validation suites": (
+                    ", ".join(f"{k}: v{v}" for k, v in _sources(manifest)["suite_versions"].items())
+                    if manifest
+                    else "n/a"
+                ),
+            }
+        ),
         "",
     ]
     return "\n".join(lines)

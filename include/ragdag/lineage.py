@@ -150,9 +150,14 @@ def _document_lineage(
     doc = _find_document(db, document_id)
     if doc is None:
         return DocumentLineage(
-            document_id=document_id, content_hash=used_hash, found=False, url=used.get("url"),
-            category=used.get("category"), title=used.get("title"),
-            suite_version=used.get("validation_suite_version"), validate_run_id=used.get("validation_run_id"),
+            document_id=document_id,
+            content_hash=used_hash,
+            found=False,
+            url=used.get("url"),
+            category=used.get("category"),
+            title=used.get("title"),
+            suite_version=used.get("validation_suite_version"),
+            validate_run_id=used.get("validation_run_id"),
         )
     validation = doc.get("validation") or {}
     current = doc.get("content_hash")
@@ -201,8 +206,12 @@ def _recorded(manifest: Any, document_id: str) -> dict[str, Any]:
 
 def _model(record: Any) -> ModelLineage:
     return ModelLineage(
-        model_id=record.model_id, dataset_version=record.dataset_version, trained_by_run_id=record.trained_by_run_id,
-        artifact_uri=record.artifact_uri, backend=record.backend, metrics=dict(record.metrics),
+        model_id=record.model_id,
+        dataset_version=record.dataset_version,
+        trained_by_run_id=record.trained_by_run_id,
+        artifact_uri=record.artifact_uri,
+        backend=record.backend,
+        metrics=dict(record.metrics),
         created_at=record.created_at,
     )
 
@@ -240,12 +249,16 @@ def lineage_of(settings: Settings, identifier: str) -> LineageGraph:
         model = find_model(db, identifier)
         if model is not None:
             return LineageGraph(
-                query=identifier, kind="model", models=[_model(model)],
+                query=identifier,
+                kind="model",
+                models=[_model(model)],
                 datasets=[_dataset_lineage(settings, db, runs, model.dataset_version)],
             )
         if _dataset_exists(settings, identifier):
             return LineageGraph(
-                query=identifier, kind="dataset", models=_models_of_dataset(db, identifier),
+                query=identifier,
+                kind="dataset",
+                models=_models_of_dataset(db, identifier),
                 datasets=[_dataset_lineage(settings, db, runs, identifier)],
             )
         if _find_document(db, identifier) is not None:
@@ -254,8 +267,11 @@ def lineage_of(settings: Settings, identifier: str) -> LineageGraph:
             for dataset in datasets:  # only this document's row of each dataset
                 dataset.documents = [d for d in dataset.documents if d.document_id == identifier]
             return LineageGraph(
-                query=identifier, kind="document", document=_document_lineage(db, runs, identifier, None),
-                datasets=datasets, models=[m for v in versions for m in _models_of_dataset(db, v)],
+                query=identifier,
+                kind="document",
+                document=_document_lineage(db, runs, identifier, None),
+                datasets=datasets,
+                models=[m for v in versions for m in _models_of_dataset(db, v)],
             )
     raise UnknownLineageId(
         f"{identifier!r} is no model id (model_registry), dataset version (instruct_datasets/<version>/"
@@ -267,11 +283,12 @@ def render_text(graph: LineageGraph) -> str:
     """The chain as indented lines: model → dataset → documents → URL."""
     lines: list[str] = []
     for model in graph.models:
-        lines.append(f"model {model.model_id} (run {model.trained_by_run_id}, {model.backend}) "
-                     f"metrics {model.metrics}")
+        lines.append(f"model {model.model_id} (run {model.trained_by_run_id}, {model.backend}) metrics {model.metrics}")
     for dataset in graph.datasets:
-        lines.append(f"  dataset {dataset.version} (run {dataset.built_by_run_id}, {dataset.train_samples} train / "
-                     f"{dataset.test_samples} test, {len(dataset.documents)} documents) {dataset.manifest_uri}")
+        lines.append(
+            f"  dataset {dataset.version} (run {dataset.built_by_run_id}, {dataset.train_samples} train / "
+            f"{dataset.test_samples} test, {len(dataset.documents)} documents) {dataset.manifest_uri}"
+        )
         for doc in dataset.documents:
             lines.append("    " + _document_line(doc))
     if graph.document is not None:

@@ -17,7 +17,10 @@ from ragdag.settings import Settings
 def check_crawl(settings: Settings, context: Mapping[str, Any], *, error: str) -> Notice | None:
     """The crawl failed more sources than ``RAGDAG_MAX_FAILED_SOURCE_SHARE`` allows."""
     return alert_breach(
-        settings, NoticeKind.CRAWL_FAILED_SHARE, what=error, threshold=settings.max_failed_source_share,
+        settings,
+        NoticeKind.CRAWL_FAILED_SHARE,
+        what=error,
+        threshold=settings.max_failed_source_share,
         context=context,
     )
 
@@ -31,10 +34,13 @@ def check_validation(settings: Settings, context: Mapping[str, Any], report: Any
         return None
     worst = ", ".join(report.get("worst_expectations") or []) or "see the validation report"
     return alert_breach(
-        settings, NoticeKind.VALIDATION_PASS_RATE, context=context,
+        settings,
+        NoticeKind.VALIDATION_PASS_RATE,
+        context=context,
         what=f"validation pass rate {1 - report['failed_share']:.1%} below {1 - report['threshold']:.1%} "
         f"({report.get('quarantined', 0)} quarantined; worst expectations: {worst})",
-        value=1 - float(report["failed_share"]), threshold=1 - float(report["threshold"]),
+        value=1 - float(report["failed_share"]),
+        threshold=1 - float(report["threshold"]),
     )
 
 
@@ -45,7 +51,10 @@ def check_retrieval(settings: Settings, context: Mapping[str, Any], report: Any)
     if rate is None or rate >= settings.retrieval_min_hit_rate:
         return None
     return alert_breach(
-        settings, NoticeKind.RETRIEVAL_HIT_RATE, context=context, value=float(rate),
+        settings,
+        NoticeKind.RETRIEVAL_HIT_RATE,
+        context=context,
+        value=float(rate),
         threshold=settings.retrieval_min_hit_rate,
         what=f"retrieval hit rate {rate:.1%} below {settings.retrieval_min_hit_rate:.1%} "
         f"(RAGDAG_RETRIEVAL_MIN_HIT_RATE) on {report.get('retrieval_sample_size', 0)} sampled documents",
@@ -59,7 +68,11 @@ def check_drift(settings: Settings, context: Mapping[str, Any], drift: Mapping[s
     test = drift["embeddings"]
     languages = drift.get("current_text", {}).get("languages", {})
     return alert_breach(
-        settings, NoticeKind.DRIFT, context=context, value=float(test["p_value"]), threshold=float(drift["alpha"]),
+        settings,
+        NoticeKind.DRIFT,
+        context=context,
+        value=float(test["p_value"]),
+        threshold=float(drift["alpha"]),
         what=f"feature drift against {drift['reference_kind']} {drift['reference_run_id']}: MMD² "
         f"{test['statistic']:.4g}, p {test['p_value']:.3g} ({test['reference_size']} vs {test['current_size']} "
         f"chunks); vocabulary overlap {drift.get('vocabulary_overlap')}, languages now {languages}",

@@ -70,8 +70,11 @@ class Notice(BaseModel):
     def text(self) -> str:
         lines = [self.title, self.what]
         if self.value is not None:
-            lines.append(f"value {self.value:.4g}, threshold {self.threshold:.4g}" if self.threshold is not None
-                         else f"value {self.value:.4g}")
+            lines.append(
+                f"value {self.value:.4g}, threshold {self.threshold:.4g}"
+                if self.threshold is not None
+                else f"value {self.value:.4g}"
+            )
         if self.log_url:
             lines.append(f"log: {self.log_url}")
         return "\n".join(lines)
@@ -259,7 +262,9 @@ def alert_breach(
     if context:
         notice = notice_from_context(context, kind, what=what, value=value, threshold=threshold)
     else:
-        notice = Notice(kind=kind, dag_id=None, task_id=None, run_id=run_id, what=what, value=value, threshold=threshold)
+        notice = Notice(
+            kind=kind, dag_id=None, task_id=None, run_id=run_id, what=what, value=value, threshold=threshold
+        )
     key = f"{notice.run_id}/{kind.value}"
     with mongo_database(settings) as db:
         try:

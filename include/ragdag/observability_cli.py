@@ -20,9 +20,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     for r in records:
         seconds = f"{r.seconds:7.1f}s" if r.seconds is not None else "       -"
         where = f"{r.dag_id}.{r.task_id}" + (f"[{r.map_index}]" if r.map_index not in (None, -1) else "")
-        print(f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.stage:9s} {r.status.value:8s} {seconds} {r.trigger.kind.value:8s} "
-              f"{where if r.dag_id else '(direct)':40s} {r.run_id}  in {r.counts_in} out {r.counts_out}"
-              + (f"  ERROR {r.error}" if r.error else ""))
+        print(
+            f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.stage:9s} {r.status.value:8s} {seconds} {r.trigger.kind.value:8s} "
+            f"{where if r.dag_id else '(direct)':40s} {r.run_id}  in {r.counts_in} out {r.counts_out}"
+            + (f"  ERROR {r.error}" if r.error else "")
+        )
     return 0
 
 
@@ -60,9 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_cmd_runs)
 
-    lineage = sub.add_parser(
-        "lineage", help="Model → dataset version → documents (hashes, suites, runs) → URLs."
-    )
+    lineage = sub.add_parser("lineage", help="Model → dataset version → documents (hashes, suites, runs) → URLs.")
     lineage.add_argument("identifier", metavar="MODEL_ID|DATASET_VERSION|DOCUMENT_ID")
     lineage.add_argument("--json", action="store_true")
     lineage.set_defaults(func=_cmd_lineage)

@@ -333,8 +333,13 @@ def task_run(stage: str, context: Mapping[str, Any], settings: Settings) -> Iter
         yield record
     except BaseException as error:
         skipped = type(error).__name__ in {"AirflowSkipException", "DownstreamTasksSkipped"}
-        finish_task_record(stage, context, settings, RunStatus.SKIPPED if skipped else RunStatus.FAILED,
-                           error=None if skipped else error)
+        finish_task_record(
+            stage,
+            context,
+            settings,
+            RunStatus.SKIPPED if skipped else RunStatus.FAILED,
+            error=None if skipped else error,
+        )
         raise
     finish_task_record(stage, context, settings, RunStatus.SUCCESS)
 

@@ -11,7 +11,6 @@ import pytest
 from ragdag.notifications import ALERTS, NoticeKind, alert_breach
 from ragdag.run_records import RUNS
 
-
 TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
 
 
@@ -68,8 +67,9 @@ def test_a_successful_run_sends_nothing(tiny_dags, settings, webhook, mongo_db) 
 
 def test_a_breach_alerts_once_per_run_and_kind(settings, webhook, mongo_db) -> None:
     def breach(run_id: str, kind: NoticeKind = NoticeKind.RETRIEVAL_HIT_RATE):
-        return alert_breach(settings, kind, what="retrieval hit rate 0.20 below 0.50", value=0.2,
-                            threshold=0.5, run_id=run_id)
+        return alert_breach(
+            settings, kind, what="retrieval hit rate 0.20 below 0.50", value=0.2, threshold=0.5, run_id=run_id
+        )
 
     # One breach per document of a batch: still one notice for the run.
     sent = [breach("run-1") for _ in range(5)]
@@ -81,7 +81,10 @@ def test_a_breach_alerts_once_per_run_and_kind(settings, webhook, mongo_db) -> N
     breach("run-1", NoticeKind.DRIFT)
     breach("run-2")
     assert [(b["run_id"], b["kind"]) for b in webhook.bodies] == [
-        ("run-1", "retrieval_hit_rate"), ("run-1", "drift"), ("run-2", "retrieval_hit_rate")]
+        ("run-1", "retrieval_hit_rate"),
+        ("run-1", "drift"),
+        ("run-2", "retrieval_hit_rate"),
+    ]
     assert mongo_db[ALERTS].count_documents({}) == 3
 
 
@@ -100,8 +103,10 @@ def test_the_webhook_url_can_be_the_host_or_the_uri_parts(value) -> None:
     from ragdag.notifications import connection_url
 
     assert connection_url(Connection(conn_id="a", conn_type="http", host=value)) == value
-    assert connection_url(Connection.from_uri("https://hooks.example/services/T/B/X", conn_id="b")) == \
-        "https://hooks.example/services/T/B/X"
+    assert (
+        connection_url(Connection.from_uri("https://hooks.example/services/T/B/X", conn_id="b"))
+        == "https://hooks.example/services/T/B/X"
+    )
 
 
 def test_threshold_checks_alert_once_each_and_stay_quiet_within_bounds(settings, webhook, mongo_db) -> None:
@@ -112,8 +117,13 @@ def test_threshold_checks_alert_once_each_and_stay_quiet_within_bounds(settings,
     assert check_retrieval(settings, context, {"retrieval_hit_rate": 0.9}) is None
     assert check_retrieval(settings, context, low) is not None
     assert check_retrieval(settings, context, low) is None  # the retry of the same run
-    failed_gate = {"gate_passed": False, "failed_share": 0.4, "threshold": 0.2, "quarantined": 4,
-                   "worst_expectations": ["articles.language_allowed"]}
+    failed_gate = {
+        "gate_passed": False,
+        "failed_share": 0.4,
+        "threshold": 0.2,
+        "quarantined": 4,
+        "worst_expectations": ["articles.language_allowed"],
+    }
     assert check_validation(settings, {"run_id": "validate-run-1"}, failed_gate) is not None
     assert check_validation(settings, {"run_id": "validate-run-2"}, {**failed_gate, "gate_passed": True}) is None
     assert check_drift(settings, context, None) is None

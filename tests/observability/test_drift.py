@@ -83,8 +83,14 @@ def test_same_distribution_batches_are_not_flagged_beyond_alpha(corpus_vectors) 
     p_values = []
     for _ in range(DRAWS):
         draw = rng.permutation(len(texts))
-        p_values.append(mmd_test(vectors[draw[:BATCH]], vectors[draw[BATCH : 2 * BATCH]], permutations=100,
-                                 seed=int(rng.integers(1 << 31))).p_value)
+        p_values.append(
+            mmd_test(
+                vectors[draw[:BATCH]],
+                vectors[draw[BATCH : 2 * BATCH]],
+                permutations=100,
+                seed=int(rng.integers(1 << 31)),
+            ).p_value
+        )
     false_positive_rate = float(np.mean(np.asarray(p_values) < ALPHA))
     assert false_positive_rate <= 0.15, sorted(p_values)[:8]
     assert np.median(p_values) > 0.2  # under the null the p-values spread over (0, 1]
@@ -107,8 +113,12 @@ def test_the_statistic_is_exact_under_permutation_and_needs_two_vectors_a_side()
 
 
 def test_text_statistics_and_vocabulary() -> None:
-    stats = text_statistics(["The quick brown fox jumps over the lazy dog near the river bank today.",
-                             "Der schnelle braune Fuchs springt über den faulen Hund am Flussufer heute."])
+    stats = text_statistics(
+        [
+            "The quick brown fox jumps over the lazy dog near the river bank today.",
+            "Der schnelle braune Fuchs springt über den faulen Hund am Flussufer heute.",
+        ]
+    )
     assert stats.chunks == 2 and stats.languages == {"en": 0.5, "de": 0.5}
     assert stats.mean_words == 13.0
     assert vocabulary_overlap(["a b c d"], ["a b x y"]) == 0.5
@@ -128,9 +138,14 @@ def _store_chunks(settings, texts: list[str], vectors: np.ndarray, prefix: str) 
         ids = [document_id(f"https://example.org/{prefix}/{i}") for i in range(len(texts))]
         items = [
             DocumentFeatures(
-                document={"_id": ids[i], "url": f"https://example.org/{prefix}/{i}", "category": "articles",
-                          "content_hash": content_hash(text)},
-                cleaned_text=text, chunks=[Chunk(document_id=ids[i], chunk_index=0, text=text, token_count=9)],
+                document={
+                    "_id": ids[i],
+                    "url": f"https://example.org/{prefix}/{i}",
+                    "category": "articles",
+                    "content_hash": content_hash(text),
+                },
+                cleaned_text=text,
+                chunks=[Chunk(document_id=ids[i], chunk_index=0, text=text, token_count=9)],
                 vectors=vectors[i : i + 1],
             )
             for i, text in enumerate(texts)
@@ -138,8 +153,9 @@ def _store_chunks(settings, texts: list[str], vectors: np.ndarray, prefix: str) 
         write_features(client, items, model_id="m", feature_version="f")
 
 
-def test_each_embed_run_is_compared_with_the_previous_one_and_the_drift_is_kept(settings, mongo_db, corpus_vectors,
-                                                                              monkeypatch) -> None:
+def test_each_embed_run_is_compared_with_the_previous_one_and_the_drift_is_kept(
+    settings, mongo_db, corpus_vectors, monkeypatch
+) -> None:
     from ragdag.features.drift import latest_drift, measure_embed_drift
     from ragdag.run_records import record_stage_report
 

@@ -16,9 +16,16 @@ URLS = ["http://127.0.0.1:8001/airflow-assets.html", "http://127.0.0.1:8001/feat
 
 def _record(stage: str, run_id: str, task_id: str, start: datetime, seconds: float) -> RunRecord:
     return RunRecord(
-        id=f"{stage}-dag/{run_id}/{task_id}/-1/1", stage=stage, run_id=run_id, dag_id=f"{stage}-dag", task_id=task_id,
-        trigger=Trigger(kind=TriggerKind.ASSET, run_type="asset_triggered"), started_at=start,
-        finished_at=start + timedelta(seconds=seconds), status=RunStatus.SUCCESS, code_version=code_version(),
+        id=f"{stage}-dag/{run_id}/{task_id}/-1/1",
+        stage=stage,
+        run_id=run_id,
+        dag_id=f"{stage}-dag",
+        task_id=task_id,
+        trigger=Trigger(kind=TriggerKind.ASSET, run_type="asset_triggered"),
+        started_at=start,
+        finished_at=start + timedelta(seconds=seconds),
+        status=RunStatus.SUCCESS,
+        code_version=code_version(),
         settings_hash="0" * 16,
     )
 
@@ -33,33 +40,67 @@ def chain(settings, mongo_db):
 
     ids = [document_id(u) for u in URLS]
     for i, (doc_id, url) in enumerate(zip(ids, URLS)):
-        mongo_db.articles.insert_one({
-            "_id": doc_id, "url": url, "category": "articles", "title": f"Page {i}", "content": f"text {i}",
-            "content_hash": content_hash(f"text {i}"), "crawled_at": T0 + timedelta(seconds=i),
-            "validation": {"status": "validated", "suite": "articles", "suite_version": 3, "run_id": "validate-1",
-                           "validated_at": T0 + timedelta(minutes=5), "content_hash": content_hash(f"text {i}")},
-        })
+        mongo_db.articles.insert_one(
+            {
+                "_id": doc_id,
+                "url": url,
+                "category": "articles",
+                "title": f"Page {i}",
+                "content": f"text {i}",
+                "content_hash": content_hash(f"text {i}"),
+                "crawled_at": T0 + timedelta(seconds=i),
+                "validation": {
+                    "status": "validated",
+                    "suite": "articles",
+                    "suite_version": 3,
+                    "run_id": "validate-1",
+                    "validated_at": T0 + timedelta(minutes=5),
+                    "content_hash": content_hash(f"text {i}"),
+                },
+            }
+        )
     save_record(mongo_db, _record("crawl", "crawl-1", "crawl", T0 - timedelta(seconds=5), 30))
     save_record(mongo_db, _record("embed", "embed-0", "embed", T0 - timedelta(days=1), 30))  # before: not it
     save_record(mongo_db, _record("embed", "embed-1", "embed", T0 + timedelta(minutes=6), 30))
     version = "v-0123456789abcdef"
     store = open_object_store(settings)
     manifest = DatasetManifest(
-        version=version, created_at=T0 + timedelta(minutes=10), train_samples=3, test_samples=1, test_share=0.2,
-        seed=42, train_uri="train", test_uri="test", manifest_uri=store.uri(f"instruct_datasets/{version}/manifest.json"),
+        version=version,
+        created_at=T0 + timedelta(minutes=10),
+        train_samples=3,
+        test_samples=1,
+        test_share=0.2,
+        seed=42,
+        train_uri="train",
+        test_uri="test",
+        manifest_uri=store.uri(f"instruct_datasets/{version}/manifest.json"),
         source_documents={d: content_hash(f"text {i}") for i, d in enumerate(ids)},
-        embedding_models=["sentence-transformers/all-MiniLM-L6-v2"], built_by_run_id="dataset-1",
-        code_version="0.1.0", published=True,
+        embedding_models=["sentence-transformers/all-MiniLM-L6-v2"],
+        built_by_run_id="dataset-1",
+        code_version="0.1.0",
+        published=True,
     )
     store.put_bytes(f"instruct_datasets/{version}/manifest.json", manifest.model_dump_json().encode())
     store.put_bytes("instruct_datasets/LATEST", version.encode())
-    record = registry.ModelRecord.model_validate({
-        "model_id": "ragdag-twin-1", "job_name": "ragdag-twin-1", "status": "succeeded", "dataset_version": version,
-        "dataset_manifest_uri": manifest.manifest_uri, "dataset_manifest_sha256": "0" * 64, "base_model": "",
-        "adapter": False, "backend": "local", "hyperparameters": {"steps": "30"}, "code_version": "0.1.0",
-        "metrics": {"eval_loss": 2.5}, "artifact_uri": "models/x", "trained_by_run_id": "train-1",
-        "created_at": T0 + timedelta(minutes=20),
-    })
+    record = registry.ModelRecord.model_validate(
+        {
+            "model_id": "ragdag-twin-1",
+            "job_name": "ragdag-twin-1",
+            "status": "succeeded",
+            "dataset_version": version,
+            "dataset_manifest_uri": manifest.manifest_uri,
+            "dataset_manifest_sha256": "0" * 64,
+            "base_model": "",
+            "adapter": False,
+            "backend": "local",
+            "hyperparameters": {"steps": "30"},
+            "code_version": "0.1.0",
+            "metrics": {"eval_loss": 2.5},
+            "artifact_uri": "models/x",
+            "trained_by_run_id": "train-1",
+            "created_at": T0 + timedelta(minutes=20),
+        }
+    )
     save = getattr(registry, "save_model", None) or registry.register_model  # the registry is being reworked
     save(mongo_db, record)
     return {"ids": ids, "version": version, "model_id": "ragdag-twin-1"}
@@ -115,7 +156,14 @@ def test_the_cli_prints_lineage_runs_and_builds_the_documents(settings, chain, c
     system = (tmp_path / "docs" / "system_record.md").read_text()
     assert chain["version"] in dataset_card and "## Data governance and quality checks" in dataset_card
     assert chain["model_id"] in model_card and "eval_loss" in model_card
-    for heading in ("General description and intended purpose", "data sources and data governance",
-                    "Quality checks", "Evaluation", "Monitoring and record keeping", "Limits", "Versions"):
+    for heading in (
+        "General description and intended purpose",
+        "data sources and data governance",
+        "Quality checks",
+        "Evaluation",
+        "Monitoring and record keeping",
+        "Limits",
+        "Versions",
+    ):
         assert heading in system
     assert chain["version"] in system and chain["model_id"] in system

@@ -28,8 +28,13 @@ print("STATE", run.state)
 def test_a_dag_run_writes_start_and_complete_events_with_its_datasets(airflow_db, settings) -> None:
     # A child process: the provider decides at import time whether OpenLineage is on.
     env = {**os.environ, **openlineage_env(settings)}
-    result = subprocess.run([sys.executable, "-c", RUN_DAG, str(TINY_DAGS), "lineage_tiny"], env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_DAG, str(TINY_DAGS), "lineage_tiny"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "STATE success" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
 
     events = [e for e in read_events(settings) if e["job"]["name"] == "lineage_tiny.copy"]
@@ -37,7 +42,9 @@ def test_a_dag_run_writes_start_and_complete_events_with_its_datasets(airflow_db
     for event in events:
         assert event["job"]["namespace"] == "ragdag"
         assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("qdrant://qdrant:6333", "embedded_chunks")]
-        assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [("mongodb://mongodb:27017", "ragdag.tiny_output")]
+        assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
+            ("mongodb://mongodb:27017", "ragdag.tiny_output")
+        ]
     assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
     dag_events = [e for e in read_events(settings) if e["job"]["name"] == "lineage_tiny"]
     assert "COMPLETE" in {e["eventType"] for e in dag_events}  # dag.test() fires no DAG-run start listener
@@ -49,7 +56,9 @@ def test_each_stage_names_the_store_collections_behind_its_assets() -> None:
     inputs, outputs = task_datasets("embed_documents", "embed", [VALIDATED_DOCUMENTS], [EMBEDDED_CHUNKS])
     assert ("mongodb://mongodb:27017", "ragdag.validated_documents") in [(d.namespace, d.name) for d in inputs]
     assert ("mongodb://mongodb:27017", "ragdag.articles") in [(d.namespace, d.name) for d in inputs]
-    assert [(d.namespace, d.name) for d in outputs][:2] == [("qdrant://qdrant:6333", "embedded_chunks"),
-                                                             ("qdrant://qdrant:6333", "cleaned_documents")]
+    assert [(d.namespace, d.name) for d in outputs][:2] == [
+        ("qdrant://qdrant:6333", "embedded_chunks"),
+        ("qdrant://qdrant:6333", "cleaned_documents"),
+    ]
     s3 = ol_dataset("s3://ragdag/instruct_datasets")
     assert (s3.namespace, s3.name) == ("s3://ragdag", "instruct_datasets")

@@ -78,7 +78,11 @@ def _mmd2_of_splits(kernel: np.ndarray, in_x: np.ndarray) -> np.ndarray:
 
 
 def mmd_test(
-    reference: np.ndarray, current: np.ndarray, *, permutations: int = 200, components: int = PCA_COMPONENTS,
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    permutations: int = 200,
+    components: int = PCA_COMPONENTS,
     seed: int = 0,
 ) -> MmdResult:
     """MMD² of two samples of vectors with a permutation p-value (at least 2 vectors each)."""
@@ -175,8 +179,9 @@ class ChunkSample(BaseModel):
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, vectors=self.array(), texts=np.asarray(self.texts, dtype=str),
-                            run_id=np.asarray(self.run_id))
+        np.savez_compressed(
+            buffer, vectors=self.array(), texts=np.asarray(self.texts, dtype=str), run_id=np.asarray(self.run_id)
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -186,8 +191,14 @@ class ChunkSample(BaseModel):
 
 
 def compare(
-    reference: ChunkSample, current: ChunkSample, *, alpha: float, permutations: int, reference_kind: str,
-    reference_dataset_version: str | None = None, seed: int = 0,
+    reference: ChunkSample,
+    current: ChunkSample,
+    *,
+    alpha: float,
+    permutations: int,
+    reference_kind: str,
+    reference_dataset_version: str | None = None,
+    seed: int = 0,
 ) -> DriftReport:
     result = mmd_test(reference.array(), current.array(), permutations=permutations, seed=seed)
     return DriftReport(
@@ -294,8 +305,12 @@ def measure_embed_drift(settings: Settings, run_id: str) -> dict[str, Any]:
     else:
         key, kind, version = reference
         report = compare(
-            ChunkSample.from_bytes(store.get_bytes(key)), current, alpha=settings.drift_alpha,
-            permutations=settings.drift_permutations, reference_kind=kind, reference_dataset_version=version,
+            ChunkSample.from_bytes(store.get_bytes(key)),
+            current,
+            alpha=settings.drift_alpha,
+            permutations=settings.drift_permutations,
+            reference_kind=kind,
+            reference_dataset_version=version,
         )
         details["drift"] = json.loads(report.model_dump_json())
     return details
