@@ -25,7 +25,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -345,3 +345,10 @@ def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None
     with mongo_database(settings) as db:
         record_stage_report(db, "embed", run_id, details, settings=settings)
     return details["drift"]
+
+
+def drift_extra(drift: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the ``embedded_chunks`` event says of the drift test (None: not measured)."""
+    if not drift:
+        return {"drift_p_value": None, "drifted": None}
+    return {"drift_p_value": drift["embeddings"]["p_value"], "drifted": bool(drift["drifted"])}
