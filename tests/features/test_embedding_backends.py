@@ -1,0 +1,181 @@
+"""Embedding backends against torch on real page chunks; the export cache; the feature version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragdag.features.embedding import PACKAGED_MODEL_ID, embedding_variant, load_embedder, resolve_model_location
+from ragdag.settings import Settings
+
+EXPORTED = ("openvino", "onnx")
+PAGES = ("ars-1", "bbc-1", "cnet", "gitlab-blog", "nytimes-1", "theverge", "webmd-2", "wikipedia-2")
+# fp32 graphs agree with torch to ~1e-7; the issue's bar for a default backend is 0.999.
+MIN_COSINE = 0.9999
+
+
+@pytest.fixture(scope="session")
+def cache_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A data dir of its own: the exports below are made here, once per session."""
+    return Settings(data_dir=tmp_path_factory.mktemp("embedding-data"))
+
+
+@pytest.fixture(scope="session")
+def backends(cache_settings: Settings) -> dict:
+    return {
+        name: load_embedder(cache_settings.model_copy(update={"embedding_backend": name}))
+        for name in ("torch", *EXPORTED)
+    }
+
+
+@pytest.fixture(scope="session")
+def page_chunks(article_pages_dir: Path, backends: dict) -> list[str]:
+    """Chunks of real pages, made by the stage's own cleaning and chunking."""
+    from ragdag.crawling.extraction import extract_article
+    from ragdag.features.pipeline import prepare_document
+
+    tokenizer = backends["torch"].tokenizer
+    texts: list[str] = []
+    for name in PAGES:
+        article = extract_article((article_pages_dir / name / "source.html").read_bytes())
+        record = {"_id": name, "category": "articles", "content": article.content}
+        texts.extend(chunk.text for chunk in prepare_document(record, tokenizer).chunks)
+    return texts
+
+
+@pytest.mark.parametrize("backend", EXPORTED)
+def test_backend_vectors_match_torch_on_page_chunks(backend: str, backends: dict, page_chunks: list[str]) -> None:
+    torch_embedder, embedder = backends["torch"], backends[backend]
+    assert len(page_chunks) >= 40
+    counts = embedder.tokenizer.count_with_special(page_chunks)
+    assert max(counts) == embedder.tokenizer.max_seq_length  # full-length chunks are in the mix
+    reference = torch_embedder.embed(page_chunks, batch_size=16, token_counts=counts)
+    vectors = embedder.embed(page_chunks, batch_size=16, token_counts=counts)
+    assert vectors.shape == reference.shape == (len(page_chunks), 384)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float((vectors * reference).sum(axis=1).min()) >= MIN_COSINE
+    # A query ranks the chunks as torch does.
+    query = embedder.embed(["What did the article say about the company?"], batch_size=1)[0]
+    torch_query = torch_embedder.embed(["What did the article say about the company?"], batch_size=1)[0]
+    assert np.argsort(-(vectors @ query))[:5].tolist() == np.argsort(-(reference @ torch_query))[:5].tolist()
+
+
+@pytest.mark.parametrize("backend", EXPORTED)
+def test_a_vector_does_not_depend_on_its_batch(backend: str, backends: dict, page_chunks: list[str]) -> None:
+    embedder = backends[backend]
+    texts = page_chunks[:6] + ["short text"]
+    alone = np.stack([embedder.embed([t], batch_size=1)[0] for t in texts])
+    batched = embedder.embed(texts, batch_size=len(texts))
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
+def test_exported_inputs_are_sentence_transformers_inputs(backends: dict, page_chunks: list[str]) -> None:
+    """Same token ids, mask and types as sentence-transformers: truncation, padding, odd text."""
+    st_model = backends["torch"].model.model
+    texts = page_chunks[:5] + ["", "  padded  with spaces \t", "Ünïcödé — naïve café 🎉", "word " * 400]
+    for backend in EXPORTED:
+        features = backends[backend].model.features(texts)
+        expected = st_model.preprocess(texts)
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            assert features[name].tolist() == expected[name].tolist(), (backend, name)
+
+
+def test_export_cache_is_reused_on_the_second_start(backends: dict, cache_settings: Settings) -> None:
+    """A fresh process finds both exports: nothing is exported again, torch is not even imported."""
+    from ragdag.features.model_export import export_dir
+
+    location = resolve_model_location(PACKAGED_MODEL_ID)
+    cache_root = cache_settings.data_dir / "models"
+    dirs = {b: export_dir(cache_root, PACKAGED_MODEL_ID, location, b) for b in EXPORTED}
+    assert dirs["openvino"] != dirs["onnx"]  # the key changes with the backend
+    files = {b: sorted(p for p in d.iterdir()) for b, d in dirs.items()}
+    mtimes = {p: p.stat().st_mtime_ns for paths in files.values() for p in paths}
+    assert {p.name for p in files["openvino"]} >= {"model.xml", "model.bin", "tokenizer.json", "export.json"}
+    assert {p.name for p in files["onnx"]} >= {"model.onnx", "tokenizer.json", "export.json"}
+    assert not [p for p in dirs["onnx"].parent.iterdir() if p.name.startswith(".")]  # no staging left
+    manifest = json.loads((dirs["openvino"] / "export.json").read_text())
+    assert manifest["probe_min_cosine"] >= MIN_COSINE and manifest["dim"] == 384
+
+    probe = (
+        "import sys, json\n"
+        "from ragdag.features import model_export\n"
+        "from ragdag.features.embedding import load_embedder\n"
+        "from ragdag.settings import Settings\n"
+        "out = {}\n"
+        "for backend in ('openvino', 'onnx'):\n"
+        "    e = load_embedder(Settings(embedding_backend=backend))\n"
+        "    out[backend] = e.embed(['the export cache'], batch_size=1)[0].tolist()\n"
+        "print(json.dumps({'exports': model_export.exports_made, 'torch': 'torch' in sys.modules, **out}))\n"
+    )
+    env = {**os.environ, "RAGDAG_DATA_DIR": str(cache_settings.data_dir)}
+    output = subprocess.run(
+        [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True, timeout=300
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["exports"] == 0
+    assert result["torch"] is False
+    for backend in EXPORTED:
+        expected = backends[backend].embed(["the export cache"], batch_size=1)[0]
+        assert np.allclose(result[backend], expected, atol=1e-5)
+    assert {p: p.stat().st_mtime_ns for paths in files.values() for p in paths} == mtimes
+
+
+def test_a_cached_export_is_used_without_loading_the_model(backends: dict, cache_settings: Settings) -> None:
+    from ragdag.features import model_export
+
+    def must_not_load() -> None:
+        raise AssertionError("the model was loaded: the cache was not used")
+
+    before = model_export.exports_made
+    exported = model_export.exported_model(
+        PACKAGED_MODEL_ID,
+        resolve_model_location(PACKAGED_MODEL_ID),
+        "openvino",
+        cache_settings.data_dir / "models",
+        must_not_load,
+    )
+    assert exported.graph.is_file() and exported.max_seq_length == 256
+    assert model_export.exports_made == before
+
+
+def test_cache_key_follows_model_files_backend_and_library_versions(tmp_path: Path, monkeypatch) -> None:
+    from ragdag.features import model_export
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    keys = {b: model_export.cache_key("m", str(folder), b) for b in EXPORTED}
+    assert keys["onnx"] != keys["openvino"]
+    (folder / "model.safetensors").write_bytes(b"weights")
+    assert model_export.cache_key("m", str(folder), "onnx") != keys["onnx"]
+    changed = model_export.cache_key("m", str(folder), "onnx")
+    real_version = model_export._version
+    monkeypatch.setattr(model_export, "_version", lambda name: "9.9" if name == "onnxruntime" else real_version(name))
+    assert model_export.cache_key("m", str(folder), "onnx") != changed
+    assert model_export.cache_key("m", str(folder), "openvino") == model_export.cache_key("m", str(folder), "openvino")
+
+
+def test_the_backend_is_part_of_the_feature_version() -> None:
+    from ragdag.features.pipeline import feature_version
+
+    versions = {
+        backend: feature_version(PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend=backend)))
+        for backend in ("torch", "openvino", "onnx")
+    }
+    assert len(set(versions.values())) == 3
+    # torch keeps the version of stores embedded before backends existed: no needless rebuild.
+    assert versions["torch"] == feature_version(PACKAGED_MODEL_ID)
+
+
+def test_threads_setting_or_the_cpus_of_the_process() -> None:
+    from ragdag.features.embedding_backends import resolve_threads
+
+    assert resolve_threads(3) == 3
+    assert resolve_threads(0) == len(os.sched_getaffinity(0))
