@@ -160,7 +160,8 @@ def run_git(
     """Run one git command; its failure becomes a permanent or transient fetch error.
 
     With ``watch_disk``, git is stopped as soon as ``workdir`` holds more than
-    ``repo_max_clone_bytes``: the pack is counted while it is received, before it is all here.
+    ``repo_max_clone_bytes``: the pack is counted while it is received (every 0.2 s, so a very
+    fast clone may pass the limit by what arrives in that time), and once more at the end.
     """
     process = subprocess.Popen(
         _git_command(settings, *args, pinned=pinned), cwd=workdir, env=_git_env(workdir),
@@ -175,20 +176,16 @@ def run_git(
             out, err = process.communicate(timeout=_WATCH_INTERVAL_S if watch_disk else settings.repo_clone_timeout_s)
             break
         except subprocess.TimeoutExpired as exc:
-            if watch_disk and (used := disk_bytes(Path(workdir))) > settings.repo_max_clone_bytes:
-                _kill(process)
-                raise PermanentFetchError(
-                    source.url,
-                    f"the clone passed {used} bytes on disk, more than {settings.repo_max_clone_bytes} "
-                    "(RAGDAG_REPO_MAX_CLONE_BYTES); git was stopped: link a smaller repository or "
-                    "raise the setting",
-                ) from exc
+            if watch_disk:
+                _check_disk(settings, source, workdir, process)
             if time.monotonic() >= deadline:
                 _kill(process)
                 limit = settings.repo_clone_timeout_s
                 raise TransientFetchError(
                     source.url, f"git {args[0]} took more than {limit}s (RAGDAG_REPO_CLONE_TIMEOUT_S)"
                 ) from exc
+    if watch_disk:  # a clone quicker than one look still counts
+        _check_disk(settings, source, workdir, None)
     if process.returncode != 0:
         message = " ".join(err.split())[-500:] or f"git {args[0]} exited with {process.returncode}"
         # A local repository does not appear by waiting: every failure of a file:// one is for
@@ -198,6 +195,22 @@ def run_git(
             raise PermanentFetchError(source.url, f"git {args[0]} failed: {message}; {hint}")
         raise TransientFetchError(source.url, f"git {args[0]} failed: {message}")
     return out
+
+
+def _check_disk(
+    settings: Settings, source: RepositorySource, workdir: str, running: subprocess.Popen | None
+) -> None:
+    used = disk_bytes(Path(workdir))
+    if used <= settings.repo_max_clone_bytes:
+        return
+    if running is not None:
+        _kill(running)
+    outcome = "git was stopped" if running is not None else "the clone is discarded"
+    raise PermanentFetchError(
+        source.url,
+        f"the clone passed {used} bytes on disk, more than {settings.repo_max_clone_bytes} "
+        f"(RAGDAG_REPO_MAX_CLONE_BYTES); {outcome}: link a smaller repository or raise the setting",
+    )
 
 
 def _kill(process: subprocess.Popen) -> None:
