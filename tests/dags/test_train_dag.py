@@ -16,8 +16,13 @@ from ragdag.settings import get_settings  # noqa: E402
 from ragdag.training.registry import MODEL_REGISTRY  # noqa: E402
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-FAST = {"RAGDAG_TRAINING_STEPS": "20", "RAGDAG_TRAINING_DPO_STEPS": "2", "RAGDAG_TRAINING_EVAL_GENERATIONS": "2",
-        "RAGDAG_TRAINING_EVAL_MAX_NEW_TOKENS": "8", "RAGDAG_TRAINING_NUM_THREADS": "1"}
+FAST = {
+    "RAGDAG_TRAINING_STEPS": "20",
+    "RAGDAG_TRAINING_DPO_STEPS": "2",
+    "RAGDAG_TRAINING_EVAL_GENERATIONS": "2",
+    "RAGDAG_TRAINING_EVAL_MAX_NEW_TOKENS": "8",
+    "RAGDAG_TRAINING_NUM_THREADS": "1",
+}
 SAGEMAKER_BRANCH = {"build_sagemaker_config", "train_sagemaker", "collect_sagemaker_job"}
 
 
@@ -58,11 +63,16 @@ def test_local_run_trains_evaluates_promotes_then_reuses(train_dag, fast, mongo_
     got = states(dag_run)
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success", got
     assert {t: got[t] for t in ("prepare", "choose_backend", "train_local", "evaluate", "register")} == dict.fromkeys(
-        ("prepare", "choose_backend", "train_local", "evaluate", "register"), "success")
+        ("prepare", "choose_backend", "train_local", "evaluate", "register"), "success"
+    )
     assert {got[t] for t in (*SAGEMAKER_BRANCH, "reuse_registered")} == {"skipped"}
     [event] = events_of(dag_run)
     extra = event.extra
-    assert (extra["dataset_version"], extra["status"], extra["stage"]) == (manifest["version"], "succeeded", "production")
+    assert (extra["dataset_version"], extra["status"], extra["stage"]) == (
+        manifest["version"],
+        "succeeded",
+        "production",
+    )
     assert extra["promoted"] and "beats the base model" in extra["reason"] and extra["trained_now"]
     assert extra["metrics"]["nll_per_byte"] > 0
     record = mongo_db[MODEL_REGISTRY].find_one({"_id": extra["model_id"]})
@@ -76,10 +86,13 @@ def test_local_run_trains_evaluates_promotes_then_reuses(train_dag, fast, mongo_
     assert mongo_db[MODEL_REGISTRY].count_documents({}) == 1
 
 
-@pytest.mark.parametrize(("conf", "field"), [
-    ({"hyperparameters": {"learning_rate": "fast"}}, "hyperparameters.learning_rate"),
-    ({"dataset_version": "v-1", "force": True}, "force"),
-])
+@pytest.mark.parametrize(
+    ("conf", "field"),
+    [
+        ({"hyperparameters": {"learning_rate": "fast"}}, "hyperparameters.learning_rate"),
+        ({"dataset_version": "v-1", "force": True}, "force"),
+    ],
+)
 def test_bad_conf_fails_prepare_naming_the_field(train_dag, fast, capfd, conf, field) -> None:
     publish_fixture_version(fast)
     dag_run = train_dag.test(run_conf=conf)
@@ -96,7 +109,9 @@ def test_a_failed_training_is_recorded_and_fails_the_run_without_retries(train_d
     publish_fixture_version(fast)
     dag_run = train_dag.test(run_conf={"hyperparameters": {"max_seq_length": 16}})
     got = states(dag_run)
-    assert got["train_local"] == "failed" and got["evaluate"] == "upstream_failed" and got["register"] == "upstream_failed"
+    assert (
+        got["train_local"] == "failed" and got["evaluate"] == "upstream_failed" and got["register"] == "upstream_failed"
+    )
     [train] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "train_local"]
     assert train.try_number == 1
     [record] = mongo_db[MODEL_REGISTRY].find()

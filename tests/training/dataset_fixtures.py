@@ -38,15 +38,21 @@ def page_samples(page: Path) -> list[dict]:
             section = text
         elif len(text.split()) >= 12:
             instruction = (
-                f"Write the opening of the article “{title}”." if section == title
+                f"Write the opening of the article “{title}”."
+                if section == title
                 else f"Explain “{section}”, as in the article “{title}”."
             )
             if any(r["instruction"] == instruction for r in rows):
                 instruction = f"Continue the article “{title}” on “{section}”: {text.split('.')[0]}."
-            rows.append({
-                "instruction": instruction, "output": text, "document_id": page.stem,
-                "author_full_name": AUTHOR, "category": "articles",
-            })
+            rows.append(
+                {
+                    "instruction": instruction,
+                    "output": text,
+                    "document_id": page.stem,
+                    "author_full_name": AUTHOR,
+                    "category": "articles",
+                }
+            )
     return rows
 
 
@@ -59,13 +65,20 @@ def preference_pairs(rows: list[dict]) -> list[dict]:
     pairs = []
     for i, row in enumerate(rows):
         other = rows[(i + 1) % len(rows)]["output"]
-        pairs.append({"prompt": row["instruction"], "chosen": row["output"],
-                      "rejected": other.split(". ")[0] + ".", "document_id": row["document_id"]})
+        pairs.append(
+            {
+                "prompt": row["instruction"],
+                "chosen": row["output"],
+                "rejected": other.split(". ")[0] + ".",
+                "document_id": row["document_id"],
+            }
+        )
     return pairs
 
 
-def publish_fixture_version(settings, *, preference: bool = True, test_page: str = "data-validation",
-                            tag: str = "", make_latest: bool = True) -> dict:
+def publish_fixture_version(
+    settings, *, preference: bool = True, test_page: str = "data-validation", tag: str = "", make_latest: bool = True
+) -> dict:
     """Write a complete version (data files, then the manifest, then LATEST); return the manifest."""
     samples = {p.stem: page_samples(p) for p in sorted(SAMPLE_SITE.glob("*.html"))}
     train = [r for stem, rows in samples.items() if stem != test_page for r in rows]

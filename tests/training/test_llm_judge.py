@@ -13,12 +13,18 @@ from ragdag.training.evaluation import EvaluationOptions, evaluate_model
 from ragdag.training.train import init_tiny_model, train_tokenizer
 
 ROWS = [
-    {"instruction": "Explain why deterministic identifiers make re-runs safe.",
-     "output": "Deriving each point identifier from the document, the chunk position and the content hash."},
-    {"instruction": "Explain what a validation gate does.",
-     "output": "It catches broken pages, quarantines them and keeps the rest of the batch moving."},
-    {"instruction": "Explain incremental processing.",
-     "output": "Unchanged documents are skipped: an hour-long job becomes a few seconds of bookkeeping."},
+    {
+        "instruction": "Explain why deterministic identifiers make re-runs safe.",
+        "output": "Deriving each point identifier from the document, the chunk position and the content hash.",
+    },
+    {
+        "instruction": "Explain what a validation gate does.",
+        "output": "It catches broken pages, quarantines them and keeps the rest of the batch moving.",
+    },
+    {
+        "instruction": "Explain incremental processing.",
+        "output": "Unchanged documents are skipped: an hour-long job becomes a few seconds of bookkeeping.",
+    },
 ]
 
 
@@ -38,8 +44,12 @@ def judge_server(monkeypatch):
             index = next(i for i, r in enumerate(ROWS) if r["instruction"] in answer)
             requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
             content = replies[index] if isinstance(replies[index], str) else json.dumps(replies[index])
-            data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-                               "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}}).encode()
+            data = json.dumps(
+                {
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340},
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -51,10 +61,17 @@ def judge_server(monkeypatch):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AIRFLOW_CONN_LLM_DEFAULT", json.dumps({
-        "conn_type": "http", "host": f"http://127.0.0.1:{server.server_port}/v1", "password": "sk-test",
-        "extra": {"model": "judge-model"},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LLM_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": f"http://127.0.0.1:{server.server_port}/v1",
+                "password": "sk-test",
+                "extra": {"model": "judge-model"},
+            }
+        ),
+    )
     try:
         yield requests
     finally:

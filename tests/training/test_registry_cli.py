@@ -22,13 +22,26 @@ from ragdag.training.registry import (
 
 
 def add_model(db, model_id: str, *, status=ModelStatus.SUCCEEDED, stage=ModelStage.CANDIDATE) -> ModelRecord:
-    return save_model(db, ModelRecord(
-        model_id=model_id, job_name=f"{model_id}-1", status=status, stage=stage, dataset_version="v-1",
-        dataset_manifest_uri="file:///m.json", dataset_manifest_sha256="0" * 64, base_model="", adapter=False,
-        backend="local", hyperparameters={"max_steps": "30"}, code_version="test",
-        artifact_uri=f"file:///models/{model_id}-1/output/model.tar.gz", trained_by_run_id="run-1",
-        error="boom" if status is ModelStatus.FAILED else None,
-    ))
+    return save_model(
+        db,
+        ModelRecord(
+            model_id=model_id,
+            job_name=f"{model_id}-1",
+            status=status,
+            stage=stage,
+            dataset_version="v-1",
+            dataset_manifest_uri="file:///m.json",
+            dataset_manifest_sha256="0" * 64,
+            base_model="",
+            adapter=False,
+            backend="local",
+            hyperparameters={"max_steps": "30"},
+            code_version="test",
+            artifact_uri=f"file:///models/{model_id}-1/output/model.tar.gz",
+            trained_by_run_id="run-1",
+            error="boom" if status is ModelStatus.FAILED else None,
+        ),
+    )
 
 
 def test_promote_archives_the_previous_production_and_audits_who_and_why(settings, mongo_db) -> None:
@@ -77,7 +90,9 @@ def test_cli_list_show_promote_archive(settings, mongo_db, capsys) -> None:
     capsys.readouterr()
     assert main(["models", "list", "--stage", "archived", "--json"]) == 0
     [archived] = json.loads(capsys.readouterr().out)
-    assert archived["model_id"] == "m-a" and archived["stage_history"][-1]["reason"] == "superseded by a hand-tuned model"
+    assert (
+        archived["model_id"] == "m-a" and archived["stage_history"][-1]["reason"] == "superseded by a hand-tuned model"
+    )
     actions = [e.action for e in list_audit(mongo_db, subject="m-a")]
     assert actions == [AuditAction.MODEL_PROMOTE, AuditAction.MODEL_ARCHIVE]
 

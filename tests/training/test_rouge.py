@@ -25,4 +25,6 @@ def test_known_values() -> None:
 
 
 def test_order_matters() -> None:
-    assert rouge_l("mat the on sat cat the", "the cat sat on the mat") < rouge_l("the cat sat on mat", "the cat sat on the mat")
+    assert rouge_l("mat the on sat cat the", "the cat sat on the mat") < rouge_l(
+        "the cat sat on mat", "the cat sat on the mat"
+    )

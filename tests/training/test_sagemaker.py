@@ -22,8 +22,10 @@ from ragdag.training.sagemaker_operator import TrainingJobOperator
 from ragdag.training.service import mark_running, prepare_training, record_sagemaker_result
 
 ROLE = "arn:aws:iam::123456789012:role/ragdag-training"
-IMAGE = ("763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-         "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04")
+IMAGE = (
+    "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+    "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04"
+)
 
 
 @pytest.fixture
@@ -40,8 +42,14 @@ def context(try_number: int = 1, max_tries: int = 2) -> dict:
 
 
 def operator(settings, config: dict) -> TrainingJobOperator:
-    return TrainingJobOperator(task_id="train_sagemaker", config=config, aws_conn_id=settings.aws_conn_id,
-                               deferrable=True, print_log=False, check_interval=5)
+    return TrainingJobOperator(
+        task_id="train_sagemaker",
+        config=config,
+        aws_conn_id=settings.aws_conn_id,
+        deferrable=True,
+        print_log=False,
+        check_interval=5,
+    )
 
 
 def planned(settings):
@@ -69,6 +77,7 @@ def test_the_training_job_request_field_by_field(sagemaker_settings, moto_endpoi
     # moto answers fixed MetricDefinitions: check the ones sent, and that they parse train.py's lines.
     definitions = {m["Name"]: m["Regex"] for m in config["AlgorithmSpecification"]["MetricDefinitions"]}
     import re
+
     assert re.search(definitions["eval_loss"], "ragdag-metric eval_loss=1.25e+00").group(1) == "1.25e+00"
     hyper = described["HyperParameters"]
     assert hyper["sagemaker_program"] == "train.py"
@@ -76,7 +85,9 @@ def test_the_training_job_request_field_by_field(sagemaker_settings, moto_endpoi
     assert hyper["dataset_version"] == manifest["version"] and hyper["base_model"] == ""
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in described["InputDataConfig"]}
     assert {name: c["S3Uri"] for name, c in channels.items()} == {
-        "train": f"{prefix}/train.jsonl", "test": f"{prefix}/test.jsonl", "preference": f"{prefix}/preference/",
+        "train": f"{prefix}/train.jsonl",
+        "test": f"{prefix}/test.jsonl",
+        "preference": f"{prefix}/preference/",
     }
     assert all(c["S3DataType"] == "S3Prefix" for c in channels.values())
     assert described["OutputDataConfig"]["S3OutputPath"] == f"{root}/models"
@@ -96,6 +107,7 @@ def test_the_training_job_request_field_by_field(sagemaker_settings, moto_endpoi
         entry = tar.extractfile("train.py").read()
         requirements = tar.extractfile("requirements.txt").read().decode()
     from ragdag.training import train
+
     assert entry == open(train.__file__, "rb").read()
     assert "trl==1.16.0" in requirements and "peft==0.21.2" in requirements
     assert get_model(settings, job.model_id).status is ModelStatus.RUNNING
@@ -124,12 +136,15 @@ def test_managed_spot_with_checkpoints(sagemaker_settings, moto_endpoint, monkey
     _, job, config = planned(get_settings())
     assert config["EnableManagedSpotTraining"] is True
     assert config["StoppingCondition"] == {"MaxRuntimeInSeconds": 14400, "MaxWaitTimeInSeconds": 28800}
-    assert config["CheckpointConfig"] == {"S3Uri": f"s3://ragdag-checkpoints/jobs/{job.model_id}",
-                                          "LocalPath": "/opt/ml/checkpoints"}
+    assert config["CheckpointConfig"] == {
+        "S3Uri": f"s3://ragdag-checkpoints/jobs/{job.model_id}",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
     assert config["HyperParameters"]["checkpoint_dir"] == "/opt/ml/checkpoints"
     operator(get_settings(), config).execute(context())
     described = boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1").describe_training_job(
-        TrainingJobName=job.job_name)
+        TrainingJobName=job.job_name
+    )
     assert described["EnableManagedSpotTraining"] is True
     assert described["CheckpointConfig"]["S3Uri"] == f"s3://ragdag-checkpoints/jobs/{job.model_id}"
 
@@ -158,8 +173,11 @@ def test_deferrable_path_with_the_triggers_events(sagemaker_settings, monkeypatc
     done = op.execute_complete(context(), {"status": "success", "job_name": job.job_name})
     assert done["Training"]["TrainingJobStatus"] == "Completed"
 
-    failed_event = {"status": "failed", "job_name": job.job_name,
-                    "message": "AlgorithmError: ExecuteUserScriptError: train.py exited with 1"}
+    failed_event = {
+        "status": "failed",
+        "job_name": job.job_name,
+        "message": "AlgorithmError: ExecuteUserScriptError: train.py exited with 1",
+    }
     with pytest.raises(AirflowFailException, match="ended failed: AlgorithmError"):
         op.execute_complete(context(), failed_event)
     record = get_model(settings, job.model_id)
@@ -167,13 +185,20 @@ def test_deferrable_path_with_the_triggers_events(sagemaker_settings, monkeypatc
 
 
 def quota_error() -> ClientError:
-    return ClientError({
-        "Error": {"Code": "ResourceLimitExceeded", "Message": (
-            "The account-level service limit 'ml.g5.2xlarge for training job usage' is 0 Instances, with current "
-            "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to "
-            "request an increase for this quota.")},
-        "ResponseMetadata": {"HTTPStatusCode": 400},
-    }, "CreateTrainingJob")
+    return ClientError(
+        {
+            "Error": {
+                "Code": "ResourceLimitExceeded",
+                "Message": (
+                    "The account-level service limit 'ml.g5.2xlarge for training job usage' is 0 Instances, with current "
+                    "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to "
+                    "request an increase for this quota."
+                ),
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "CreateTrainingJob",
+    )
 
 
 def test_resource_limit_exceeded_fails_without_retries_naming_the_quota(sagemaker_settings, monkeypatch) -> None:
@@ -196,10 +221,16 @@ def test_resource_limit_exceeded_fails_without_retries_naming_the_quota(sagemake
     assert record.status is ModelStatus.FAILED and "ResourceLimitExceeded" in record.error
 
 
-@pytest.mark.parametrize(("code", "status", "transient"), [
-    ("ThrottlingException", 400, True), ("InternalFailure", 500, True), ("SomethingNew", 503, True),
-    ("ValidationException", 400, False), ("AccessDeniedException", 400, False),
-])
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("ThrottlingException", 400, True),
+        ("InternalFailure", 500, True),
+        ("SomethingNew", 503, True),
+        ("ValidationException", 400, False),
+        ("AccessDeniedException", 400, False),
+    ],
+)
 def test_other_client_errors_are_classified(sagemaker_settings, monkeypatch, code, status, transient) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -208,8 +239,10 @@ def test_other_client_errors_are_classified(sagemaker_settings, monkeypatch, cod
     op = operator(settings, config)
 
     def refuse(**request):
-        raise ClientError({"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                          "CreateTrainingJob")
+        raise ClientError(
+            {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            "CreateTrainingJob",
+        )
 
     monkeypatch.setattr(op.hook.conn, "create_training_job", refuse)
     expected = ClientError if transient else AirflowFailException

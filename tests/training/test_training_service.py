@@ -56,6 +56,7 @@ def test_local_training_registers_an_evaluated_loadable_model(fast_settings, mon
     store = open_object_store(fast_settings)
     manifest_bytes = store.get_bytes(f"instruct_datasets/{manifest['version']}/manifest.json")
     import hashlib
+
     assert doc["dataset_manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
     assert doc["hyperparameters"]["max_steps"] == "20" and doc["hyperparameters"]["lora_r"] == "32"
     assert doc["base_model"] == "" and doc["adapter"] is False and doc["code_version"]
@@ -117,13 +118,16 @@ def test_a_failed_run_is_recorded_and_the_next_version_still_trains(fast_setting
     assert get_model(settings, failed.model_id).status is ModelStatus.FAILED
 
 
-@pytest.mark.parametrize(("conf", "field"), [
-    ({"dataset_version": "v-1", "epochs": 3}, "epochs"),
-    ({"hyperparameters": {"learning_rate": -1}}, "hyperparameters.learning_rate"),
-    ({"hyperparameters": {"lora_rank": 8}}, "hyperparameters.lora_rank"),
-    ({"dataset_version": "../etc"}, "dataset_version"),
-    ({"dataset_version": "v-0000000000000000"}, "dataset_version"),
-])
+@pytest.mark.parametrize(
+    ("conf", "field"),
+    [
+        ({"dataset_version": "v-1", "epochs": 3}, "epochs"),
+        ({"hyperparameters": {"learning_rate": -1}}, "hyperparameters.learning_rate"),
+        ({"hyperparameters": {"lora_rank": 8}}, "hyperparameters.lora_rank"),
+        ({"dataset_version": "../etc"}, "dataset_version"),
+        ({"dataset_version": "v-0000000000000000"}, "dataset_version"),
+    ],
+)
 def test_a_bad_conf_names_the_field(fast_settings, conf: dict, field: str) -> None:
     publish_fixture_version(fast_settings)
     with pytest.raises(InvalidTrainConf, match=rf"^invalid train_model conf: {field}:"):

@@ -26,8 +26,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("no models in the registry")
         return 0
     rows = [("MODEL", "STATUS", "STAGE", "DATASET", "CREATED", "EVALUATION")] + [
-        (r.model_id, r.status.value, r.stage.value if r.stage else "-", r.dataset_version,
-         r.created_at.strftime("%Y-%m-%d %H:%M"), _headline((r.evaluation or {}).get("metrics", {})))
+        (
+            r.model_id,
+            r.status.value,
+            r.stage.value if r.stage else "-",
+            r.dataset_version,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            _headline((r.evaluation or {}).get("metrics", {})),
+        )
         for r in records
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -83,8 +89,10 @@ def register(sub: Any) -> None:
     show.add_argument("model_id")
     show.set_defaults(func=_cmd_show)
 
-    for name, text in (("promote", "Make a model the production model (the current one is archived)."),
-                       ("archive", "Retire a model.")):
+    for name, text in (
+        ("promote", "Make a model the production model (the current one is archived)."),
+        ("archive", "Retire a model."),
+    ):
         action = actions.add_parser(name, help=text)
         action.add_argument("model_id")
         action.add_argument("--reason", required=True, help="why (recorded in the audit trail)")

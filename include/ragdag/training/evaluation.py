@@ -173,12 +173,15 @@ def generate_answers(model, tokenizer, instructions: list[str], options: Evaluat
     with torch.no_grad():
         for instruction in instructions:
             prompt = format_prompt(options.prompt_template, instruction)
-            ids = torch.tensor([_encode(tokenizer, prompt)[-(options.max_seq_length - options.max_new_tokens):]])
+            ids = torch.tensor([_encode(tokenizer, prompt)[-(options.max_seq_length - options.max_new_tokens) :]])
             output = model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=options.max_new_tokens,
-                do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=options.max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
             )
-            answers.append(tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True).strip())
+            answers.append(tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip())
     return answers
 
 
@@ -240,16 +243,31 @@ def decide_promotion(
     mine, theirs = candidate.get(metric), reference.get(metric)
 
     def decision(promote: bool, reason: str) -> PromotionDecision:
-        return PromotionDecision(promote=promote, reason=reason, metric=metric, margin=margin,
-                                 candidate=mine, reference=theirs, reference_model=reference_name)
+        return PromotionDecision(
+            promote=promote,
+            reason=reason,
+            metric=metric,
+            margin=margin,
+            candidate=mine,
+            reference=theirs,
+            reference_model=reference_name,
+        )
 
     if mine is None or theirs is None:
         missing = "the candidate" if mine is None else reference_name
-        return decision(False, f"{metric} is not measured for {missing} (judge metrics need the llm_default connection)")
+        return decision(
+            False, f"{metric} is not measured for {missing} (judge metrics need the llm_default connection)"
+        )
     gain = (mine - theirs) if higher else (theirs - mine)
     direction = "higher" if higher else "lower"
     if gain > margin:
-        return decision(True, f"{metric} {mine:.4f} beats {reference_name}'s {theirs:.4f} by {gain:.4f} "
-                              f"(> margin {margin}; {direction} is better)")
-    return decision(False, f"{metric} {mine:.4f} does not beat {reference_name}'s {theirs:.4f} by more than "
-                           f"the margin {margin} ({direction} is better)")
+        return decision(
+            True,
+            f"{metric} {mine:.4f} beats {reference_name}'s {theirs:.4f} by {gain:.4f} "
+            f"(> margin {margin}; {direction} is better)",
+        )
+    return decision(
+        False,
+        f"{metric} {mine:.4f} does not beat {reference_name}'s {theirs:.4f} by more than "
+        f"the margin {margin} ({direction} is better)",
+    )

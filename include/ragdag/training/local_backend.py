@@ -57,7 +57,10 @@ def run_local_training(store: ObjectStore, job: TrainingJob, *, num_threads: int
         try:
             completed = subprocess.run(
                 [sys.executable, "-m", ENTRY_MODULE, *args],
-                env=env, capture_output=True, text=True, timeout=timeout_s,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
             )
         except subprocess.TimeoutExpired as error:
             raise TrainingProcessFailed(f"training job {job.job_name} ran over {timeout_s:.0f} s") from error

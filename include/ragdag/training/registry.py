@@ -113,7 +113,9 @@ def set_stage(db: Database, record: ModelRecord, stage: ModelStage, *, actor: st
     """Move a model to ``stage``; promoting archives the production model it replaces."""
     if stage is ModelStage.PRODUCTION:
         if record.status is not ModelStatus.SUCCEEDED:
-            raise RegistryError(f"model {record.model_id} is {record.status.value}: only a succeeded model can be promoted")
+            raise RegistryError(
+                f"model {record.model_id} is {record.status.value}: only a succeeded model can be promoted"
+            )
         current = production_model(db)
         if current is not None and current.model_id != record.model_id:
             save_model(db, _with_stage(current, ModelStage.ARCHIVED, actor, f"replaced by {record.model_id}: {reason}"))
@@ -172,9 +174,15 @@ def promote_model(settings: Settings, model_id: str, actor: str | None = None, r
             raise RegistryError(f"model {model_id} is {record.status.value}: only a succeeded model can be promoted")
         previous = production_model(db)
         event = record_audit(
-            db, AuditAction.MODEL_PROMOTE, model_id, actor=actor, reason=reason,
-            details={"from_stage": record.stage.value if record.stage else None,
-                     "replaced": previous.model_id if previous else None},
+            db,
+            AuditAction.MODEL_PROMOTE,
+            model_id,
+            actor=actor,
+            reason=reason,
+            details={
+                "from_stage": record.stage.value if record.stage else None,
+                "replaced": previous.model_id if previous else None,
+            },
         )
         return set_stage(db, record, ModelStage.PRODUCTION, actor=event.actor, reason=reason)
 
@@ -187,7 +195,11 @@ def archive_model(settings: Settings, model_id: str, actor: str | None = None, r
         if record.stage is ModelStage.ARCHIVED:
             raise RegistryError(f"model {model_id} is already archived")
         event = record_audit(
-            db, AuditAction.MODEL_ARCHIVE, model_id, actor=actor, reason=reason,
+            db,
+            AuditAction.MODEL_ARCHIVE,
+            model_id,
+            actor=actor,
+            reason=reason,
             details={"from_stage": record.stage.value if record.stage else None},
         )
         return set_stage(db, record, ModelStage.ARCHIVED, actor=event.actor, reason=reason)

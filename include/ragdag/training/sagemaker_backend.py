@@ -27,10 +27,15 @@ SOURCE_FILES = {
     "tiny_llama/config.json": HERE / "tiny_llama" / "config.json",
 }
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-METRIC_NAMES = ("train_loss", "eval_loss", "base_eval_loss", "eval_perplexity", "dpo_train_loss", "dpo_rewards_accuracies")
-METRIC_DEFINITIONS = [
-    {"Name": name, "Regex": f"{METRIC_PREFIX} {name}=([0-9.eE+-]+)"} for name in METRIC_NAMES
-]
+METRIC_NAMES = (
+    "train_loss",
+    "eval_loss",
+    "base_eval_loss",
+    "eval_perplexity",
+    "dpo_train_loss",
+    "dpo_rewards_accuracies",
+)
+METRIC_DEFINITIONS = [{"Name": name, "Regex": f"{METRIC_PREFIX} {name}=([0-9.eE+-]+)"} for name in METRIC_NAMES]
 
 
 class SageMakerConfigError(ValueError):
@@ -50,17 +55,23 @@ def source_tarball() -> bytes:
 
 
 def check_settings(settings: Settings, store: ObjectStore) -> None:
-    missing = [name for name, value in (
-        ("RAGDAG_SAGEMAKER_ROLE_ARN", settings.sagemaker_role_arn),
-        ("RAGDAG_SAGEMAKER_IMAGE_URI", settings.sagemaker_image_uri),
-    ) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("RAGDAG_SAGEMAKER_ROLE_ARN", settings.sagemaker_role_arn),
+            ("RAGDAG_SAGEMAKER_IMAGE_URI", settings.sagemaker_image_uri),
+        )
+        if not value
+    ]
     if missing:
         raise SageMakerConfigError(
             f"the sagemaker backend needs {' and '.join(missing)} (an IAM role SageMaker can assume; a Hugging "
             "Face PyTorch training image URI) — or set RAGDAG_TRAINING_BACKEND=local"
         )
     if not store.root_uri.startswith("s3://"):
-        raise SageMakerConfigError("the sagemaker backend reads its channels from S3: set RAGDAG_OBJECT_STORE_URL=s3://…")
+        raise SageMakerConfigError(
+            "the sagemaker backend reads its channels from S3: set RAGDAG_OBJECT_STORE_URL=s3://…"
+        )
     if settings.sagemaker_use_spot:
         if not settings.sagemaker_checkpoint_s3_uri.startswith("s3://"):
             raise SageMakerConfigError(

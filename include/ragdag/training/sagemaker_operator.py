@@ -24,11 +24,22 @@ from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOp
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
-TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-    "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalServerError",
-    "InternalServerException", "RequestTimeout", "RequestTimeoutException",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 QUOTA_CODE = "ResourceLimitExceeded"
 
 
@@ -71,7 +82,9 @@ class TrainingJobOperator(SageMakerTrainingOperator):
         try:
             return super().execute(context)
         except ClientError as error:
-            transient, message = classify_client_error(error, self.config.get("ResourceConfig", {}).get("InstanceType", ""))
+            transient, message = classify_client_error(
+                error, self.config.get("ResourceConfig", {}).get("InstanceType", "")
+            )
             self._fail(context, message, permanent=not transient)
             raise
         except AirflowException as error:  # the job was already over when first described
@@ -84,7 +97,9 @@ class TrainingJobOperator(SageMakerTrainingOperator):
         status = (event or {}).get("status")
         if status != "success":
             job = (event or {}).get("job_name") or self.config.get("TrainingJobName")
-            message = f"SageMaker training job {job} ended {status or 'without an event'}: {(event or {}).get('message', '')}"
+            message = (
+                f"SageMaker training job {job} ended {status or 'without an event'}: {(event or {}).get('message', '')}"
+            )
             # A timeout leaves the job running in SageMaker: a retry would start a duplicate.
             self._fail(context, message, permanent=True)
         return super().execute_complete(context, event)

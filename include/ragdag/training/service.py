@@ -22,7 +22,13 @@ from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.training.artifacts import EVALUATION_FILE, publish_model_files, unpack_model
-from ragdag.training.job import InvalidTrainConf, TrainingJob, parse_train_conf, plan_training_job, resolve_hyperparameters
+from ragdag.training.job import (
+    InvalidTrainConf,
+    TrainingJob,
+    parse_train_conf,
+    plan_training_job,
+    resolve_hyperparameters,
+)
 from ragdag.training.registry import (
     ModelRecord,
     ModelStage,
@@ -138,8 +144,14 @@ def mark_failed(settings: Settings, job_name: str, error: str) -> ModelRecord | 
 def _record_success(settings: Settings, store: ObjectStore, job: TrainingJob, archive: bytes) -> ModelRecord:
     metrics, uris = publish_model_files(store, job, archive)
     return _update(
-        settings, job.model_id, status=ModelStatus.SUCCEEDED, error=None, stage=ModelStage.CANDIDATE,
-        job_name=job.job_name, metrics=metrics, **uris,
+        settings,
+        job.model_id,
+        status=ModelStatus.SUCCEEDED,
+        error=None,
+        stage=ModelStage.CANDIDATE,
+        job_name=job.job_name,
+        metrics=metrics,
+        **uris,
     )
 
 
@@ -173,13 +185,19 @@ def record_sagemaker_result(settings: Settings, job: TrainingJob, result: dict[s
     except Exception as error:
         mark_failed(settings, job_name, f"{type(error).__name__}: {error}")
         raise
-    return _update(settings, job.model_id, artifact_uri=artifact_uri,
-                   metrics={**record.metrics, "sagemaker": _sagemaker_facts(described)})
+    return _update(
+        settings,
+        job.model_id,
+        artifact_uri=artifact_uri,
+        metrics={**record.metrics, "sagemaker": _sagemaker_facts(described)},
+    )
 
 
 def _sagemaker_facts(described: dict[str, Any]) -> dict[str, Any]:
-    facts = {k: described.get(k) for k in ("TrainingJobArn", "TrainingJobStatus", "BillableTimeInSeconds",
-                                             "TrainingTimeInSeconds")}
+    facts = {
+        k: described.get(k)
+        for k in ("TrainingJobArn", "TrainingJobStatus", "BillableTimeInSeconds", "TrainingTimeInSeconds")
+    }
     facts["final_metrics"] = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
     return json.loads(json.dumps(facts, default=str))
 
@@ -257,8 +275,11 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
     }
     evaluation_uri = store.put_bytes(
         job.file_key(EVALUATION_FILE),
-        json.dumps({**evaluation, "generations": {n: r["generations"] for n, r in results.items()}},
-                   indent=2, ensure_ascii=False).encode("utf-8"),
+        json.dumps(
+            {**evaluation, "generations": {n: r["generations"] for n, r in results.items()}},
+            indent=2,
+            ensure_ascii=False,
+        ).encode("utf-8"),
     )
     _update(settings, job.model_id, evaluation=evaluation, evaluation_uri=evaluation_uri)
     return evaluation
@@ -279,8 +300,10 @@ def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRec
         if current is not None and current.model_id != record.model_id:
             if "production" not in measured or record.evaluation.get("production_model_id") != current.model_id:
                 decision_dict = {
-                    "promote": False, "metric": settings.training_promotion_metric,
-                    "margin": settings.training_promotion_margin, "reference_model": current.model_id,
+                    "promote": False,
+                    "metric": settings.training_promotion_metric,
+                    "margin": settings.training_promotion_margin,
+                    "reference_model": current.model_id,
                     "reason": f"production model {current.model_id} changed since the evaluation: evaluate again",
                 }
                 record = save_model(db, record.model_copy(update={"promotion": decision_dict}))
@@ -289,8 +312,11 @@ def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRec
         else:
             reference, name = measured["base"], "the base model"
         decision = decide_promotion(
-            measured["trained"], reference, reference_name=name,
-            metric=settings.training_promotion_metric, margin=settings.training_promotion_margin,
+            measured["trained"],
+            reference,
+            reference_name=name,
+            metric=settings.training_promotion_metric,
+            margin=settings.training_promotion_margin,
         )
         record = record.model_copy(update={"promotion": decision.model_dump()})
         if decision.promote and record.stage is not ModelStage.PRODUCTION:

@@ -62,7 +62,9 @@ _PATHS = sagemaker_paths()
 
 @dataclass
 class ModelArguments:
-    base_model: str = field(default="", metadata={"help": "hub id or local path; empty: the tiny Llama, full fine-tune"})
+    base_model: str = field(
+        default="", metadata={"help": "hub id or local path; empty: the tiny Llama, full fine-tune"}
+    )
     vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary of the tiny model's tokenizer"})
     lora_r: int = 32
     lora_alpha: int = 32
@@ -87,7 +89,9 @@ class DataArguments:
 class JobArguments:
     model_dir: str = _PATHS["model_dir"]
     output_data_dir: str = _PATHS["output_data_dir"]
-    checkpoint_dir: str = field(default="", metadata={"help": "resumable checkpoints (SageMaker spot: /opt/ml/checkpoints)"})
+    checkpoint_dir: str = field(
+        default="", metadata={"help": "resumable checkpoints (SageMaker spot: /opt/ml/checkpoints)"}
+    )
     epochs: float = 3.0
     max_steps: int = field(default=0, metadata={"help": "> 0 overrides epochs"})
     learning_rate: float = 3e-4
@@ -135,7 +139,11 @@ def as_prompt_completion(rows: list[dict], template: str) -> list[dict[str, str]
 def as_preference(rows: list[dict], template: str) -> list[dict[str, str]]:
     """Preference pairs (prompt = the instruction) with the prompt put in the training template."""
     return [
-        {"prompt": format_prompt(template, r["prompt"]), "chosen": r["chosen"].strip(), "rejected": r["rejected"].strip()}
+        {
+            "prompt": format_prompt(template, r["prompt"]),
+            "chosen": r["chosen"].strip(),
+            "rejected": r["rejected"].strip(),
+        }
         for r in rows
     ]
 
@@ -267,7 +275,9 @@ def run_sft(model, tokenizer, peft_config, train_rows, test_rows, data_args, job
         model=model,
         args=config,
         train_dataset=Dataset.from_list(as_prompt_completion(train_rows, data_args.prompt_template)),
-        eval_dataset=Dataset.from_list(as_prompt_completion(test_rows, data_args.prompt_template)) if test_rows else None,
+        eval_dataset=Dataset.from_list(as_prompt_completion(test_rows, data_args.prompt_template))
+        if test_rows
+        else None,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
@@ -336,13 +346,17 @@ def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparamete
         "library_name": "peft" if is_peft else "transformers",
         "pipeline_tag": "text-generation",
         "license": "other",
-        "tags": ["ragdag", "llm-twin", "trl", "sft"] + (["dpo"] if metrics.get("dpo_steps") else []) + (["lora"] if is_peft else []),
+        "tags": ["ragdag", "llm-twin", "trl", "sft"]
+        + (["dpo"] if metrics.get("dpo_steps") else [])
+        + (["lora"] if is_peft else []),
     }
     if is_peft:
         header["base_model"] = base
     shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(hyperparameters.items()))
-    metric_rows = "\n".join(f"| `{k}` | {v:.4f} |" if isinstance(v, float) else f"| `{k}` | {v} |" for k, v in sorted(shown.items()))
+    metric_rows = "\n".join(
+        f"| `{k}` | {v:.4f} |" if isinstance(v, float) else f"| `{k}` | {v} |" for k, v in sorted(shown.items())
+    )
     how = (
         f"A LoRA adapter (r={hyperparameters.get('lora_r')}, alpha={hyperparameters.get('lora_alpha')}) on `{base}`."
         if is_peft
@@ -359,7 +373,11 @@ def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparamete
         "Not for facts: it writes from what the dataset held, and it can be wrong.\n\n"
         "## Limits\n\n- Trained only on the crawled authors' own articles, posts and code: narrow and small.\n"
         "- The dataset's test split is its only evaluation; no safety tuning, no red-teaming.\n"
-        + ("- The local default base is tiny and randomly initialised: its text is not useful.\n" if not is_peft else "")
+        + (
+            "- The local default base is tiny and randomly initialised: its text is not useful.\n"
+            if not is_peft
+            else ""
+        )
         + f"\n## Training data\n\nDataset version `{data_args.dataset_version or 'unknown'}` (its manifest and card "
         "list the source documents and filters).\n\n"
         f"## Hyperparameters\n\n| name | value |\n|---|---|\n{rows}\n\n"
