@@ -24,6 +24,7 @@ class RagPlatformPlugin(AirflowPlugin):
             "href": "ragdag/",  # relative: resolved against the Airflow base URL
             "destination": "nav",
             "url_route": "rag-platform",  # shown inside the Airflow UI at /plugin/rag-platform
+            "nav_top_level": True,  # its own entry in the navigation bar, not under "Plugins"
         },
         {
             "name": "Run record",

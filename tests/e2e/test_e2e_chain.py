@@ -209,3 +209,105 @@ def test_ui_shows_the_dags_and_the_asset_graph(e2e: E2E) -> None:
             browser.close()
     (OUTPUT_DIR / "ui-asset-graph-nodes.json").write_text(json.dumps(sorted(nodes), indent=1))
     assert set(CHAIN_DAG_IDS) | set(ASSETS) <= nodes, f"asset graph nodes: {sorted(nodes)}"
+
+
+def _log_in(page, airflow: LocalAirflow) -> None:
+    page.goto(f"{airflow.base_url}/")
+    page.wait_for_url(re.compile(r".*/auth/login"))
+    page.locator("input[name=username]").fill(airflow.username)
+    page.locator("input[name=password]").fill(airflow.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/auth/login)"))
+
+
+def test_rag_platform_page_shows_the_chain_and_releases_from_the_quarantine(e2e: E2E) -> None:
+    """The plugin's "RAG platform" entry in the Airflow UI: each page shows the chain's data; a
+    quarantined document released from the page is accepted by the next validation run; a crawled
+    title holding markup shows as text. Screenshots of each page in test-output/."""
+    _require_chromium()
+    from airflow_local import api_client, trigger_dag, wait_for_run
+    from playwright.sync_api import sync_playwright
+    from pymongo import MongoClient
+
+    from ragdag.documents import accepted_filter
+    from ragdag.training.registry import MODEL_REGISTRY
+
+    with MongoClient(e2e.mongo_uri, serverSelectionTimeoutMS=5_000) as mongo:
+        db = mongo[e2e.database]
+        model_id = db[MODEL_REGISTRY].find_one({}, sort=[("created_at", -1)])["_id"]
+        accepted_before = sum(db[c].count_documents(accepted_filter()) for c in ("articles", "posts", "repositories"))
+
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    base = e2e.airflow.base_url
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(UI_ACTION_TIMEOUT_MS)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            _log_in(page, e2e.airflow)
+
+            # The navigation entry opens the overview inside the Airflow UI (an embedded frame).
+            page.get_by_role("link", name="RAG platform").first.click()
+            page.wait_for_url(re.compile(r".*/plugin/rag-platform"))
+            frame = page.frame_locator("iframe").first
+            for dag_id in CHAIN_DAG_IDS:
+                frame.locator(f"#stages tr[data-stage={dag_id}]").wait_for()
+            assert "no run yet" not in frame.locator("#stages").inner_text()
+            page.screenshot(path=str(OUTPUT_DIR / "platform-overview.png"), full_page=True)
+
+            # Quarantine: the sample site's draft is held, with its failed expectations.
+            page.goto(f"{base}/ragdag/quarantine", wait_until="networkidle")
+            rows = page.locator("#quarantine tbody tr")
+            assert rows.count() >= 1
+            row = rows.filter(has_text="evaluating-retrieval").first
+            row.wait_for()
+            assert "expect_" in row.inner_text() or row.locator("td").nth(2).inner_text().strip()
+            page.screenshot(path=str(OUTPUT_DIR / "platform-quarantine.png"), full_page=True)
+            row.locator("input[name=reason]").fill("reviewed: the draft is fine to use")
+            row.get_by_role("button", name="Release").click()
+            page.wait_for_load_state("networkidle")
+            page.goto(f"{base}/ragdag/quarantine?include_released=true", wait_until="networkidle")
+            released_row = page.locator("#quarantine tbody tr").filter(has_text="evaluating-retrieval").first
+            assert "released" in released_row.inner_text()
+
+            page.goto(f"{base}/ragdag/datasets", wait_until="networkidle")
+            assert page.locator("#datasets tbody tr").count() >= 1
+            page.screenshot(path=str(OUTPUT_DIR / "platform-datasets.png"), full_page=True)
+            page.locator("#datasets tbody tr a").first.click()
+            page.wait_for_load_state("networkidle")
+            assert "train_samples" in page.locator("#manifest").inner_text()
+            page.screenshot(path=str(OUTPUT_DIR / "platform-dataset.png"), full_page=True)
+
+            page.goto(f"{base}/ragdag/models", wait_until="networkidle")
+            page.locator(f"#models tr[data-model-id='{model_id}']").wait_for()
+            page.screenshot(path=str(OUTPUT_DIR / "platform-models.png"), full_page=True)
+
+            page.goto(f"{base}/ragdag/lineage?id={model_id}", wait_until="networkidle")
+            lineage_links = [a.get_attribute("href") for a in page.locator("#lineage-documents a").all()]
+            assert any(href and href.startswith(e2e.site) for href in lineage_links), lineage_links
+            page.screenshot(path=str(OUTPUT_DIR / "platform-lineage.png"), full_page=True)
+
+            page.goto(f"{base}/ragdag/search?q=feature+store", wait_until="networkidle")
+            assert page.locator("#hits li").count() >= 1
+            assert e2e.site in page.locator("#hits").inner_text()
+            page.screenshot(path=str(OUTPUT_DIR / "platform-search.png"), full_page=True)
+
+            # Markup in crawled content is text, never HTML: nothing ran, nothing was injected.
+            for path in ("quarantine?include_released=true", "search?q=script"):
+                page.goto(f"{base}/ragdag/{path}", wait_until="networkidle")
+                assert page.locator("main script").count() == 0
+        finally:
+            browser.close()
+    assert dialogs == [], f"a script from crawled content ran: {dialogs}"
+
+    # The next validation run picks the released document up: it counts as accepted.
+    with api_client(e2e.airflow) as client:
+        run = trigger_dag(client, "validate_documents")
+        run = wait_for_run(client, "validate_documents", run.dag_run_id, timeout_s=CHAIN_TIMEOUT_S)
+    assert str(run.state.value if hasattr(run.state, "value") else run.state) == "success"
+    with MongoClient(e2e.mongo_uri, serverSelectionTimeoutMS=5_000) as mongo:
+        db = mongo[e2e.database]
+        accepted_after = sum(db[c].count_documents(accepted_filter()) for c in ("articles", "posts", "repositories"))
+    assert accepted_after == accepted_before + 1
