@@ -1,8 +1,9 @@
 """Benchmark of the feature stage (not a test). Run: ``.venv/bin/python bench/embed.py``.
 
 Prints, on a generated corpus (sentences of the shared real-world pages, code of this repository):
-  (a) raw ``SentenceTransformer.encode`` throughput on the stage's own chunk texts and batch size;
-  (b) the stage end to end (MongoDB read, clean, chunk, embed, Qdrant upsert) and the ratio b/a;
+  (a) raw torch ``SentenceTransformer.encode`` throughput on the stage's own chunk texts and batch size;
+  (b) the stage end to end (MongoDB read, clean, chunk, embed, Qdrant upsert) on the configured
+      embedding backend (``RAGDAG_EMBEDDING_BACKEND``, default openvino) and the ratio b/a;
   (c) a re-run on unchanged data, as a share of (b)'s time;
   (d) peak memory (RSS) of the stage at two corpus sizes: a ratio near 1 shows it streams.
 
@@ -27,10 +28,28 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES_DIR = REPO_ROOT.parent / "shared" / "corpus" / "article-pages"
 ENGLISH_PAGES = (
-    "ars-1", "bbc-1", "cnet", "dropbox-blog", "firefox-nightly-blog", "gitlab-blog",
-    "google-sre-book-1", "keep-images", "lifehacker-post-comment-load", "medium-1", "medium-3",
-    "nytimes-1", "nytimes-3", "salon-1", "seattletimes-1", "theverge", "toc-missing", "videos-1",
-    "wapo-2", "wikipedia-2", "wikipedia-4", "wordpress",
+    "ars-1",
+    "bbc-1",
+    "cnet",
+    "dropbox-blog",
+    "firefox-nightly-blog",
+    "gitlab-blog",
+    "google-sre-book-1",
+    "keep-images",
+    "lifehacker-post-comment-load",
+    "medium-1",
+    "medium-3",
+    "nytimes-1",
+    "nytimes-3",
+    "salon-1",
+    "seattletimes-1",
+    "theverge",
+    "toc-missing",
+    "videos-1",
+    "wapo-2",
+    "wikipedia-2",
+    "wikipedia-4",
+    "wordpress",
 )
 
 
@@ -76,8 +95,14 @@ def _documents(rng: random.Random, sentences: list[str], code: list[tuple[str, s
     from ragdag.models import Category
 
     for i in range(n):
-        kind = (Category.ARTICLES, Category.POSTS, Category.ARTICLES, Category.POSTS,
-                Category.ARTICLES, Category.REPOSITORIES)[i % 6]
+        kind = (
+            Category.ARTICLES,
+            Category.POSTS,
+            Category.ARTICLES,
+            Category.POSTS,
+            Category.ARTICLES,
+            Category.REPOSITORIES,
+        )[i % 6]
         if kind is Category.REPOSITORIES:
             files = [
                 {"path": path, "content": f"{body}\n# revision {i}-{j}\n"}
@@ -94,10 +119,10 @@ def _documents(rng: random.Random, sentences: list[str], code: list[tuple[str, s
 def generate_corpus(settings: Any, target_chunks: int, seed: int) -> tuple[int, int]:
     """Store validated documents until they make ``target_chunks`` chunks; return (documents, chunks)."""
     from ragdag.crawling.document_store import upsert_document
+    from ragdag.documents import DOCUMENT_COLLECTIONS, STATUS_FIELD, DocumentStatus
     from ragdag.features.embedding import resolve_model_location
     from ragdag.features.pipeline import prepare_document
     from ragdag.features.tokenizer import ModelTokenizer
-    from ragdag.documents import DOCUMENT_COLLECTIONS, STATUS_FIELD, DocumentStatus
     from ragdag.stores.mongo import mongo_database
 
     tokenizer = ModelTokenizer.from_model_dir(Path(resolve_model_location(settings.embedding_model_id)))
@@ -107,8 +132,14 @@ def generate_corpus(settings: Any, target_chunks: int, seed: int) -> tuple[int, 
         for kind, url, title, content, files in _documents(rng, _sentences(), _code_files(), 10**9):
             fields: dict[str, Any] = {"title": title, **({"files": files} if files else {})}
             upsert_document(
-                db, category=kind, url=url, author_full_name=f"Author {documents % 7}",
-                platform="bench", content=content, fields=fields, http=None,
+                db,
+                category=kind,
+                url=url,
+                author_full_name=f"Author {documents % 7}",
+                platform="bench",
+                content=content,
+                fields=fields,
+                http=None,
             )
             record = {"_id": url, "category": kind.value, "content": content, "files": files}
             chunks += len(prepare_document(record, tokenizer).chunks)
@@ -150,8 +181,7 @@ def padding_factors(settings: Any, texts: list[str], group: int) -> tuple[float,
 
     def padded(order: list[int]) -> int:
         return sum(
-            max(counts[i] for i in order[s : s + size]) * len(order[s : s + size])
-            for s in range(0, len(order), size)
+            max(counts[i] for i in order[s : s + size]) * len(order[s : s + size]) for s in range(0, len(order), size)
         )
 
     by_chars = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -165,10 +195,10 @@ def padding_factors(settings: Any, texts: list[str], group: int) -> tuple[float,
 
 
 def raw_encode(settings: Any, texts: list[str]) -> dict[str, float]:
-    """(a): the model alone on the stage's chunk texts, with the stage's batch size."""
+    """(a): the torch model alone on the stage's chunk texts, with the stage's batch size."""
     from ragdag.features.embedding import load_embedder
 
-    model = load_embedder(settings).model
+    model = load_embedder(settings.model_copy(update={"embedding_backend": "torch"})).model.model
     model.encode(texts[:128], batch_size=settings.embedding_batch_size, show_progress_bar=False)
     wall, cpu = time.perf_counter(), time.process_time()
     model.encode(texts, batch_size=settings.embedding_batch_size, show_progress_bar=False)
@@ -191,6 +221,7 @@ def child_run(rerun: bool) -> None:
     import qdrant_client  # noqa: F401
 
     result: dict[str, Any] = {
+        "backend": settings.embedding_backend,
         "model_load_s": time.perf_counter() - started,
         "peak_rss_model_load_mb": _status_mb("VmHWM"),
     }
@@ -199,8 +230,10 @@ def child_run(rerun: bool) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     report = embed_validated_documents(settings, "bench-first", embedder=embedder)
     result.update(
-        seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu,
-        report=report.model_dump(), peak_rss_mb=_status_mb("VmHWM"),
+        seconds=time.perf_counter() - wall,
+        cpu_seconds=time.process_time() - cpu,
+        report=report.model_dump(),
+        peak_rss_mb=_status_mb("VmHWM"),
     )
     if rerun:
         started = time.perf_counter()
@@ -228,7 +261,9 @@ def local_qdrant_mb(qdrant_path: Path) -> float:
     """RAM that Qdrant local mode takes to hold the stored collections (measured in a fresh process)."""
     output = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", _LOCAL_QDRANT_PROBE, str(qdrant_path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return float(output.strip().splitlines()[-1])
 
@@ -269,18 +304,27 @@ def main() -> None:
         name: {**base_env, "RAGDAG_DATA_DIR": str(work / name), "RAGDAG_MONGO_DATABASE": f"bench_{name}"}
         for name, _ in sizes
     }
+    for env in envs.values():
+        _share_export_cache(Path(env["RAGDAG_DATA_DIR"]))
     try:
         corpora = {}
         for name, target in sizes:
             started = time.perf_counter()
             corpora[name] = generate_corpus(_configure(envs[name]), target, seed=len(name))
-            print(f"corpus {name}: {corpora[name][0]} documents, {corpora[name][1]} chunks "
-                  f"(generated in {time.perf_counter() - started:.0f}s)", flush=True)
+            print(
+                f"corpus {name}: {corpora[name][0]} documents, {corpora[name][1]} chunks "
+                f"(generated in {time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
 
         settings = _configure(envs["small"])
         texts = stage_chunk_texts(settings)
-        print(f"torch threads: {_torch_threads()}, batch size {settings.embedding_batch_size}, "
-              f"model {settings.embedding_model_id}, load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"backend {settings.embedding_backend}, threads {_threads(settings)}, batch size "
+            f"{settings.embedding_batch_size}, model {settings.embedding_model_id}, "
+            f"load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
         # (a) is measured before and after (b) and averaged: other work on the machine shifts both.
         before = raw_encode(settings, texts)
         small = _in_child(envs["small"], rerun=True)
@@ -288,56 +332,88 @@ def main() -> None:
         raw_s = (before["seconds"] + after["seconds"]) / 2
         raw_cpu = (before["cpu_seconds"] + after["cpu_seconds"]) / 2
         raw_rate = len(texts) / raw_s
-        print(f"(a) raw encode: {len(texts)} chunks in {before['seconds']:.1f}s / {after['seconds']:.1f}s "
-              f"(before / after b) = {raw_rate:.1f} chunks/s; CPU {raw_cpu:.1f}s", flush=True)
+        print(
+            f"(a) raw torch encode: {len(texts)} chunks in {before['seconds']:.1f}s / {after['seconds']:.1f}s "
+            f"(before / after b) = {raw_rate:.1f} chunks/s; CPU {raw_cpu:.1f}s",
+            flush=True,
+        )
         from ragdag.features.pipeline import PIPELINE_CONFIG
 
         by_chars, by_tokens = padding_factors(settings, texts, PIPELINE_CONFIG.flush_chunks)
-        print(f"    padded/real tokens: {by_chars:.3f} in encode's character-length order, "
-              f"{by_tokens:.3f} in the stage's token-length batches", flush=True)
+        print(
+            f"    padded/real tokens: {by_chars:.3f} in encode's character-length order, "
+            f"{by_tokens:.3f} in the stage's token-length batches",
+            flush=True,
+        )
         report = small["report"]
         stage_rate = report["chunks_written"] / small["seconds"]
-        print(f"(b) feature stage: {report['chunks_written']} chunks of {report['documents_embedded']} "
-              f"documents in {small['seconds']:.1f}s = {stage_rate:.1f} chunks/s; "
-              f"b/a = {stage_rate / raw_rate:.3f} (target >= 0.9); by CPU time "
-              f"{raw_cpu / small['cpu_seconds']:.3f} (a's CPU s / b's CPU s, steadier when the machine "
-              f"is shared); model load {small['model_load_s']:.1f}s not counted", flush=True)
-        print(f"    retrieval hit rate {report['retrieval_hit_rate']:.2f} (synthetic corpus: every sentence "
-              "recurs in several documents, so title queries are ambiguous; the tests measure real pages)",
-              flush=True)
+        print(
+            f"(b) feature stage on the {small['backend']} backend: {report['chunks_written']} chunks of "
+            f"{report['documents_embedded']} documents in {small['seconds']:.1f}s = {stage_rate:.1f} chunks/s; "
+            f"b/a = {stage_rate / raw_rate:.3f} (target >= 0.9; above 1 is the backend's gain); by CPU time "
+            f"{raw_cpu / small['cpu_seconds']:.3f} (a's CPU s / b's CPU s, steadier when the machine "
+            f"is shared); model load {small['model_load_s']:.1f}s not counted",
+            flush=True,
+        )
+        print(
+            f"    retrieval hit rate {report['retrieval_hit_rate']:.2f} (synthetic corpus: every sentence "
+            "recurs in several documents, so title queries are ambiguous; the tests measure real pages)",
+            flush=True,
+        )
         rerun = small["rerun_report"]
-        print(f"(c) re-run on unchanged data: {small['rerun_seconds']:.2f}s = "
-              f"{100 * small['rerun_seconds'] / small['seconds']:.2f}% of (b) (target <= 5%); "
-              f"skipped {rerun['documents_skipped']}, embedded {rerun['documents_embedded']}, "
-              f"written {rerun['chunks_written']}", flush=True)
+        print(
+            f"(c) re-run on unchanged data: {small['rerun_seconds']:.2f}s = "
+            f"{100 * small['rerun_seconds'] / small['seconds']:.2f}% of (b) (target <= 5%); "
+            f"skipped {rerun['documents_skipped']}, embedded {rerun['documents_embedded']}, "
+            f"written {rerun['chunks_written']}",
+            flush=True,
+        )
         small["qdrant_mb"] = local_qdrant_mb(Path(envs["small"]["RAGDAG_DATA_DIR"]) / "qdrant")
-        print(f"(d) peak RSS of the stage at {report['chunks_written']} chunks: {small['peak_rss_mb']:.0f} MB "
-              f"(RSS at its start {small['rss_before_mb']:.0f} MB; of the peak, Qdrant local mode's "
-              f"in-memory collections: {small['qdrant_mb']:.0f} MB)", flush=True)
+        print(
+            f"(d) peak RSS of the stage at {report['chunks_written']} chunks: {small['peak_rss_mb']:.0f} MB "
+            f"(RSS at its start {small['rss_before_mb']:.0f} MB; of the peak, Qdrant local mode's "
+            f"in-memory collections: {small['qdrant_mb']:.0f} MB)",
+            flush=True,
+        )
         if "large" in envs:
             large = _in_child(envs["large"], rerun=False)
             large["qdrant_mb"] = local_qdrant_mb(Path(envs["large"]["RAGDAG_DATA_DIR"]) / "qdrant")
             big = large["report"]
-            print(f"(d) peak RSS of the stage at {big['chunks_written']} chunks: {large['peak_rss_mb']:.0f} MB "
-                  f"(RSS at its start {large['rss_before_mb']:.0f} MB; Qdrant local mode's collections: "
-                  f"{large['qdrant_mb']:.0f} MB); stage {big['chunks_written'] / large['seconds']:.1f} chunks/s",
-                  flush=True)
+            print(
+                f"(d) peak RSS of the stage at {big['chunks_written']} chunks: {large['peak_rss_mb']:.0f} MB "
+                f"(RSS at its start {large['rss_before_mb']:.0f} MB; Qdrant local mode's collections: "
+                f"{large['qdrant_mb']:.0f} MB); stage {big['chunks_written'] / large['seconds']:.1f} chunks/s",
+                flush=True,
+            )
             ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
             own = (large["peak_rss_mb"] - large["qdrant_mb"]) / (small["peak_rss_mb"] - small["qdrant_mb"])
-            print(f"(d) peak ratio = {ratio:.3f} (target <= 1.3) for "
-                  f"{big['chunks_written'] / report['chunks_written']:.1f}x the chunks; without Qdrant local "
-                  f"mode's in-memory copy of the store (a server holds it out of process): {own:.3f}",
-                  flush=True)
+            print(
+                f"(d) peak ratio = {ratio:.3f} (target <= 1.3) for "
+                f"{big['chunks_written'] / report['chunks_written']:.1f}x the chunks; without Qdrant local "
+                f"mode's in-memory copy of the store (a server holds it out of process): {own:.3f}",
+                flush=True,
+            )
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     finally:
         embedded_mongo.stop(work / "mongodb")
         print(f"work dir (delete when done): {work}")
 
 
-def _torch_threads() -> int:
-    import torch
+def _threads(settings: Any) -> int:
+    from ragdag.features.embedding_backends import resolve_threads
 
-    return torch.get_num_threads()
+    return resolve_threads(settings.embedding_threads)
+
+
+def _share_export_cache(data_dir: Path) -> None:
+    """The temp data dirs use the project's export cache: a bench run exports nothing twice."""
+    from ragdag.features.embedding import export_cache_dir
+    from ragdag.settings import Settings
+
+    shared = export_cache_dir(Settings(data_dir=Settings.model_fields["data_dir"].default))
+    shared.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / shared.name).symlink_to(shared, target_is_directory=True)
 
 
 if __name__ == "__main__":
