@@ -2,7 +2,7 @@
 
 The OpenLineage provider emits a START and a COMPLETE (or FAIL) event per task; which datasets a
 task read and wrote it learns from the extractor configured here (``[openlineage] extractors``):
-:class:`RagdagTaskExtractor` turns the task's Asset ``inlets`` / ``outlets`` into OpenLineage
+:class:`ragdag.openlineage_extractor.RagdagTaskExtractor` turns the task's Asset ``inlets`` / ``outlets`` into OpenLineage
 datasets (``mongodb://host:port`` + ``db.collection``, ``qdrant://host:port`` + collection,
 ``s3://bucket`` + key prefix), plus the store collections of each stage from :data:`STAGE_STORES`
 (the Assets name logical sets; these are the collections behind them). The provider's own
@@ -10,7 +10,8 @@ converters know none of the ``mongodb`` / ``qdrant`` schemes.
 
 Where the events go is the transport: the embedded default writes them as JSON lines to
 ``<data_dir>/openlineage/events.jsonl`` (:func:`openlineage_env`); ``docker-compose.yaml`` points the
-transport at Marquez.
+transport at Marquez. Importing this module does not import Airflow: the configuration must be in
+the environment before Airflow loads its plugins.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from airflow.providers.openlineage.extractors.base import BaseExtractor, OperatorLineage
 
 if TYPE_CHECKING:
     from openlineage.client.event_v2 import Dataset
@@ -77,26 +76,13 @@ def task_datasets(dag_id: str, task_id: str, inlets: Any, outlets: Any) -> tuple
     return [ol_dataset(u) for u in inputs], [ol_dataset(u) for u in outputs]
 
 
-class RagdagTaskExtractor(BaseExtractor):
-    """Inputs and outputs of the bundle's TaskFlow tasks."""
-
-    @classmethod
-    def get_operator_classnames(cls) -> list[str]:
-        return ["_PythonDecoratedOperator", "PythonOperator"]
-
-    def _execute_extraction(self) -> OperatorLineage | None:
-        task = self.operator
-        inputs, outputs = task_datasets(task.dag_id, task.task_id, task.inlets, task.outlets)
-        return OperatorLineage(inputs=inputs, outputs=outputs)
-
-
 def openlineage_env(settings: Settings) -> dict[str, str]:
     """Airflow configuration (as environment variables) of the embedded default: the file transport."""
     events = settings.data_dir / "openlineage" / "events.jsonl"
     events.parent.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
-        "AIRFLOW__OPENLINEAGE__EXTRACTORS": f"{__name__}.RagdagTaskExtractor",
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "ragdag.openlineage_extractor.RagdagTaskExtractor",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
     }
 
