@@ -28,6 +28,8 @@ BAD_CONFS = {
     "blank author": ({**GOOD, "author": "   "}, "author: .*must not be blank"),
     "no links": ({**GOOD, "links": []}, "links: List should have at least 1 item"),
     "file URL": ({**GOOD, "links": ["file:///srv/repo"]}, "links.0: .*RAGDAG_ALLOW_PRIVATE_NETWORKS"),
+    "port out of range": ({**GOOD, "links": ["https://a.example:99999/"]}, "links.0: .*invalid port"),
+    "empty credentials": ({**GOOD, "links": ["https://@a.example/"]}, "links.0: .*credentials"),
 }
 
 
@@ -164,6 +166,7 @@ _conf = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(conf=_conf)
 @example(conf={"author": "0", "links": ["HTTP://@0"]})  # found by this test: empty credentials
+@example(conf={"author": "0", "links": ["http://a:99999"]})  # a port out of range
 def test_conf_parser_property(conf: dict) -> None:
     limits = ConfLimits(max_links=6, max_url_chars=40, max_author_chars=12)
     try:
@@ -183,3 +186,7 @@ def test_conf_parser_property(conf: dict) -> None:
         parts = urlsplit(link)
         assert len(link) <= limits.max_url_chars
         assert parts.scheme in ("http", "https") and parts.hostname and parts.username is None
+    # What the parser accepts, the planner can always group by host (the mapped tasks' input).
+    groups = group_by_host(plan_targets(conf, Path("unused"), limits=limits))
+    assert sum(len(group.targets) for group in groups) <= len(parsed.links)
+    assert all(group.host for group in groups)

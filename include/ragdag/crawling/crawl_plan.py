@@ -91,6 +91,10 @@ def _check_link(url: str, allow_file: bool) -> str:
         raise ValueError(f"{url!r} is not an http(s) URL{hint}")
     if not parts.hostname:
         raise ValueError(f"{url!r} has no host")
+    try:
+        normalize_url(url)  # e.g. a port out of range
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
     if parts.username is not None or parts.password is not None:  # "https://@host" too
         raise ValueError(f"{url!r} carries credentials; remove the user:password@ part")
     return url.strip()
