@@ -17,6 +17,7 @@ the environment before Airflow loads its plugins.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -76,9 +77,9 @@ def task_datasets(dag_id: str, task_id: str, inlets: Any, outlets: Any) -> tuple
     return [ol_dataset(u) for u in inputs], [ol_dataset(u) for u in outputs]
 
 
-def openlineage_env(settings: Settings) -> dict[str, str]:
+def openlineage_env(data_dir: Path) -> dict[str, str]:
     """Airflow configuration (as environment variables) of the embedded default: the file transport."""
-    events = settings.data_dir / "openlineage" / "events.jsonl"
+    events = events_file(data_dir)
     events.parent.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
@@ -87,9 +88,13 @@ def openlineage_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def events_file(data_dir: Path) -> Path:
+    return data_dir / "openlineage" / "events.jsonl"
+
+
 def read_events(settings: Settings) -> list[dict[str, Any]]:
     """The events the file transport wrote (one JSON object per line)."""
-    path = settings.data_dir / "openlineage" / "events.jsonl"
+    path = events_file(settings.data_dir)
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

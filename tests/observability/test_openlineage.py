@@ -27,7 +27,7 @@ print("STATE", run.state)
 
 def test_a_dag_run_writes_start_and_complete_events_with_its_datasets(airflow_db, settings) -> None:
     # A child process: the provider decides at import time whether OpenLineage is on.
-    env = {**os.environ, **openlineage_env(settings)}
+    env = {**os.environ, **openlineage_env(settings.data_dir)}
     result = subprocess.run(
         [sys.executable, "-c", RUN_DAG, str(TINY_DAGS), "lineage_tiny"],
         env=env,
