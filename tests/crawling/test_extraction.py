@@ -10,13 +10,16 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
 import pytest
 from bs4 import BeautifulSoup
 
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
 from ragdag.crawling.extraction_content import choose_content
 from ragdag.crawling.extraction_metadata import nesting_depth_exceeds
+from ragdag.crawling.html_boilerplate import without_link_blocks
 from ragdag.crawling.html_decoding import charset_label
+from ragdag.crawling.html_text import element_text
 
 # Floors a little under what the extractor reaches on the shared corpus (0.977 / 1.0 / 1.0), so a
 # regression fails while harmless drift in the third-party extractors does not.
@@ -325,11 +328,47 @@ def test_choose_content_prefers_readability_unless_trafilatura_clearly_has_more(
     article = "\n\n".join(_PARAGRAPHS)
     more = article + "\n\n" + "A fifth paragraph that the first extractor lost on the way."
     teaser = "Council approves budget."
-    unrelated = "Sign up for our newsletter and follow us for more stories like this one."
     assert choose_content(article, more) == more  # same article, and more of it
     assert choose_content(article, article + " Share") == article  # a stray word is not more
-    assert choose_content(article, unrelated * 10) == article  # longer, but something else
+    assert choose_content(article, article[:-200]) == article  # less of the same article
     assert choose_content(teaser, article) == article  # a teaser is not the article
+
+
+def test_teaser_links_and_related_sections_are_dropped_from_extracted_html() -> None:
+    teaser = "Read more: <a href='/b'>Harbour bridge repairs will cost twice as much as planned</a>"
+    related = "".join(
+        f"<p><a href='/r{i}'>Another story number {i} about the city and its many budget debates</a></p>"
+        for i in range(3)
+    )
+    body = (
+        f"<article><h1>{_HEADLINE}</h1>{paragraphs_html(_PARAGRAPHS[:2])}<p>{teaser}</p>"
+        f"{paragraphs_html(_PARAGRAPHS[2:])}<p>Get the <a href='/r.pdf'>full report</a>.</p>"
+        "<ul><li><a href='/a'>The mayor's statement on the budget, the bridge and the buses</a></li>"
+        "<li><a href='/b'>The opposition's amendments, as tabled at the last session</a></li></ul>"
+        f"<h2>Related stories</h2>{related}</article>"
+    )
+    content = element_text(without_link_blocks(lxml.html.document_fromstring(article_page(body))))
+    assert all(p in content for p in _PARAGRAPHS)
+    assert "Harbour bridge repairs will cost" not in content
+    assert "Related stories" not in content and "Another story number" not in content
+    assert "full report" in content  # a short link inside prose stays
+    assert "The mayor's statement" in content  # list items are the article's own lists
+
+
+def test_soft_hyphens_do_not_split_words() -> None:
+    content = extract_article(article_page(f"<p>Die Bundes\u00adregierung hat {_PARAGRAPHS[0]}</p>")).content
+    assert "Die Bundesregierung hat" in content
+
+
+def test_choose_content_takes_trafilatura_when_the_two_found_different_blocks() -> None:
+    # Readability's scoring latched onto another block (a comment thread, a list of teasers);
+    # trafilatura's walk over the whole page is the likelier article.
+    article = "\n\n".join(_PARAGRAPHS)
+    comments = "\n\n".join(
+        f"Reader {i} wrote: thanks for sharing this, I completely agree with every point made here."
+        for i in range(8)
+    )
+    assert choose_content(comments, article) == article
 
 
 # -- metadata -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import trafilatura
 from lxml.html import HtmlElement
 from readability import Document
 
-from ragdag.crawling.html_boilerplate import without_unlikely_candidates
+from ragdag.crawling.html_boilerplate import without_link_blocks, without_unlikely_candidates
 from ragdag.crawling.html_text import element_text
 
 _WORD = re.compile(r"\w+")
@@ -31,6 +31,10 @@ _SHORT_TEXT_GROWTH = 2.0
 _CONTAINMENT = 0.95
 # ...and "and more": enough extra words to be missing paragraphs, not a stray caption or date.
 _SUPERSET_GROWTH = 1.05
+# Texts sharing less than this share of the shorter one's words are about different blocks of the
+# page: readability settled on one block (a teaser list, a comment, a sidebar) where trafilatura's
+# whole-page walk kept the article.
+_DISAGREEMENT = 0.8
 
 
 def _word_counts(text: str) -> Counter[str]:
@@ -40,9 +44,10 @@ def _word_counts(text: str) -> Counter[str]:
 def _readability_summary_text(root: HtmlElement) -> str:
     try:
         summary = Document(root).summary(html_partial=True)
-        return element_text(lxml.html.fragment_fromstring(summary, create_parent="div"))
+        tree = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception:  # noqa: BLE001 - the library raises assorted errors on odd markup
         return ""
+    return element_text(tree)
 
 
 def readability_text(root: HtmlElement) -> str:
@@ -62,10 +67,13 @@ def trafilatura_text(root: HtmlElement, url: str | None) -> str:
     """Main content according to trafilatura, rendered like readability's for a fair comparison."""
     try:
         # Its HTML output, not its text output: the latter flattens whole tables into one line.
-        extracted = trafilatura.extract(copy.deepcopy(root), url=url, output_format="html")
+        # Links stay in it to tell teasers from prose; comments are not the article.
+        extracted = trafilatura.extract(
+            copy.deepcopy(root), url=url, output_format="html", include_links=True, include_comments=False
+        )
         if not extracted:
             return ""
-        return element_text(lxml.html.document_fromstring(extracted))
+        return element_text(without_link_blocks(lxml.html.document_fromstring(extracted)))
     except Exception:  # noqa: BLE001 - same reason as above
         return ""
 
@@ -74,8 +82,10 @@ def _broad_is_better(precise: str, broad: str) -> bool:
     if len(precise) < _TOO_SHORT_CHARS:
         return len(broad) > _SHORT_TEXT_GROWTH * len(precise)
     precise_words, broad_words = _word_counts(precise), _word_counts(broad)
-    precise_total = sum(precise_words.values())
+    precise_total, broad_total = sum(precise_words.values()), sum(broad_words.values())
     shared = sum((precise_words & broad_words).values())
+    if shared < _DISAGREEMENT * min(precise_total, broad_total):
+        return True
     return (
         shared >= _CONTAINMENT * precise_total
         and sum(broad_words.values()) >= _SUPERSET_GROWTH * precise_total

@@ -1,7 +1,9 @@
-"""Recognise page furniture (menus, sidebars, comment threads, share bars) by class, id and role.
+"""Recognise page furniture: menus, sidebars, comment threads and share bars by class, id and role;
+teasers and "related" lists by their links.
 
-The patterns are Mozilla Readability's current "unlikely candidates": what its first pass prunes
-before it scores anything.
+The class patterns are Mozilla Readability's current "unlikely candidates": what its first pass
+prunes before it scores anything. The link rules apply to an extractor's output, where furniture
+that looks like text survives: "Read more: <headline>" lines, "Related" headings over teaser lists.
 """
 
 from __future__ import annotations
@@ -59,3 +61,71 @@ def without_unlikely_candidates(root: HtmlElement) -> HtmlElement:
     for element in doomed:
         element.drop_tree()
     return pruned
+
+
+# A text block that is nearly all link text and long enough to be a headline is a teaser for
+# another page ("Read more: ...", "See also: ..."), not prose; shorter link-only blocks are often
+# content (a "Download the report" link, a table-of-contents entry) and list items are lists of
+# links the article itself makes, so both stay.
+_TEASER_LINK_DENSITY = 0.8
+_TEASER_MIN_CHARS = 50
+_LEAF_BLOCK_TAGS = frozenset(
+    {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th", "dd", "dt",
+     "figcaption", "caption", "div"}
+)  # fmt: skip
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_NEVER_TEASER_TAGS = frozenset({"li", "td", "th", "pre"})
+
+
+def _squeezed_length(text: str) -> int:
+    return len(" ".join(text.split()))
+
+
+def _leaf_blocks(tree: HtmlElement) -> list[HtmlElement]:
+    blocks: list[HtmlElement] = []
+    for element in tree.iter():
+        if not isinstance(element, HtmlElement) or element.tag not in _LEAF_BLOCK_TAGS:
+            continue
+        if not any(isinstance(d, HtmlElement) and d.tag in _LEAF_BLOCK_TAGS for d in element.iterdescendants()):
+            blocks.append(element)
+    return blocks
+
+
+def _link_density(element: HtmlElement, length: int) -> float:
+    linked = sum(_squeezed_length(a.text_content()) for a in element.iter("a"))
+    return linked / length if length else 0.0
+
+
+def without_link_blocks(tree: HtmlElement) -> HtmlElement:
+    """Drop teaser blocks from an extractor's output tree (in place) and return it.
+
+    Teasers are blocks of at least a headline's length that are nearly all link text; a heading
+    whose section holds nothing but link-dense blocks ("Related articles", "Auch interessant")
+    goes with them.
+    """
+    blocks = [(block, _squeezed_length(block.text_content())) for block in _leaf_blocks(tree)]
+    blocks = [(block, length) for block, length in blocks if length]
+    dense = [_link_density(block, length) >= _TEASER_LINK_DENSITY for block, length in blocks]
+    doomed = {
+        index
+        for index, (block, length) in enumerate(blocks)
+        if dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS
+    }
+    headings = [block.tag in _HEADING_TAGS for block, _ in blocks]
+    for index in range(len(blocks)):
+        if not headings[index]:
+            continue
+        section = []
+        for following in range(index + 1, len(blocks)):
+            if headings[following]:
+                break
+            section.append(following)
+        if section and all(dense[i] for i in section):
+            doomed.add(index)
+            doomed.update(section)
+    for index in sorted(doomed):
+        block = blocks[index][0]
+        if block.getparent() is not None:
+            block.drop_tree()
+    return tree
+

@@ -18,6 +18,8 @@ BLOCK_TAGS = frozenset(
 _CELL_TAGS = frozenset({"td", "th"})
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+# Soft hyphens mark where a word may break; a reader sees one word (and a search finds it).
+_SOFT_HYPHENS = re.compile("\u00ad")
 _PARAGRAPH_BREAK = "\n\n"
 
 
@@ -28,6 +30,8 @@ class _TextBuilder:
         self._parts: list[str] = []
 
     def text(self, value: str | None, preformatted: bool = False) -> None:
+        if value:
+            value = _SOFT_HYPHENS.sub("", value)
         if value and not preformatted:
             value = _SPACES.sub(" ", value.replace("\n", " "))
         if value:
