@@ -97,6 +97,13 @@ def test_a_better_model_is_promoted_and_a_worse_one_stays_a_candidate(fast_setti
     assert get_model(fast_settings, better.model_id).stage is ModelStage.PRODUCTION
     assert worse.metrics["dpo_steps"] == 0, "no preference split: no DPO stage"
 
+    # A production model that can no longer be evaluated is never replaced silently.
+    store = open_object_store(fast_settings)
+    (store.root / f"models/{better.job_name}/output/model.tar.gz").unlink()
+    _, blocked, decision = run_stage(fast_settings, {"hyperparameters": {"steps": 30, "seed": 7}}, run_id="run-4")
+    assert not decision["promote"] and blocked.stage is ModelStage.CANDIDATE
+    assert f"production model {better.model_id} could not be evaluated" in decision["reason"]
+
 
 def test_a_failed_run_is_recorded_and_the_next_version_still_trains(fast_settings, mongo_db, monkeypatch) -> None:
     publish_fixture_version(fast_settings)

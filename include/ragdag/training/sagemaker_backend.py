@@ -98,7 +98,8 @@ def training_job_config(settings: Settings, store: ObjectStore, job: TrainingJob
     if job.preference_keys:
         # One prefix holding preference/train.jsonl and preference/test.jsonl.
         channels.append(_channel("preference", store.uri(job.preference_keys["train"]).rsplit("/", 1)[0] + "/"))
-    hyperparameters = dict(job.hyperparameters)
+    # An empty value (no base model: the tiny default) is train.py's default: not sent.
+    hyperparameters = {k: v for k, v in job.hyperparameters.items() if v != ""}
     if settings.sagemaker_use_spot:
         hyperparameters["checkpoint_dir"] = CHECKPOINT_LOCAL_PATH
     config: dict[str, Any] = {

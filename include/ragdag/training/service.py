@@ -249,6 +249,7 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
     )
     judge = _judge_client(settings)
     results: dict[str, Any] = {}
+    production_error: str | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="ragdag-eval-") as tmp, torch_threads(options.num_threads):
             candidate_dir = unpack_model(store.get_bytes(key_of(store, record.artifact_uri)), Path(tmp) / "candidate")
@@ -257,11 +258,14 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
             model, tokenizer = load_trained(candidate_dir)
             results["trained"] = evaluate_model(model, tokenizer, rows, options, judge)
             if production is not None and production.model_id != record.model_id:
-                production_dir = unpack_model(
-                    store.get_bytes(key_of(store, production.artifact_uri)), Path(tmp) / "production"
-                )
-                model, tokenizer = load_trained(production_dir)
-                results["production"] = evaluate_model(model, tokenizer, rows, options, judge)
+                try:
+                    production_dir = unpack_model(
+                        store.get_bytes(key_of(store, production.artifact_uri)), Path(tmp) / "production"
+                    )
+                    model, tokenizer = load_trained(production_dir)
+                    results["production"] = evaluate_model(model, tokenizer, rows, options, judge)
+                except Exception as error:  # noqa: BLE001 - recorded; the candidate then stays a candidate
+                    production_error = f"{type(error).__name__}: {error}"
     finally:
         if judge is not None:
             judge.close()
@@ -271,6 +275,7 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
         "options": options.model_dump(),
         "judge": judge is not None,
         "production_model_id": production.model_id if "production" in results else None,
+        "production_error": production_error,
         "metrics": {name: r["metrics"] for name, r in results.items()},
     }
     evaluation_uri = store.put_bytes(
@@ -299,12 +304,18 @@ def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRec
         current = production_model(db)
         if current is not None and current.model_id != record.model_id:
             if "production" not in measured or record.evaluation.get("production_model_id") != current.model_id:
+                error = record.evaluation.get("production_error")
+                why = (
+                    f"production model {current.model_id} could not be evaluated on this test split ({error})"
+                    if error
+                    else f"production model {current.model_id} changed since the evaluation: evaluate again"
+                )
                 decision_dict = {
                     "promote": False,
                     "metric": settings.training_promotion_metric,
                     "margin": settings.training_promotion_margin,
                     "reference_model": current.model_id,
-                    "reason": f"production model {current.model_id} changed since the evaluation: evaluate again",
+                    "reason": f"{why}; stays a candidate (`ragdag models promote` to promote it by hand)",
                 }
                 record = save_model(db, record.model_copy(update={"promotion": decision_dict}))
                 return record, decision_dict
