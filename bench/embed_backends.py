@@ -11,8 +11,9 @@ The default backend is the fastest one whose ``min_cosine`` stays >= 0.999.
 
 Timing is interleaved: each group of chunks is encoded by every backend in turn (order rotated),
 so other work on a shared machine slows all of them alike, and the ratios stay meaningful when
-the absolute speeds do not. ``--rounds`` repeats the whole pass. The full run adds the removed
-torch dynamic-int8 path (what ``bench/embed_int8.py`` measured) as a reference row.
+the absolute speeds do not. ``--rounds`` repeats the whole pass. The full run adds two reference
+rows: the removed torch dynamic-int8 path (what ``bench/embed_int8.py`` measured), and OpenVINO
+in bf16 (not offered: its vectors would depend on whether the CPU has bf16 units).
 
 Exports are cached under ``<data_dir>/models`` (``RAGDAG_DATA_DIR``); a cold cache adds one export
 per backend (tens of seconds) before timing starts. ``--quick`` (warm cache) takes under a minute.
@@ -87,6 +88,23 @@ def _int8_torch(settings: Any) -> Any:
     return Embedder(base.model_id, TorchEncoder(model), base.tokenizer, base.dim, "torch")
 
 
+def _openvino_bf16(settings: Any, threads: int) -> Any:
+    """Not offered: OpenVINO's bf16 inference (AMX / AVX512-BF16 CPUs only, else it stays f32)."""
+    from ragdag.features import embedding_backends
+    from ragdag.features.embedding import Embedder, export_cache_dir, load_embedder, resolve_model_location
+    from ragdag.features.model_export import exported_model
+
+    base = load_embedder(settings.model_copy(update={"embedding_backend": "openvino"}))
+    location = resolve_model_location(settings.embedding_model_id)
+
+    def no_export() -> None:
+        raise RuntimeError("the openvino export should be cached by now")
+
+    exported = exported_model(settings.embedding_model_id, location, "openvino", export_cache_dir(settings), no_export)
+    encoder = embedding_backends._openvino(exported, threads, precision="bf16")
+    return Embedder(base.model_id, encoder, base.tokenizer, base.dim, "openvino")
+
+
 def hit_rate(embedder: Any, items: list[Any], vectors: np.ndarray) -> tuple[float | None, int]:
     from qdrant_client import QdrantClient
 
@@ -110,7 +128,7 @@ def hit_rate(embedder: Any, items: list[Any], vectors: np.ndarray) -> tuple[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--quick", action="store_true", help="10 pages, 1 round, no int8 row (under a minute on an idle machine)"
+        "--quick", action="store_true", help="10 pages, 1 round, no reference rows (under a minute on an idle machine)"
     )
     parser.add_argument("--pages", type=int, default=None, help="pages used (default: all; --quick: 10)")
     parser.add_argument("--rounds", type=int, default=None, help="timed passes over the texts (default 2; --quick 1)")
@@ -133,6 +151,8 @@ def main() -> int:
     if not args.quick:
         started = time.perf_counter()
         rows.append(Row("torch-int8 (removed)", _int8_torch(settings), load_seconds=time.perf_counter() - started))
+        threads = resolve_threads(settings.embedding_threads)
+        rows.append(Row("openvino-bf16 (not offered)", _openvino_bf16(settings, threads)))
 
     tokenizer = rows[0].embedder.tokenizer
     items = [prepare_document(document, tokenizer) for document in page_documents(pages)]

@@ -179,3 +179,36 @@ def test_threads_setting_or_the_cpus_of_the_process() -> None:
 
     assert resolve_threads(3) == 3
     assert resolve_threads(0) == len(os.sched_getaffinity(0))
+
+
+def _fake_export(directory: Path, marker: str) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "model.onnx").write_text(marker)
+    (directory / "tokenizer.json").write_text("{}")
+    manifest = {"max_seq_length": 256, "dim": 384, "pad_token": "[PAD]"}
+    (directory / "export.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def test_a_concurrent_export_keeps_the_first_one_in_place(tmp_path: Path) -> None:
+    """Two workers exporting at once: the second finds the first's folder and keeps it."""
+    from ragdag.features.model_export import _move_into_place, _read
+
+    target = _fake_export(tmp_path / "onnx-key", "first")
+    staging = _fake_export(tmp_path / ".onnx-key.staging", "second")
+    _move_into_place(staging, target, "onnx")
+    assert (target / "model.onnx").read_text() == "first"
+    assert _read(target, "onnx") is not None
+
+
+def test_an_unusable_cache_folder_is_replaced(tmp_path: Path) -> None:
+    from ragdag.features.model_export import _move_into_place, _read
+
+    target = tmp_path / "onnx-key"
+    target.mkdir()
+    (target / "model.onnx").write_text("half written by hand, no manifest")
+    staging = _fake_export(tmp_path / ".onnx-key.staging", "fresh")
+    assert _read(target, "onnx") is None
+    _move_into_place(staging, target, "onnx")
+    assert (target / "model.onnx").read_text() == "fresh"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx-key"]  # nothing set aside is left

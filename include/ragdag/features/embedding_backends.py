@@ -142,7 +142,7 @@ def _onnxruntime(exported: ExportedModel, threads: int) -> _ExportedEncoder:
     return _ExportedEncoder(exported, lambda feeds: session.run([OUTPUT_NAME], feeds)[0])
 
 
-def _openvino(exported: ExportedModel, threads: int) -> _ExportedEncoder:
+def _openvino(exported: ExportedModel, threads: int, precision: str = "f32") -> _ExportedEncoder:
     import openvino
 
     core = openvino.Core()
@@ -151,8 +151,9 @@ def _openvino(exported: ExportedModel, threads: int) -> _ExportedEncoder:
         "CPU",
         {
             # f32 explicitly: on CPUs with bf16 units (AMX, AVX512-BF16) OpenVINO would otherwise
-            # compute in bf16, and vectors would depend on the machine.
-            "INFERENCE_PRECISION_HINT": "f32",
+            # compute in bf16, and vectors would depend on the machine (bench/embed_backends.py
+            # shows what bf16 would give).
+            "INFERENCE_PRECISION_HINT": precision,
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",  # one synchronous batch at a time
         },
