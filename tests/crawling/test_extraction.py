@@ -355,6 +355,27 @@ def test_teaser_links_and_related_sections_are_dropped_from_extracted_html() -> 
     assert "The mayor's statement" in content  # list items are the article's own lists
 
 
+def test_date_stamps_and_copyright_lines_are_dropped_from_extracted_html() -> None:
+    body = f"<p>27.01.2022</p>{paragraphs_html()}<p>© 2024 Daily Example. All rights reserved.</p>"
+    content = element_text(without_link_blocks(lxml.html.document_fromstring(article_page(body))))
+    assert all(p in content for p in _PARAGRAPHS)
+    assert "27.01.2022" not in content and "All rights reserved" not in content
+
+
+def test_article_rendered_in_noscript_is_read() -> None:
+    # The page shows a script-built shell; the article itself is the <noscript> fallback.
+    body = f"<div id='app'>Loading…</div><noscript><article><h1>{_HEADLINE}</h1>{paragraphs_html()}</article></noscript>"
+    content = extract_article(article_page(body)).content
+    assert all(p in content for p in _PARAGRAPHS)
+
+
+def test_noscript_notices_and_escaped_markup_stay_out() -> None:
+    pixel = "&lt;img src='https://tracker.example/pixel.gif?" + "x" * 400 + "'&gt;"
+    body = f"<noscript>Please enable JavaScript to view the comments.</noscript><noscript>{pixel}</noscript>"
+    content = extract_article(article_page(body + paragraphs_html())).content
+    assert "enable JavaScript" not in content and "tracker.example" not in content
+
+
 def test_soft_hyphens_do_not_split_words() -> None:
     content = extract_article(article_page(f"<p>Die Bundes\u00adregierung hat {_PARAGRAPHS[0]}</p>")).content
     assert "Die Bundesregierung hat" in content

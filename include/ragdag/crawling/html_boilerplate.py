@@ -75,6 +75,10 @@ _LEAF_BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _NEVER_TEASER_TAGS = frozenset({"li", "td", "th", "pre"})
+# "27.01.2022", "2021-10-16 10:30", "05/12/2019 - 14h05": a date line on its own.
+_DATE_STAMP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[\s,T|-]+\d{1,2}[:.h]\d{2}(?::\d{2})?)?")
+_COPYRIGHT = re.compile(r"\s*(?:©|\(c\)\s|copyright\b)", re.IGNORECASE)
+_NOTICE_MAX_CHARS = 300
 
 
 def _squeezed_length(text: str) -> int:
@@ -96,6 +100,13 @@ def _link_density(element: HtmlElement, length: int) -> float:
     return linked / length if length else 0.0
 
 
+def _is_notice(text: str, length: int) -> bool:
+    """A bare date stamp, or a copyright / picture credit line: page furniture, not prose."""
+    if _DATE_STAMP.fullmatch(text.strip()):
+        return True
+    return length <= _NOTICE_MAX_CHARS and _COPYRIGHT.match(text) is not None
+
+
 def without_link_blocks(tree: HtmlElement) -> HtmlElement:
     """Drop teaser blocks from an extractor's output tree (in place) and return it.
 
@@ -109,7 +120,8 @@ def without_link_blocks(tree: HtmlElement) -> HtmlElement:
     doomed = {
         index
         for index, (block, length) in enumerate(blocks)
-        if dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS
+        if (dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS)
+        or _is_notice(block.text_content(), length)
     }
     headings = [block.tag in _HEADING_TAGS for block, _ in blocks]
     for index in range(len(blocks)):

@@ -14,6 +14,8 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 # Control characters are invalid in HTML and make libxml2 truncate the document silently.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# Longer than a "Please enable JavaScript" notice.
+_FALLBACK_MIN_CHARS = 300
 NON_CONTENT_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 
 
@@ -51,8 +53,21 @@ def drop_elements(doomed: list[HtmlElement]) -> None:
             element.drop_tree()
 
 
+def _is_fallback_content(element: HtmlElement) -> bool:
+    """A <noscript> holding the page's text as markup for readers without JavaScript (not a
+    one-line notice, a tracking pixel, or markup kept as escaped text): some sites render their
+    whole article there."""
+    if "<" in (element.text or ""):
+        return False
+    text = " ".join(" ".join(child.text_content().split()) for child in element if isinstance(child, HtmlElement))
+    return len(text) >= _FALLBACK_MIN_CHARS
+
+
 def remove_invisible(root: HtmlElement) -> None:
     """Drop hidden subtrees, modal dialogs, comments and non-content tags in place."""
+    fallbacks = [element for element in root.iter("noscript") if _is_fallback_content(element)]
+    for element in fallbacks:
+        element.drop_tag()  # its content stays where it was
     doomed: list[HtmlElement] = [
         element
         for element in root.iter()
