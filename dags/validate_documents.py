@@ -6,9 +6,11 @@ reviewed JSON files in `expectations/` (one per category).
 
 - **Scheduled on:** `raw_documents` (no cron).
 - **Reads:** documents in MongoDB whose validation is pending (new or changed since the last run).
-- **Writes:** each document is marked `validated` (suite, suite version, run id) or moved to the
-  `quarantine` collection with its failed expectations; the run's result JSON and Data Docs HTML
-  go to the object store under `validation/<run_id>/`.
+- **Writes:** each document is marked `validated` (suite, suite version, run id) or
+  `quarantined` in place, with a record of its failed expectations in the `quarantine` collection
+  (one per document version: re-crawled unchanged it stays quarantined, changed it is pending
+  again); the run's result JSON and Data Docs HTML go to the object store under
+  `validation/<run_id>/`.
 - **Emits:** `validated_documents` with counts — only when the share of failing documents is at
   most `RAGDAG_VALIDATION_MAX_FAILED_SHARE`; above it the task fails and names the worst
   expectations.
