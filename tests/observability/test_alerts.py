@@ -132,3 +132,41 @@ def test_threshold_checks_alert_once_each_and_stay_quiet_within_bounds(settings,
     assert kinds == [("retrieval_hit_rate", "embed-run-1"), ("validation_pass_rate", "validate-run-1")]
     assert webhook.bodies[0]["value"] == 0.25 and webhook.bodies[0]["threshold"] == settings.retrieval_min_hit_rate
     assert "60.0% below 80.0%" in webhook.bodies[1]["what"] and "language_allowed" in webhook.bodies[1]["what"]
+
+
+def test_mail_goes_through_the_smtp_providers_notifier(settings, monkeypatch) -> None:
+    import asyncore
+    import smtpd
+    import threading
+    from email import message_from_bytes
+
+    from ragdag.settings import get_settings
+
+    received: list = []
+
+    class Server(smtpd.SMTPServer):
+        def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+            received.append((mailfrom, rcpttos, message_from_bytes(data)))
+
+    server = Server(("127.0.0.1", 0), None, decode_data=False)
+    port = server.socket.getsockname()[1]
+    loop = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.1}, daemon=True)
+    loop.start()
+    extra = {"disable_tls": True, "disable_ssl": True, "from_email": "ragdag@example.org"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra}),
+    )
+    monkeypatch.setenv("RAGDAG_ALERT_EMAIL_TO", '["ops@example.org"]')
+    get_settings.cache_clear()
+    try:
+        notice = alert_breach(get_settings(), NoticeKind.DRIFT, what="feature drift: p 0.001", run_id="run-mail")
+    finally:
+        server.close()
+
+    assert notice is not None
+    ((sender, recipients, message),) = received
+    assert sender == "ragdag@example.org" and recipients == ["ops@example.org"]
+    assert message["Subject"] == "[ragdag] drift: ragdag (run-mail)"
+    body = next(part for part in message.walk() if part.get_content_type() == "text/html").get_payload(decode=True)
+    assert b"feature drift: p 0.001" in body
