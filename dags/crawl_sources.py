@@ -10,8 +10,9 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
   a longer author name than `RAGDAG_CRAWL_MAX_*` allow fail the first task).
 - **Does:** one mapped task per host (named after it; a dead site does not stop the others), up to
   8 hosts at once; within a task the host's links are fetched one after the other, robots.txt
-  once, spaced by `RAGDAG_PER_HOST_DELAY_S` or the host's robots.txt `Crawl-delay`, whichever is
-  larger. Each link is dispatched by URL:
+  once. Requests to a host, from whichever task, are spaced by `RAGDAG_PER_HOST_DELAY_S` or its
+  robots.txt `Crawl-delay`, whichever is larger (turns per host in MongoDB `crawl_host_slots`).
+  Each link is dispatched by URL:
   GitHub / GitLab / `*.git` repositories are shallow-cloned into `repositories`, RSS / Atom feeds
   and sitemaps have their new or changed articles crawled (conditional GET), social posts go to
   `posts`, any other page is an `articles` page (stored under its URL after redirects). A

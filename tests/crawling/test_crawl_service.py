@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -17,6 +18,7 @@ from ragdag.crawling.crawl_plan import CrawlTarget, plan_targets
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import CRAWLER_VERSION
 from ragdag.crawling.fetching import TransientFetchError
+from ragdag.crawling.host_slots import SharedHostSlots
 from ragdag.crawling.crawl_plan import group_by_host
 from ragdag.crawling.service import crawl_host, crawl_targets
 from ragdag.crawling.url_safety import normalize_url
@@ -276,3 +278,43 @@ def test_planned_host_tasks_run_at_once_and_each_host_stays_polite(server, crawl
     # The two hosts were crawled at the same time: their requests interleave.
     order = [hit.host for hit in sorted(server.hits, key=lambda hit: hit.at)]
     assert sum(1 for a, b in pairwise(order) if a != b) > 4
+
+
+def test_a_feed_on_one_host_and_the_task_of_another_host_share_its_slots(
+    server, crawl_settings, mongo_db
+) -> None:
+    """Host 127.0.0.1 has a feed listing pages on localhost, while localhost's own task crawls
+    other pages there: both tasks at once, and localhost still sees one request per delay."""
+    delay = 0.2
+    polite = crawl_settings.model_copy(update={"per_host_delay_s": delay})
+    for n in range(8):
+        server.route(f"/post-{n}", html(f"Post {n}: requests from two tasks to one host, spaced."))
+    foreign = "".join(
+        f"<item><link>{server.url(f'/post-{n}', host='localhost')}</link></item>" for n in range(4)
+    )
+    server.route("/feed.xml", Reply(
+        body=f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{foreign}</channel></rss>".encode(),
+        content_type="application/rss+xml",
+    ))
+    links = [server.url("/feed.xml")] + [server.url(f"/post-{n}", host="localhost") for n in range(4, 8)]
+    groups = [g.model_dump() for g in group_by_host(plan_targets({"author": AUTHOR, "links": links}, Path("-")))]
+    assert [g["host"] for g in groups] == ["127.0.0.1", "localhost"]
+
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        reports = list(pool.map(lambda group: crawl_host(polite, group, "run-1"), groups))
+
+    assert sum(r["new"] for r in reports) == 8
+    hits = sorted((hit for hit in server.hits if hit.host == "localhost"), key=lambda hit: hit.at)
+    assert len([h for h in hits if h.path != "/robots.txt"]) == 8
+    assert min(later.at - earlier.at for earlier, later in pairwise(hits)) >= delay
+
+
+def test_a_turn_held_by_a_dead_task_frees_after_its_lease(mongo_db) -> None:
+    dead = SharedHostSlots(mongo_db, lease_s=0.3)
+    dead.take("blog.example", 0.0)  # and never gives it back (the task was killed)
+    alive = SharedHostSlots(mongo_db, lease_s=0.3)
+    started = time.monotonic()
+    token, waited = alive.take("blog.example", 0.0)
+    assert 0.25 <= time.monotonic() - started and waited >= 0.25
+    alive.give_back("blog.example", token)
+    assert alive.take("blog.example", 0.0)[1] < 0.25  # free again at once

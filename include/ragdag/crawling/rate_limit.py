@@ -1,8 +1,9 @@
 """Politeness: a minimum delay between two requests to the same host, shared by all threads.
 
 One limiter spaces the requests of one process (one mapped crawl task, or the threads of
-``crawl_targets``); across tasks, politeness comes from the plan, which gives each host to exactly
-one task (``crawl_plan.group_by_host``).
+``crawl_targets``). Across tasks, the plan gives each host to exactly one task
+(``crawl_plan.group_by_host``), and a limiter given ``shared`` slots (``host_slots``, in MongoDB)
+also spaces what tasks send to each other's hosts (a feed's articles elsewhere, redirects).
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ragdag.crawling.host_slots import SharedHostSlots
 
 # Hosts whose last request is long past are forgotten once the table grows beyond this, so a
 # crawl of many hosts does not keep one entry per host forever.
@@ -33,12 +38,15 @@ class HostRateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedHostSlots | None = None,
     ) -> None:
         if min_delay_s < 0:
             raise ValueError(f"min_delay_s must be >= 0, got {min_delay_s}")
         self.min_delay_s = min_delay_s
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
+        self._turns = threading.local()  # host -> token of the shared turn this thread holds
         self._lock = threading.Lock()
         self._last_start: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
@@ -59,8 +67,15 @@ class HostRateLimiter:
             return max(self.min_delay_s, self._host_delay.get(key, 0.0))
 
     def wait(self, host: str) -> float:
-        """Block until a request to ``host`` may start; return the seconds waited."""
+        """Block until a request to ``host`` may start; return the seconds waited.
+
+        With ``shared`` turns, the request holds the host's turn until ``answered``: call it.
+        """
         key = host.lower()
+        if self._shared is not None:
+            token, waited = self._shared.take(key, self.delay_for(key))
+            self._held().setdefault(key, []).append(token)
+            return waited
         with self._lock:
             now = self._clock()
             delay = max(self.min_delay_s, self._host_delay.get(key, 0.0))
@@ -74,12 +89,20 @@ class HostRateLimiter:
             self._sleep(waited)
         return waited
 
+    def _held(self) -> dict[str, list[str]]:
+        if not hasattr(self._turns, "tokens"):
+            self._turns.tokens = {}
+        return self._turns.tokens
+
     def answered(self, host: str) -> None:
         """The request to ``host`` just got its answer (or failed): count the delay from now."""
         key = host.lower()
         with self._lock:
             now = self._clock()
             self._last_start[key] = max(self._last_start.get(key, now), now)
+        tokens = self._held().get(key) if self._shared is not None else None
+        if tokens:
+            self._shared.give_back(key, tokens.pop())
 
     def _prune(self, now: float) -> None:
         # A host's Crawl-delay goes with its slot: the fetcher sets it again on its next request.

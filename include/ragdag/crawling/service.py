@@ -3,7 +3,8 @@ list of links in a thread pool (benchmarks, runs outside Airflow).
 
 Politeness is per host, so the unit of work is a host (``crawl_plan.HostGroup``): its links are
 fetched one after the other by one fetcher, with one rate limiter and one robots.txt cache, and
-only one task (or thread) ever holds a host.
+only one task (or thread) ever holds a host. The tasks' limiters also share each host's next free
+slot through MongoDB (``host_slots``), for the requests a task makes to other hosts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ragdag.crawling.crawl_plan import CrawlTarget, HostGroup, target_host
 from ragdag.crawling.crawl_report import CrawlReport, check_failed_share
 from ragdag.crawling.dispatcher import crawl_target
 from ragdag.crawling.fetching import Fetcher, TransientFetchError
+from ragdag.crawling.host_slots import SharedHostSlots
 from ragdag.crawling.rate_limit import HostRateLimiter
 from ragdag.crawling.robots import RobotsCache
 from ragdag.settings import Settings
@@ -62,8 +64,13 @@ def crawl_host(settings: Settings, group: dict, run_id: str, *, last_attempt: bo
     """Crawl one host's links (one mapped task): a transient failure raises for Airflow to retry
     the host later, except on the last attempt, where it is recorded and counted as failed."""
     parsed = HostGroup.model_validate(group)
-    with mongo_database(settings) as db, Fetcher(settings) as fetcher:
-        reports, error = crawl_group(db, fetcher, parsed, run_id, last_attempt=last_attempt)
+    with mongo_database(settings) as db:
+        # Slots shared with the other tasks: a feed here may list pages on a host another task has.
+        # A request holds its host's turn until the answer: at most connect + first read.
+        turns = SharedHostSlots(db, lease_s=2 * settings.http_timeout_s + settings.per_host_delay_s)
+        limiter = HostRateLimiter(settings.per_host_delay_s, shared=turns)
+        with Fetcher(settings, rate_limiter=limiter) as fetcher:
+            reports, error = crawl_group(db, fetcher, parsed, run_id, last_attempt=last_attempt)
     if error is not None and not last_attempt:
         raise error
     return CrawlReport.total(reports).model_dump()
