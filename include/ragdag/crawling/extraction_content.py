@@ -47,7 +47,7 @@ def _readability_summary_text(root: HtmlElement) -> str:
         tree = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception:  # noqa: BLE001 - the library raises assorted errors on odd markup
         return ""
-    return element_text(tree)
+    return element_text(without_link_blocks(tree, teaser_lines=False))
 
 
 def readability_text(root: HtmlElement) -> str:

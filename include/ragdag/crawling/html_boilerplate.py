@@ -78,7 +78,7 @@ _NEVER_TEASER_TAGS = frozenset({"li", "td", "th", "pre"})
 # "27.01.2022", "2021-10-16 10:30", "05/12/2019 - 14h05": a date line on its own.
 _DATE_STAMP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[\s,T|-]+\d{1,2}[:.h]\d{2}(?::\d{2})?)?")
 _COPYRIGHT = re.compile(r"\s*(?:©|\(c\)\s|copyright\b)", re.IGNORECASE)
-_NOTICE_MAX_CHARS = 300
+_NOTICE_MAX_CHARS = 100
 
 
 def _squeezed_length(text: str) -> int:
@@ -107,7 +107,7 @@ def _is_notice(text: str, length: int) -> bool:
     return length <= _NOTICE_MAX_CHARS and _COPYRIGHT.match(text) is not None
 
 
-def without_link_blocks(tree: HtmlElement) -> HtmlElement:
+def without_link_blocks(tree: HtmlElement, teaser_lines: bool = True) -> HtmlElement:
     """Drop teaser blocks from an extractor's output tree (in place) and return it.
 
     Teasers are blocks of at least a headline's length that are nearly all link text; a heading
@@ -120,7 +120,7 @@ def without_link_blocks(tree: HtmlElement) -> HtmlElement:
     doomed = {
         index
         for index, (block, length) in enumerate(blocks)
-        if (dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS)
+        if (teaser_lines and dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS)
         or _is_notice(block.text_content(), length)
     }
     headings = [block.tag in _HEADING_TAGS for block, _ in blocks]
