@@ -30,6 +30,10 @@ class HostRateLimiter:
     same host are served in the order they asked. A caller that reports the answer (``answered``)
     moves its host's slot to then: the next request leaves a full delay after the last answer, so
     a slow connect or a busy machine can never squeeze two requests closer at the server.
+
+    With ``shared`` turns (``host_slots.SharedHostSlots``) the slots live in MongoDB instead, so
+    every process that uses them spaces its requests against the others: a request holds its
+    host's turn from ``wait`` to ``answered``.
     """
 
     def __init__(
@@ -97,12 +101,14 @@ class HostRateLimiter:
     def answered(self, host: str) -> None:
         """The request to ``host`` just got its answer (or failed): count the delay from now."""
         key = host.lower()
+        if self._shared is not None:
+            tokens = self._held().get(key)
+            if tokens:
+                self._shared.give_back(key, tokens.pop())
+            return
         with self._lock:
             now = self._clock()
             self._last_start[key] = max(self._last_start.get(key, now), now)
-        tokens = self._held().get(key) if self._shared is not None else None
-        if tokens:
-            self._shared.give_back(key, tokens.pop())
 
     def _prune(self, now: float) -> None:
         # A host's Crawl-delay goes with its slot: the fetcher sets it again on its next request.
