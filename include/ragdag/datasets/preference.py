@@ -21,8 +21,40 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w.casefold() for w in _WORD.findall(text) if len(w) > 3)
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
+def most_similar_other(items: Sequence[GeneratedSample], block: int = 256) -> list[int | None]:
+    """For each item, the index of the item of another document, same category, whose text has the
+    highest word-set Jaccard similarity with its own (lowest index on ties); None when none qualifies.
+
+    Exact integer overlaps from a sparse 0/1 matrix product, a block of rows at a time: the same
+    answer as comparing every pair, without the quadratic Python loop (bench/instruct_dataset.py).
+    """
+    import numpy as np
+    from scipy import sparse
+
+    n = len(items)
+    if n == 0:
+        return []
+    vocabulary: dict[str, int] = {}
+    rows, cols = [], []
+    for row, item in enumerate(items):
+        for word in sorted(_words(item.chosen)):
+            rows.append(row)
+            cols.append(vocabulary.setdefault(word, len(vocabulary)))
+    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, max(1, len(vocabulary))))
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    documents = np.unique([i.sample.document_id for i in items], return_inverse=True)[1]
+    categories = np.unique([str(i.sample.category) for i in items], return_inverse=True)[1]
+    best: list[int | None] = []
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        overlap = (matrix[start:stop] @ matrix.T).toarray()
+        union = sizes[start:stop, None] + sizes[None, :] - overlap
+        score = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+        allowed = (documents[start:stop, None] != documents[None, :]) & (categories[start:stop, None] == categories[None, :])
+        score[~allowed] = -1.0
+        for offset, index in enumerate(score.argmax(axis=1)):
+            best.append(int(index) if score[offset, index] >= 0 else None)
+    return best
 
 
 def truncated(text: str) -> str:
@@ -38,23 +70,17 @@ def truncated(text: str) -> str:
 
 
 def preference_pairs(items: Sequence[GeneratedSample]) -> list[PreferencePair]:
-    words = [_words(item.chosen) for item in items]
+    needs_other = any(not item.model_answer for item in items)
+    others = most_similar_other(items) if needs_other else [None] * len(items)
     pairs: list[PreferencePair] = []
-    for index, item in enumerate(items):
+    for item, other in zip(items, others, strict=True):
         sample = item.sample
         if item.model_answer:
             rejected, rejected_by = item.model_answer, "llm"
+        elif other is not None:
+            rejected, rejected_by = items[other].chosen, "other_extract"
         else:
-            candidates = [
-                (_jaccard(words[index], words[other]), other.__neg__(), other)
-                for other in range(len(items))
-                if items[other].sample.document_id != sample.document_id
-                and items[other].sample.category == sample.category
-            ]
-            if candidates:
-                rejected, rejected_by = items[max(candidates)[2]].chosen, "other_extract"
-            else:
-                rejected, rejected_by = truncated(item.chosen), "truncated"
+            rejected, rejected_by = truncated(item.chosen), "truncated"
         if " ".join(rejected.split()) == " ".join(item.chosen.split()):
             continue
         pairs.append(PreferencePair(
