@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
 HOST_SLOTS = "crawl_host_slots"
-# How often a task waiting for a host's turn looks again, at most.
+# How often a task waiting for a host's turn while a request is in flight looks again.
 _POLL_S = 0.02
 
 
@@ -63,11 +63,12 @@ class SharedHostSlots:
                 except DuplicateKeyError:
                     continue  # another task took the first turn just now
                 return token, now - started
-            ready_at = float(current["answered_at"]) + delay_s
             if current.get("holder") and float(current["held_until"]) > now:
-                ready_at = max(ready_at, now + _POLL_S)  # held: look again soon
+                self._sleep(min(float(current["held_until"]) - now, _POLL_S))  # in flight: look again soon
+                continue
+            ready_at = float(current["answered_at"]) + delay_s
             if now < ready_at:
-                self._sleep(min(ready_at - now, _POLL_S))
+                self._sleep(ready_at - now)  # then look again: another task may be quicker
                 continue
             taken = self._slots.update_one(
                 {"_id": host, "turn": current["turn"]},
