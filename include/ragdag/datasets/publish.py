@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ragdag import __version__
 from ragdag.datasets import layout
 from ragdag.datasets.card import render_card
 from ragdag.datasets.changes import ContentChanges, build_decision, content_changes
@@ -227,6 +226,14 @@ def _jsonl(rows: Sequence[BaseModel]) -> bytes:
     return "".join(row.model_dump_json() + "\n" for row in rows).encode("utf-8")
 
 
+def _code_version() -> str:
+    """The git SHA where known, else the package version and a hash of its code (run_records)."""
+    from ragdag.run_records import code_version
+
+    version = code_version()
+    return version.git_sha or f"{version.package_version}+{version.package_hash}"
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -337,7 +344,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         source_documents=dict(sorted(hashes.items())),
         embedding_models=sorted({str(c.get("embedding_model")) for c in chunks}),
         built_by_run_id=run_id,
-        code_version=__version__,
+        code_version=_code_version(),
         published=True,
         preference_train_uri=uris[layout.PREFERENCE_TRAIN_FILE],
         preference_test_uri=uris[layout.PREFERENCE_TEST_FILE],
