@@ -13,6 +13,12 @@ holds ``scripts/``).
   SequentialExecutor any more: LocalExecutor is its default and ``airflow standalone`` runs it on
   SQLite too; the default parallelism of 32 would start 32 workers), and the one-slot pool
   ``qdrant_local`` the DAGs need;
+- or, with ``executor="celery"``, the ``CeleryExecutor`` (apache-airflow-providers-celery): a
+  ``redis-server`` (Debian's package, on a free loopback port, no persistence) as the broker and
+  result backend, and ``celery_workers`` workers (``airflow celery worker``), each with its own
+  Celery hostname, log-server port and task hostname (``LOCAL_WORKER_HOSTNAME`` through
+  ``scripts/worker_hostname.py``), taking the queues ``embedding`` and ``default``. The metadata
+  DB stays SQLite: workers reach Airflow only through the api-server's Execution API;
 - the simple auth manager with one admin user whose password is known (written to the passwords
   file before the api-server starts, so it generates none);
 - the api-server on a free loopback port, and free ports for the worker and triggerer log servers,
@@ -66,6 +72,10 @@ if TYPE_CHECKING:
     from airflow_client.client.models import DAGRunResponse
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+CELERY_QUEUES = "embedding,default"  # the embedding queue of embed_documents, and every other task
+SCRIPTS_DIR = Path(__file__).resolve().parent
+REDIS_SERVER = "redis-server"
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 DEFAULT_USERNAME = "admin"
@@ -175,9 +185,28 @@ class LocalAirflow:
                 )
             time.sleep(1.0)
 
+    @property
+    def workers(self) -> list[str]:
+        """The Celery workers' task hostnames (empty on the LocalExecutor)."""
+        return [name for name in self.processes if name.startswith("worker-")]
+
+    def wait_for_workers(self, timeout_s: float = 120.0) -> None:
+        """Wait until every Celery worker says it is ready (its log's ``celery@... ready.``)."""
+        deadline = time.monotonic() + timeout_s
+        for name in self.workers:
+            while "ready." not in _tail(self.log_path(name), 200):
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise AirflowStartError(f"Celery {name} not ready after {timeout_s:.0f}s:\n{self.log_tail(name)}")
+                time.sleep(0.5)
+
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM every component's process group (scheduler first), SIGKILL what is left."""
-        order = [c for c in ("scheduler", "triggerer", "dag-processor", "api-server") if c in self.processes]
+        order = [
+            c
+            for c in ("scheduler", *self.workers, "triggerer", "dag-processor", "api-server", "redis")
+            if c in self.processes
+        ]
         for name in order:
             _signal_group(self.processes[name], signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
@@ -246,6 +275,8 @@ def airflow_env(
     mongo_uri: str | None = None,
     username: str = DEFAULT_USERNAME,
     parallelism: int = 4,
+    executor: str = "local",
+    broker_url: str | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of every component.
@@ -271,7 +302,7 @@ def airflow_env(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # Created paused, unpaused by start_local_airflow once parsed (only the DAGs it runs).
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": EXECUTORS[executor],
             "AIRFLOW__CORE__PARALLELISM": str(parallelism),
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
@@ -298,8 +329,69 @@ def airflow_env(
     )
     if mongo_uri:
         env["AIRFLOW_CONN_MONGO_DEFAULT"] = as_airflow_mongo_conn(mongo_uri)
+    if executor == "celery":
+        if not broker_url:
+            raise ValueError("the CeleryExecutor needs a broker_url (redis://...)")
+        env.update(
+            {
+                "AIRFLOW__CELERY__BROKER_URL": broker_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": broker_url.rsplit("/", 1)[0] + "/1",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
+                # scripts/ for worker_hostname (the hostname callable of the workers' task instances).
+                "PYTHONPATH": os.pathsep.join(p for p in (str(SCRIPTS_DIR), env.get("PYTHONPATH", "")) if p),
+            }
+        )
     env.update(extra_env or {})
     return env
+
+
+def start_redis(home: Path, port: int) -> subprocess.Popen:
+    """A throw-away ``redis-server`` on ``127.0.0.1:port`` (no persistence), its own process group."""
+    import shutil
+
+    if shutil.which(REDIS_SERVER) is None:
+        raise AirflowStartError(
+            "redis-server is not installed (Debian package redis-server; scripts/bootstrap.sh installs it as root)"
+        )
+    folder = home / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (home / "logs" / "redis.log").open("ab") as log:
+        process = subprocess.Popen(
+            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+             "--dir", str(folder), "--protected-mode", "yes"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return process
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AirflowStartError(f"redis-server did not start on port {port}:\n{_tail(home / 'logs' / 'redis.log', 20)}")
+        time.sleep(0.1)
+
+
+def worker_env(env: Mapping[str, str], hostname: str) -> dict[str, str]:
+    """One Celery worker's environment: its task hostname and its own log-server port."""
+    from worker_hostname import HOSTNAME_VARIABLE
+
+    return {
+        **env,
+        HOSTNAME_VARIABLE: hostname,
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_hostname.hostname",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+    }
 
 
 def _run_cli(args: list[str], env: dict[str, str], log: Path, timeout_s: float = 300.0) -> None:
@@ -329,15 +421,27 @@ def start_local_airflow(
     dag_ids: tuple[str, ...] = CHAIN_DAG_IDS,
     extra_env: Mapping[str, str] | None = None,
     timeout_s: float = 180.0,
+    executor: str = "local",
+    celery_workers: int = 2,
 ) -> LocalAirflow:
-    """Migrate the DB, create the pool, start the four components, wait until healthy, unpause."""
+    """Migrate the DB, create the pool, start the components (and redis and the Celery workers with
+    ``executor="celery"``), wait until healthy, unpause."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor={executor!r}: use one of {sorted(EXECUTORS)}")
     home = Path(home or tempfile.mkdtemp(prefix="ragdag-airflow-"))
     (home / "logs").mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     password = password or secrets.token_urlsafe(12)
+    redis = None
+    broker_url = None
+    if executor == "celery":
+        redis_port = free_port()
+        redis = start_redis(home, redis_port)
+        broker_url = f"redis://127.0.0.1:{redis_port}/0"
     env = airflow_env(
-        home, port, data_dir, mongo_uri=mongo_uri, username=username, parallelism=parallelism, extra_env=extra_env
+        home, port, data_dir, mongo_uri=mongo_uri, username=username, parallelism=parallelism,
+        executor=executor, broker_url=broker_url, extra_env=extra_env,
     )
     # The simple auth manager only generates passwords for users missing from this file.
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps({username: password}) + "\n")
@@ -345,15 +449,29 @@ def start_local_airflow(
         "# Written by scripts/airflow_local.py: runs of this local Airflow without a conf crawl nothing.\nauthors: []\n"
     )
     airflow = LocalAirflow(home, f"http://127.0.0.1:{port}", username, password, env)
+    if redis is not None:
+        airflow.processes["redis"] = redis
     setup_log = home / "logs" / "setup.log"
-    _run_cli(["db", "migrate"], env, setup_log)
-    _run_cli(["pools", "set", QDRANT_POOL, "1", "Qdrant local mode: one process per storage path"], env, setup_log)
     try:
-        for name in COMPONENTS:
+        _run_cli(["db", "migrate"], env, setup_log)
+        _run_cli(["pools", "set", QDRANT_POOL, "1", "Qdrant local mode: one process per storage path"], env, setup_log)
+    except BaseException:
+        airflow.stop()
+        raise
+    commands = {name: (["airflow", name], env) for name in COMPONENTS}
+    if executor == "celery":
+        for number in range(1, celery_workers + 1):
+            name = f"worker-{number}"
+            commands[name] = (
+                ["airflow", "celery", "worker", "--celery-hostname", f"{name}@%h", "-q", CELERY_QUEUES],
+                worker_env(env, name),
+            )
+    try:
+        for name, (command, component_env) in commands.items():
             with airflow.log_path(name).open("ab") as log:
                 airflow.processes[name] = subprocess.Popen(
-                    ["airflow", name],
-                    env=env,
+                    command,
+                    env=component_env,
                     cwd=home,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -362,6 +480,7 @@ def start_local_airflow(
                 )
         airflow.watchdog = _start_watchdog(airflow.processes)
         airflow.wait_healthy(timeout_s)
+        airflow.wait_for_workers(timeout_s)
         airflow.wait_for_dags(dag_ids, timeout_s)
         with api_client(airflow) as client:
             unpause(client, dag_ids)

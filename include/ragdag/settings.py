@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         0, ge=0, description="CPU threads of one encoder; 0 is the CPUs the process may use (its affinity)."
     )
     embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
+    embedding_partitions: int = Field(
+        4, ge=1, le=256,
+        description="Mapped encoding tasks of embed_documents: pending documents are split among them by a "
+        "hash of their id (each encodes in parallel and stages its vectors in the object store).",
+    )
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
     qdrant_lock_wait_s: float = Field(
         30.0, ge=0,

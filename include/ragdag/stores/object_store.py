@@ -22,6 +22,7 @@ class ObjectStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list_keys(self, prefix: str = "") -> list[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
     def uri(self, key: str) -> str: ...
 
 
@@ -56,6 +57,21 @@ class LocalObjectStore:
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
         return sorted(k for k in keys if k.startswith(prefix) and not k.endswith(".tmp"))
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix`` (and folders left empty); how many."""
+        if not prefix.strip("/"):
+            raise ValueError("refusing to delete the whole object store: give a key prefix")
+        keys = self.list_keys(prefix)
+        root = self.root.resolve()
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            for parent in path.parents:
+                if parent == root or not parent.is_relative_to(root) or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+        return len(keys)
+
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
@@ -87,6 +103,14 @@ class S3ObjectStore:
         keys = self.hook.list_keys(bucket_name=self.bucket, prefix=self._key(prefix)) or []
         strip = len(self.prefix) + 1 if self.prefix else 0
         return sorted(k[strip:] for k in keys)
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.strip("/"):
+            raise ValueError("refusing to delete the whole object store: give a key prefix")
+        keys = self.hook.list_keys(bucket_name=self.bucket, prefix=self._key(prefix)) or []
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1000 keys
+            self.hook.delete_objects(bucket=self.bucket, keys=keys[start : start + 1000])
+        return len(keys)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"

@@ -1,0 +1,175 @@
+"""The feature stage's partitions: which pending documents each encoding task takes, and where it
+stages what it made.
+
+A run first *plans*: every accepted document that is not stored as it is now (new, changed, or
+made under another feature version) is pending, and goes to partition ``hash(document id) mod
+RAGDAG_EMBEDDING_PARTITIONS``. Each non-empty partition's plan (its documents, their content
+hashes, whether a record of them is stored) is written to the object store, and the encoding task
+of that partition reads it from there, so tasks on other machines (S3 in production) share it.
+
+Staged objects of one partition live under one prefix keyed by the run, the partition and a
+digest of the partition's document set and content hashes (and the feature version):
+``feature_staging/<run>/p<partition>-<digest>/``. A partition is staged completely once its
+``manifest.json`` exists: it is written last, so a killed encoding task leaves no manifest, and its
+retry redoes that partition alone; a partition whose manifest exists is not encoded again. Nothing
+here touches Qdrant but the plan's read of what is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from ragdag.features.source import iter_document_refs
+from ragdag.features.vector_store import stored_documents
+from ragdag.models import Category
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+    from qdrant_client import QdrantClient
+
+    from ragdag.stores.object_store import ObjectStore
+
+STAGING_PREFIX = "feature_staging"
+
+
+def partition_of(document_id: str, partitions: int) -> int:
+    """The partition of a document: stable across runs, machines and Python processes."""
+    return int(hashlib.sha256(document_id.encode()).hexdigest()[:12], 16) % partitions
+
+
+def run_prefix(run_id: str) -> str:
+    """Where every staged object of one run lives (cleaned after the run's upsert)."""
+    return f"{STAGING_PREFIX}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}"
+
+
+class PendingDocument(BaseModel):
+    document_id: str
+    category: Category
+    content_hash: str
+    stored: bool  # a record of an earlier version is in Qdrant (its chunks go if nothing is left)
+
+
+class PartitionPlan(BaseModel):
+    """What one encoding task does."""
+
+    run_id: str
+    partition: int
+    partitions: int
+    feature_version: str
+    documents: list[PendingDocument]
+
+    @property
+    def digest(self) -> str:
+        """Of the document set, their content hashes and the feature version."""
+        h = hashlib.sha256(f"{self.feature_version}|{self.partitions}".encode())
+        for doc in sorted(self.documents, key=lambda d: d.document_id):
+            h.update(f"\n{doc.document_id}:{doc.content_hash}:{int(doc.stored)}".encode())
+        return h.hexdigest()[:16]
+
+    @property
+    def prefix(self) -> str:
+        return f"{run_prefix(self.run_id)}/p{self.partition:03d}-{self.digest}"
+
+    @property
+    def plan_key(self) -> str:
+        return f"{self.prefix}/plan.json"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{self.prefix}/manifest.json"
+
+    def part_key(self, index: int) -> str:
+        return f"{self.prefix}/part-{index:05d}.npz"
+
+
+class PartitionRef(BaseModel):
+    """What the plan task hands to one mapped encoding task (small: an XCom)."""
+
+    partition: int
+    documents: int
+    plan_key: str
+
+
+class RunPlan(BaseModel):
+    """The plan task's result: the partitions to encode and the documents found current."""
+
+    run_id: str
+    feature_version: str
+    partitions: list[PartitionRef]
+    documents_skipped: int  # stored as they are: nothing to do
+
+
+def _is_current(stored: object, digest: str, version: str) -> bool:
+    return (
+        stored is not None
+        and getattr(stored, "content_hash", None) == digest
+        and getattr(stored, "feature_version", None) == version
+    )
+
+
+def pending_documents(
+    db: Database, client: QdrantClient, feature_version: str, page: int
+) -> tuple[list[PendingDocument], int]:
+    """Every accepted document whose stored features are missing or stale; and how many are current."""
+    pending: list[PendingDocument] = []
+    skipped = 0
+    for refs in iter_document_refs(db, page):
+        stored = stored_documents(client, [r.document_id for r in refs])
+        for ref in refs:
+            previous = stored.get(ref.document_id)
+            if _is_current(previous, ref.content_hash, feature_version):
+                skipped += 1
+            else:
+                pending.append(PendingDocument(
+                    document_id=ref.document_id, category=ref.category, content_hash=ref.content_hash,
+                    stored=previous is not None,
+                ))
+    return pending, skipped
+
+
+def split(
+    run_id: str, feature_version: str, documents: Iterable[PendingDocument], partitions: int
+) -> list[PartitionPlan]:
+    """The non-empty partitions of these documents, in partition order, documents by category and id."""
+    groups: dict[int, list[PendingDocument]] = {}
+    for doc in documents:
+        groups.setdefault(partition_of(doc.document_id, partitions), []).append(doc)
+    return [
+        PartitionPlan(
+            run_id=run_id, partition=index, partitions=partitions, feature_version=feature_version,
+            documents=sorted(groups[index], key=lambda d: (d.category.value, d.document_id)),
+        )
+        for index in sorted(groups)
+    ]
+
+
+def plan_run(
+    store: ObjectStore,
+    db: Database,
+    client: QdrantClient,
+    run_id: str,
+    feature_version: str,
+    *,
+    partitions: int,
+    page: int,
+) -> RunPlan:
+    """Find the pending documents, split them, write each partition's plan to the store."""
+    pending, skipped = pending_documents(db, client, feature_version, page)
+    refs = []
+    for plan in split(run_id, feature_version, pending, partitions):
+        if not store.exists(plan.plan_key):  # the same key holds the same plan: keep the first
+            store.put_bytes(plan.plan_key, plan.model_dump_json().encode())
+        refs.append(PartitionRef(partition=plan.partition, documents=len(plan.documents), plan_key=plan.plan_key))
+    return RunPlan(run_id=run_id, feature_version=feature_version, partitions=refs, documents_skipped=skipped)
+
+
+def load_plan(store: ObjectStore, plan_key: str) -> PartitionPlan:
+    plan = PartitionPlan.model_validate_json(store.get_bytes(plan_key))
+    if plan.plan_key != plan_key:
+        raise ValueError(f"staged plan {plan_key} holds another partition's documents ({plan.plan_key})")
+    return plan
