@@ -8,12 +8,12 @@ real retrieval; sentence queries mostly test that ids, vectors and payloads line
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from ragdag.features.embedding import Embedder, load_embedder
-from ragdag.features.vector_store import CHUNKS_COLLECTION, DOCUMENTS_COLLECTION
+from ragdag.features.vector_store import ScoredChunk, nearest_chunks, sample_documents
 from ragdag.models import Category
 from ragdag.settings import Settings
 from ragdag.stores.qdrant import qdrant_client
@@ -46,29 +46,20 @@ class RetrievalEvaluation(BaseModel):
     missed_queries: list[str] = []
 
 
-def _filter(author: str | None, category: str | None) -> Any:
-    from qdrant_client import models
-
-    def equals(key: str, value: str) -> models.FieldCondition:
-        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
-
-    conditions = []
-    if author:
-        conditions.append(equals("author_full_name", author))
-    if category:
-        try:
-            value = Category(category).value
-        except ValueError:
-            choices = ", ".join(c.value for c in Category)
-            raise ValueError(f"unknown category {category!r}: use one of {choices}") from None
-        conditions.append(equals("category", value))
-    return models.Filter(must=conditions) if conditions else None
+def _category(category: str | None) -> str | None:
+    if not category:
+        return None
+    try:
+        return Category(category).value
+    except ValueError:
+        choices = ", ".join(c.value for c in Category)
+        raise ValueError(f"unknown category {category!r}: use one of {choices}") from None
 
 
-def _hit(point: Any) -> SearchHit:
-    payload = point.payload or {}
+def _hit(point: ScoredChunk) -> SearchHit:
+    payload = point.payload
     return SearchHit(
-        score=float(point.score),
+        score=point.score,
         document_id=str(payload.get("document_id")),
         chunk_index=int(payload.get("chunk_index", -1)),
         text=str(payload.get("text", "")),
@@ -91,15 +82,10 @@ def search_with(
         raise ValueError("empty query: give the text to search for")
     if k < 1:
         raise ValueError(f"k={k}: ask for at least one result")
-    query_filter = _filter(author, category)
-    if not client.collection_exists(CHUNKS_COLLECTION):
-        return []
+    category = _category(category)
     vector = embedder.embed([query], batch_size=1)[0]
-    response = client.query_points(
-        CHUNKS_COLLECTION, query=vector.tolist(), query_filter=query_filter, limit=k,
-        with_payload=True,
-    )
-    return [_hit(point) for point in response.points]
+    (points,) = nearest_chunks(client, [vector.tolist()], k, author_full_name=author, category=category)
+    return [_hit(point) for point in points]
 
 
 def search(
@@ -134,34 +120,19 @@ def evaluate_with(
     k: int = DEFAULT_K,
     batch_size: int = 64,
 ) -> RetrievalEvaluation:
-    from qdrant_client import models
-
-    if not client.collection_exists(DOCUMENTS_COLLECTION):
-        return RetrievalEvaluation(hit_rate=None, sample_size=0, hits=0, k=k)
-    # The first documents in id order: ids are UUIDv5 hashes, so this is a stable, unbiased sample.
-    points, _ = client.scroll(
-        DOCUMENTS_COLLECTION, limit=sample_size, with_payload=["title", "text"], with_vectors=False
-    )
-    points = [p for p in points if p.payload is not None]
     queries = [
-        (str(p.id), query)
-        for p in points
+        (p.id, query)
+        for p in sample_documents(client, sample_size)
         if (query := evaluation_query(p.payload.get("title"), p.payload.get("text", "")))
     ]
     if not queries:
         return RetrievalEvaluation(hit_rate=None, sample_size=0, hits=0, k=k)
     vectors = embedder.embed([q for _, q in queries], batch_size=batch_size)
-    responses = client.query_batch_points(
-        CHUNKS_COLLECTION,
-        requests=[
-            models.QueryRequest(query=v.tolist(), limit=k, with_payload=["document_id"])
-            for v in vectors
-        ],
-    )
+    found = nearest_chunks(client, [v.tolist() for v in vectors], k, payload=["document_id"])
     missed = [
         query
-        for (document_id, query), response in zip(queries, responses, strict=True)
-        if document_id not in {(p.payload or {}).get("document_id") for p in response.points}
+        for (document_id, query), points in zip(queries, found, strict=True)
+        if document_id not in {p.payload.get("document_id") for p in points}
     ]
     hits = len(queries) - len(missed)
     return RetrievalEvaluation(

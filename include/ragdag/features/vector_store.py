@@ -407,3 +407,57 @@ def read_chunk_payloads(settings: Settings) -> list[dict[str, Any]]:
     with qdrant_client(settings) as client:
         chunks = [point.payload for point in iter_chunks(client)]
     return sorted(chunks, key=lambda c: (str(c.get("document_id")), int(c.get("chunk_index", 0))))
+
+
+# --- querying --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    score: float
+    payload: dict[str, Any]
+
+
+def _equals_filter(fields: Mapping[str, str | None]) -> Any:
+    from qdrant_client import models
+
+    conditions = [
+        models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        for key, value in fields.items()
+        if value
+    ]
+    return models.Filter(must=conditions) if conditions else None
+
+
+def nearest_chunks(
+    client: QdrantClient,
+    vectors: Sequence[Sequence[float]],
+    k: int,
+    *,
+    author_full_name: str | None = None,
+    category: str | None = None,
+    payload: Any = True,
+) -> list[list[ScoredChunk]]:
+    """The ``k`` chunks closest to each vector (optionally of one author or category)."""
+    from qdrant_client import models
+
+    if not vectors or not client.collection_exists(CHUNKS_COLLECTION):
+        return [[] for _ in vectors]
+    query_filter = _equals_filter({"author_full_name": author_full_name, "category": category})
+    responses = client.query_batch_points(
+        CHUNKS_COLLECTION,
+        requests=[
+            models.QueryRequest(query=list(v), limit=k, filter=query_filter, with_payload=payload)
+            for v in vectors
+        ],
+    )
+    return [[ScoredChunk(float(p.score), dict(p.payload or {})) for p in r.points] for r in responses]
+
+
+def sample_documents(client: QdrantClient, size: int) -> list[StoredPoint]:
+    """The first ``size`` document records in id order (ids are UUIDv5 hashes: a stable, unbiased
+    sample), with their title and cleaned text."""
+    if not client.collection_exists(DOCUMENTS_COLLECTION):
+        return []
+    points, _ = client.scroll(DOCUMENTS_COLLECTION, limit=size, with_payload=["title", "text"], with_vectors=False)
+    return [StoredPoint(str(p.id), dict(p.payload)) for p in points if p.payload is not None]
