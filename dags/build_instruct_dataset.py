@@ -18,8 +18,8 @@ Builds a versioned **instruct dataset** (SFT and preference pairs) from the feat
 - **Writes:** `instruct_datasets/<version>/` — `train.jsonl`, `test.jsonl`, `preference/{train,test}.jsonl`,
   `README.md` (dataset card), `manifest.json` last — and `instruct_datasets/LATEST`. The version is
   a hash of the data: the same inputs give the same version, and a version is never rewritten.
-- **Emits:** `instruct_dataset` (from `announce`) with the version and sample counts, only when a
-  new version was published.
+- **Emits:** `instruct_dataset` (from `announce`) with the version and sample counts, only when
+  `LATEST` changed: a new version, or an older one whose content came back (`published: false`).
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def build_instruct_dataset() -> None:
     def announce(result: dict):
         from airflow.sdk.exceptions import AirflowSkipException
 
-        if not result["published"]:
+        if not result["latest_changed"]:
             # A skipped task emits no Asset event: train_model is not triggered.
             raise AirflowSkipException(f"no new dataset version: {result['reason']}")
-        yield Metadata(INSTRUCT_DATASET, {k: v for k, v in result.items() if k != "reason"})
+        yield Metadata(INSTRUCT_DATASET, {k: v for k, v in result.items() if k not in ("reason", "latest_changed")})
 
     announce(build())
 

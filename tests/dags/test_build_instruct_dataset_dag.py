@@ -43,7 +43,7 @@ def asset_events_of(dag_run) -> list:
 def dataset_dag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_DIR))
+    bag = DagBag(dag_folder=str(DAGS_DIR / "build_instruct_dataset.py"))
     assert bag.import_errors == {}
     return bag.dags["build_instruct_dataset"]
 

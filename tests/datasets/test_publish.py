@@ -145,6 +145,19 @@ def test_new_documents_make_a_new_version_only_past_the_threshold(settings, mong
     assert len(second.changes.added) == 2 and second.changes.previous_version == first.version
     assert open_object_store(settings).exists(layout.manifest_key(first.version)), "old versions stay"
 
+    # The two documents go again: the content is the first version's, which LATEST names again.
+    from qdrant_client import models
+
+    from ragdag.features.vector_store import CHUNKS_COLLECTION
+    from ragdag.stores.qdrant import qdrant_client
+
+    with qdrant_client(settings) as client:
+        client.delete(CHUNKS_COLLECTION, points_selector=models.FilterSelector(filter=models.Filter(must=[
+            models.FieldCondition(key="document_id", match=models.MatchAny(any=second.changes.added))])))
+    back = publish_instruct_dataset(get_settings(), run_id="run-4")
+    assert not back.published and back.latest_changed and back.manifest.version == first.version
+    assert latest_dataset_version(settings) == first.version
+
 
 def test_a_planted_cross_split_copy_is_caught_by_decontamination(settings, mongo_db, demo_chunks) -> None:
     from qdrant_client import models

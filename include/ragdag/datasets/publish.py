@@ -116,6 +116,7 @@ class DatasetBuild(BaseModel):
     reason: str
     manifest: DatasetManifest | None = None
     changes: ContentChanges | None = None
+    latest_changed: bool = False  # LATEST now names another version (new, or an older one again)
 
     def summary(self) -> dict[str, Any]:
         """Small and JSON-safe: the task's XCom and the Asset event's extra."""
@@ -125,7 +126,7 @@ class DatasetBuild(BaseModel):
             "preference_train_samples": m.preference_train_samples,
             "preference_test_samples": m.preference_test_samples, "manifest_uri": m.manifest_uri,
         }
-        return {"published": self.published, "reason": self.reason, **counts}
+        return {"published": self.published, "latest_changed": self.latest_changed, "reason": self.reason, **counts}
 
 
 def _read_chunks(settings: Settings) -> list[dict[str, Any]]:
@@ -315,8 +316,11 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     if store.exists(layout.manifest_key(version)):
         existing = load_manifest(settings, version)
         store.put_bytes(layout.LATEST_KEY, version.encode())
-        return DatasetBuild(published=False, reason=f"version {version} already exists (same content)",
-                            manifest=existing.model_copy(update={"published": False}), changes=changes)
+        moved = previous is None or previous.version != version
+        return DatasetBuild(published=False, reason=f"version {version} already exists (same content)"
+                            + (": LATEST names it again" if moved else ""),
+                            manifest=existing.model_copy(update={"published": False}), changes=changes,
+                            latest_changed=moved)
 
     snapshot = dataset_settings(settings)
     decontamination = {"ngram": settings.dataset_decontamination_ngram, "dropped": len(dropped),
@@ -368,7 +372,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     store.put_bytes(layout.LATEST_KEY, version.encode())
     with mongo_database(settings) as db:
         db[RUNS].insert_one({"stage": "dataset", "run_id": run_id, **json.loads(manifest.model_dump_json())})
-    return DatasetBuild(published=True, reason=reason, manifest=manifest, changes=changes)
+    return DatasetBuild(published=True, reason=reason, manifest=manifest, changes=changes, latest_changed=True)
 
 
 def build_instruct_dataset(settings: Settings, run_id: str, *, force: bool = False) -> DatasetManifest:
