@@ -6,13 +6,18 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 # Headless Chromium for the UI test (tests/e2e): Debian's package, which Playwright drives (it never
-# downloads a browser of its own here). Installed when missing and we are root (CI is); else the UI
-# test says what to install.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+# downloads a browser of its own here). And redis-server, the Celery broker the CeleryExecutor test
+# (tests/e2e/test_celery_executor.py) starts. Installed when missing and we are root (CI is); else the
+# tests say what to install.
+apt_packages=""
+[ -x /usr/bin/chromium ] || apt_packages="chromium"
+command -v redis-server >/dev/null || apt_packages="$apt_packages redis-server"
+if [ -n "$apt_packages" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt_log="$(mktemp)"
+  # shellcheck disable=SC2086  # one word per package
   if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$apt_log" 2>&1; then
-    echo "warning: apt-get install chromium failed; the UI test will fail. Last lines:" >&2
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $apt_packages; } >"$apt_log" 2>&1; then
+    echo "warning: apt-get install ${apt_packages# } failed; the UI / Celery tests will fail. Last lines:" >&2
     tail -n 20 "$apt_log" >&2
   fi
   rm -f "$apt_log"
