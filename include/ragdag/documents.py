@@ -103,11 +103,6 @@ class ValidationState(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-def pending_validation() -> dict[str, Any]:
-    """The ``validation`` of every new or changed document."""
-    return ValidationState().stored()
-
-
 class DocumentRecord(BaseModel):
     """A crawled document as stored in its category's collection (``_id`` is
     :func:`ragdag.models.document_id` of the normalized URL).
@@ -137,10 +132,6 @@ class DocumentRecord(BaseModel):
     language: Any = None
     files: Any = None
     validation: ValidationState = Field(default_factory=ValidationState)
-
-    @property
-    def status(self) -> DocumentStatus:
-        return DocumentStatus(self.validation.status)
 
     def stored(self) -> dict[str, Any]:
         """The MongoDB document: ``_id`` first, the category as its text, ``validation`` compact."""
