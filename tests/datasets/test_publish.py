@@ -208,3 +208,14 @@ def test_a_failing_quality_gate_publishes_nothing_and_saves_the_report(settings,
     assert json.loads(store.get_bytes(summary))["failed"] == ["instruction_length"]
     assert any("/gx-result-" in k for k in reports)
     assert report.report_uri in str(failed.value)
+
+
+def test_the_newest_drift_measurement_goes_into_the_next_manifest(settings, mongo_db) -> None:
+    from ragdag.run_records import record_stage_report
+
+    seed_chunks(settings)
+    record_stage_report(mongo_db, "embed", "embed-1", {"drift": {"p_value": 0.5, "statistic": 0.01}}, settings=settings)
+    record_stage_report(mongo_db, "embed", "embed-2", {"drift": {"p_value": 0.01, "statistic": 0.3}}, settings=settings)
+    record_stage_report(mongo_db, "embed", "embed-3", {"drift": None}, settings=settings)
+    manifest = publish_instruct_dataset(settings, run_id="run-1").manifest
+    assert manifest.drift == {"p_value": 0.01, "statistic": 0.3}

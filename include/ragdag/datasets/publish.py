@@ -106,7 +106,7 @@ class DatasetManifest(BaseModel):
     settings: dict[str, Any] = {}
     config_hash: str | None = None
     changes: ContentChanges | None = None
-    drift: dict[str, Any] | None = None  # filled by the drift check when it runs before a build
+    drift: dict[str, Any] | None = None  # the newest embed run's drift measurement, when there is one
 
 
 class DatasetBuild(BaseModel):
@@ -233,6 +233,13 @@ def _code_version() -> str:
 
     version = code_version()
     return version.git_sha or f"{version.package_version}+{version.package_hash}"
+
+
+def _latest_drift(settings: Settings) -> dict[str, Any] | None:
+    """The drift the newest embed run measured (features.drift), kept with the version it led to."""
+    from ragdag.features.drift import latest_drift
+
+    return latest_drift(settings)
 
 
 def _sha256(data: bytes) -> str:
@@ -366,6 +373,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         settings=snapshot,
         config_hash=wanted_config,
         changes=changes,
+        drift=_latest_drift(settings),
     )
     # The manifest goes last: its presence marks a complete version.
     store.put_bytes(layout.manifest_key(version), manifest.model_dump_json(indent=2).encode("utf-8"))
