@@ -4,7 +4,10 @@ readability-lxml (a Mozilla Readability port) scores DOM blocks and keeps the be
 siblings: precise, but on some layouts it settles on a sub-block and loses part of the article.
 trafilatura walks the whole page and keeps paragraph-like text: it recovers those losses but lets
 in more boilerplate and, on short pages, drops text readability keeps. Readability's text is the
-default and trafilatura's replaces it only when it clearly contains the same article and more.
+default; trafilatura's replaces it when it clearly contains the same article and more, when the
+two found different blocks of the page, or when readability found next to nothing once page
+furniture was pruned. Both outputs lose teaser links, link-only "related" sections, bare dates
+and copyright lines first (`html_boilerplate.without_link_blocks`).
 """
 
 from __future__ import annotations
@@ -47,11 +50,11 @@ def _readability_summary_text(root: HtmlElement) -> str:
         tree = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception:  # noqa: BLE001 - the library raises assorted errors on odd markup
         return ""
-    return element_text(without_link_blocks(tree, teaser_lines=False))
+    return element_text(without_link_blocks(tree))
 
 
-def readability_text(root: HtmlElement) -> str:
-    """Main content according to readability-lxml, as paragraphs.
+def readability_text(root: HtmlElement) -> tuple[str, bool]:
+    """Main content according to readability-lxml, as paragraphs, and whether it was a retry.
 
     readability-lxml's own boilerplate filter predates "related posts" and share bars, so the page
     goes in without the furniture current Readability prunes; like Readability, it retries on the
@@ -59,8 +62,8 @@ def readability_text(root: HtmlElement) -> str:
     """
     pruned = _readability_summary_text(without_unlikely_candidates(root))
     if len(pruned) >= _TOO_SHORT_CHARS:
-        return pruned
-    return _readability_summary_text(copy.deepcopy(root))
+        return pruned, False
+    return _readability_summary_text(copy.deepcopy(root)), True
 
 
 def trafilatura_text(root: HtmlElement, url: str | None) -> str:
@@ -99,4 +102,10 @@ def choose_content(precise: str, broad: str) -> str:
 
 def main_text(root: HtmlElement, url: str | None = None) -> str:
     """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`)."""
-    return choose_content(readability_text(root), trafilatura_text(root, url))
+    broad = trafilatura_text(root, url)
+    precise, retried = readability_text(root)
+    # Readability's retry on the unpruned page is its weakest guess (it often lands in the page
+    # furniture it first pruned); trafilatura's, when it found an article's worth, is likelier.
+    if retried and len(broad) >= _TOO_SHORT_CHARS:
+        return broad
+    return choose_content(precise, broad)
