@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ragdag.demo.site import QUARANTINED_SAMPLE_PAGES, build_sample_repository, sample_links, serve_sample_site
+from ragdag.demo.summary import platform_summary
 from ragdag.documents import QUARANTINE, DocumentStatus, accepted_filter
 from ragdag.models import document_id
 from ragdag.validation import list_quarantined
@@ -82,3 +83,9 @@ def test_a_second_run_on_the_unchanged_site_changes_nothing(dag_bag, settings, m
     assert mongo_db.articles.count_documents(accepted_filter()) == sources - len(drafts) - 1  # - the repository
     manifests = [k for k in open_object_store(settings).list_keys("instruct_datasets/") if k.endswith("manifest.json")]
     assert len(manifests) == 1, manifests
+
+    # What `ragdag demo` prints at the end shows the quarantine at work.
+    summary = platform_summary(settings)
+    assert [q["url"] for q in summary["quarantine"]] == [f"{base_url}/{name}" for name in QUARANTINED_SAMPLE_PAGES]
+    assert summary["mongodb"]["quarantined"] == len(drafts)
+    assert summary["qdrant"]["chunks"] == second["embed_documents"]["chunks_total"]

@@ -9,11 +9,13 @@ from ragdag.documents import (
     accepted_filter,
     status_filter,
 )
+from ragdag.features.vector_store import count_points
 from ragdag.settings import Settings
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS, mongo_database
 from ragdag.stores.object_store import open_object_store
 from ragdag.stores.qdrant import qdrant_client
 from ragdag.training.registry import MODEL_REGISTRY
+from ragdag.validation.quarantine import list_quarantined
 
 
 def platform_summary(settings: Settings) -> dict:
@@ -26,9 +28,12 @@ def platform_summary(settings: Settings) -> dict:
             db[name].count_documents(status_filter(DocumentStatus.QUARANTINED)) for name in DOCUMENT_COLLECTIONS
         )
         model = db[MODEL_REGISTRY].find_one(sort=[("created_at", -1)])
+    summary["quarantine"] = [  # what the gate holds back, and why: `ragdag quarantine list` for more
+        {"url": e.url, "failed_expectations": e.failed_expectations, "id": e.id} for e in list_quarantined(settings)
+    ]
     with qdrant_client(settings) as client:
-        for collection in client.get_collections().collections:
-            summary["qdrant"][collection.name] = client.count(collection.name, exact=True).count
+        documents, chunks = count_points(client)
+    summary["qdrant"] = {"documents": documents, "chunks": chunks}
     if model:
         summary["latest_model"] = {
             k: model[k] for k in ("model_id", "dataset_version", "backend", "metrics", "artifact_uri")
