@@ -103,9 +103,19 @@ def _start_record(context: Any) -> None:
 
 
 def _result_of(context: Mapping[str, Any]) -> Any:
+    """The task's return value (this map index's for a mapped task); generator tasks yield Asset
+    events and return nothing."""
+    import inspect
+
     ti = context["ti"]
+    callable_ = getattr(getattr(ti, "task", None), "python_callable", None)
+    if callable_ is None or inspect.isgeneratorfunction(callable_):
+        return None
     try:
-        return ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+        mapped = ti.map_index not in (None, -1)
+        return (
+            ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index) if mapped else ti.xcom_pull(task_ids=ti.task_id)
+        )
     except Exception:  # noqa: BLE001 - no return value to count
         return None
 

@@ -283,7 +283,10 @@ def render_text(graph: LineageGraph) -> str:
     """The chain as indented lines: model → dataset → documents → URL."""
     lines: list[str] = []
     for model in graph.models:
-        lines.append(f"model {model.model_id} (run {model.trained_by_run_id}, {model.backend}) metrics {model.metrics}")
+        numbers = {
+            k: round(v, 4) for k, v in model.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        lines.append(f"model {model.model_id} (run {model.trained_by_run_id}, {model.backend}) metrics {numbers}")
     for dataset in graph.datasets:
         lines.append(
             f"  dataset {dataset.version} (run {dataset.built_by_run_id}, {dataset.train_samples} train / "
