@@ -117,3 +117,50 @@ def test_a_failed_training_is_recorded_and_fails_the_run_without_retries(train_d
     [record] = mongo_db[MODEL_REGISTRY].find()
     assert record["status"] == "failed" and "failed (exit" in record["error"]
     assert events_of(dag_run) == []
+
+
+def test_sagemaker_branch_runs_the_deferrable_operator_against_moto(train_dag, aws_s3_settings, mongo_db, monkeypatch):
+    """The sagemaker branch end to end on moto's server: config → operator → collect → evaluate.
+
+    moto completes a job at once and writes no artifact, so the artifact SageMaker would write is
+    put in place first, made by the same entry point (the local backend) from the same version.
+    """
+    from ragdag.datasets.layout import manifest_key
+    from ragdag.datasets.publish import load_manifest
+    from ragdag.stores.object_store import open_object_store
+    from ragdag.training.job import plan_training_job, resolve_hyperparameters
+    from ragdag.training.local_backend import run_local_training
+
+    for name, value in {
+        **FAST,
+        "RAGDAG_TRAINING_BACKEND": "sagemaker",
+        "RAGDAG_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/ragdag-training",
+        "RAGDAG_SAGEMAKER_IMAGE_URI": "763104351884.dkr.ecr.us-east-1.amazonaws.com/hf:latest",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    settings = get_settings()
+    import uuid
+
+    manifest = publish_fixture_version(settings, tag=uuid.uuid4().hex)  # moto's jobs outlive a test
+    store = open_object_store(settings)
+    job = plan_training_job(
+        settings,
+        load_manifest(settings, manifest["version"]),
+        store.get_bytes(manifest_key(manifest["version"])),
+        resolve_hyperparameters(settings),
+        has_preference=True,
+    )
+    store.put_bytes(job.artifact_key, run_local_training(store, job, num_threads=1, timeout_s=600))
+
+    dag_run = train_dag.test()
+    got = states(dag_run)
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success", got
+    assert {got[t] for t in ("build_sagemaker_config", "train_sagemaker", "collect_sagemaker_job")} == {"success"}
+    assert got["train_local"] == "skipped" and got["evaluate"] == "success"
+    record = mongo_db[MODEL_REGISTRY].find_one({"_id": job.model_id})
+    assert (record["backend"], record["status"], record["stage"]) == ("sagemaker", "succeeded", "production")
+    assert record["artifact_uri"] == f"{store.root_uri}/models/{job.job_name}/output/model.tar.gz"
+    assert record["metrics"]["sagemaker"]["TrainingJobStatus"] == "Completed"
+    [event] = events_of(dag_run)
+    assert event.extra["model_id"] == job.model_id and event.extra["promoted"]
