@@ -69,7 +69,9 @@ def test_local_training_registers_an_evaluated_loadable_model(fast_settings, mon
     assert {"config.json", "model.safetensors", "tokenizer.json", "metrics.json", "README.md"} <= names
     card = store.get_bytes(f"models/{record.job_name}/README.md").decode()
     assert card.startswith("---\n") and manifest["version"] in card and "## Limits" in card
-    assert json.loads(store.get_bytes(f"models/{record.job_name}/metrics.json"))["sft_steps"] == 20
+    published_metrics = json.loads(store.get_bytes(f"models/{record.job_name}/metrics.json"))
+    assert published_metrics["sft_steps"] == 20 and set(published_metrics["evaluation"]) == {"base", "trained"}
+    assert "## Evaluation" in card and "| trained |" in card and "rouge_l" in card
     assert record.card_uri.endswith("/README.md") and record.evaluation_uri.endswith("/evaluation.json")
     stored_eval = json.loads(store.get_bytes(f"models/{record.job_name}/evaluation.json"))
     assert len(stored_eval["generations"]["trained"]) == 2

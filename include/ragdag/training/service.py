@@ -286,8 +286,44 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
             ensure_ascii=False,
         ).encode("utf-8"),
     )
+    _publish_evaluation_in_card(store, record, evaluation)
     _update(settings, job.model_id, evaluation=evaluation, evaluation_uri=evaluation_uri)
     return evaluation
+
+
+def evaluation_section(evaluation: dict[str, Any]) -> str:
+    """The model card's evaluation table: every model evaluated, on the same test split."""
+    names = ("loss", "perplexity", "nll_per_byte", "rouge_l", "judge_accuracy", "judge_style")
+    measured = evaluation["metrics"]
+    columns = [n for n in names if any(n in m for m in measured.values())]
+    rows = [
+        f"| {model} | " + " | ".join(f"{m[c]:.4f}" if c in m else "-" for c in columns) + " |"
+        for model, m in measured.items()
+    ]
+    return (
+        f"\n## Evaluation\n\nTest split of `{evaluation['dataset_version']}` ({evaluation['test_samples']} samples; "
+        f"ROUGE-L over {evaluation['options']['generations']} greedy generations"
+        + ("; LLM judge 1-3" if evaluation["judge"] else "")
+        + ").\n\n| model | "
+        + " | ".join(columns)
+        + " |\n|---|"
+        + "---|" * len(columns)
+        + "\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+
+def _publish_evaluation_in_card(store: ObjectStore, record: ModelRecord, evaluation: dict[str, Any]) -> None:
+    """The published card and metrics.json beside the artifact gain the evaluation."""
+    if record.card_uri:
+        card = store.get_bytes(key_of(store, record.card_uri)).decode("utf-8")
+        card = card.split("\n## Evaluation\n", 1)[0].rstrip("\n") + "\n" + evaluation_section(evaluation)
+        store.put_bytes(key_of(store, record.card_uri), card.encode("utf-8"))
+    if record.metrics_uri:
+        metrics = json.loads(store.get_bytes(key_of(store, record.metrics_uri)))
+        metrics["evaluation"] = evaluation["metrics"]
+        store.put_bytes(key_of(store, record.metrics_uri), json.dumps(metrics, indent=2, sort_keys=True).encode())
 
 
 def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRecord, dict[str, Any]]:
