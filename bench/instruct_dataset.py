@@ -29,7 +29,8 @@ def pairwise(items: list[GeneratedSample]) -> list[int | None]:
         scored = [
             (len(words[index] & words[o]) / len(words[index] | words[o]), -o, o)
             for o in range(len(items))
-            if items[o].sample.document_id != item.sample.document_id and items[o].sample.category == item.sample.category
+            if items[o].sample.document_id != item.sample.document_id
+            and items[o].sample.category == item.sample.category
         ]
         best.append(max(scored)[2] if scored else None)
     return best
@@ -41,9 +42,16 @@ def extracts(n: int, seed: int = 0) -> list[GeneratedSample]:
     out = []
     for i in range(n):
         text = " ".join(rng.choice(vocabulary[: 2_000 + (i % 50) * 300]) for _ in range(300))
-        sample = SftSample(instruction=f"i{i}", output=text, document_id=f"d{i // 3}", author_full_name="A",
-                           category="articles" if i % 4 else "posts", extract_id=f"d{i // 3}:{i % 3}",
-                           instruction_kind="lead", generator="offline")
+        sample = SftSample(
+            instruction=f"i{i}",
+            output=text,
+            document_id=f"d{i // 3}",
+            author_full_name="A",
+            category="articles" if i % 4 else "posts",
+            extract_id=f"d{i // 3}:{i % 3}",
+            instruction_kind="lead",
+            generator="offline",
+        )
         out.append(GeneratedSample(sample=sample, chosen=text))
     return out
 

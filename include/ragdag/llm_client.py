@@ -100,8 +100,10 @@ class LlmUsage:
             self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             self.completion_tokens += int(usage.get("completion_tokens") or 0)
             total = usage.get("total_tokens")
-            self.total_tokens += int(total) if total is not None else (
-                int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+            self.total_tokens += (
+                int(total)
+                if total is not None
+                else (int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0))
             )
 
     def count(self, name: str) -> None:
@@ -128,9 +130,9 @@ def endpoint_from_connection(conn_id: str) -> LlmEndpoint:
     if conn is None:
         raise LlmConfigError(
             f"the llm generator needs the Airflow connection {conn_id!r}: host = the base URL of an "
-            "OpenAI-compatible endpoint, password = its API key, extra = {\"model\": \"...\"} "
-            "(e.g. AIRFLOW_CONN_LLM_DEFAULT='{\"conn_type\": \"http\", \"host\": \"https://api.openai.com/v1\", "
-            "\"password\": \"sk-...\", \"extra\": {\"model\": \"gpt-4o-mini\"}}'); or set RAGDAG_DATASET_GENERATOR=offline"
+            'OpenAI-compatible endpoint, password = its API key, extra = {"model": "..."} '
+            '(e.g. AIRFLOW_CONN_LLM_DEFAULT=\'{"conn_type": "http", "host": "https://api.openai.com/v1", '
+            '"password": "sk-...", "extra": {"model": "gpt-4o-mini"}}\'); or set RAGDAG_DATASET_GENERATOR=offline'
         )
     extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")
     model = extra.get("model")
@@ -170,7 +172,9 @@ class LlmClient:
         if endpoint.api_key is not None:
             headers["Authorization"] = f"Bearer {endpoint.api_key.get_secret_value()}"
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s), headers=headers, transport=transport,
+            timeout=httpx.Timeout(timeout_s),
+            headers=headers,
+            transport=transport,
             limits=httpx.Limits(max_connections=concurrency),
         )
 
@@ -213,8 +217,10 @@ class LlmClient:
                 response = self._http.post(self.endpoint.completions_url, json=body)
             except (httpx.TimeoutException, httpx.TransportError) as error:
                 if last:
-                    raise LlmRequestFailed(f"{self.endpoint.completions_url}: {type(error).__name__} after "
-                                           f"{attempt + 1} attempts ({error})") from error
+                    raise LlmRequestFailed(
+                        f"{self.endpoint.completions_url}: {type(error).__name__} after "
+                        f"{attempt + 1} attempts ({error})"
+                    ) from error
                 reason = type(error).__name__
             else:
                 if response.status_code < 300:
@@ -275,6 +281,7 @@ class LlmClient:
         An item that fails (malformed, refused, budget spent) holds its error instead of a reply;
         once the budget is spent the remaining items are not sent.
         """
+
         def one(index: int) -> T | LlmError:
             try:
                 result: T | LlmError = self.chat_json(requests[index], schema)

@@ -64,7 +64,9 @@ def test_a_new_version_emits_one_event_and_nothing_new_emits_none(dataset_dag, s
     assert asset_events_of(again) == [], "a skipped task emits no Asset event: train_model is not triggered"
 
 
-def test_a_failing_quality_gate_fails_build_without_retries_or_event(dataset_dag, settings, mongo_db, monkeypatch, tmp_path, capfd) -> None:
+def test_a_failing_quality_gate_fails_build_without_retries_or_event(
+    dataset_dag, settings, mongo_db, monkeypatch, tmp_path, capfd
+) -> None:
     suites = tmp_path / "expectations"
     shutil.copytree(settings.expectations_dir, suites)
     suite = json.loads((suites / "instruct_samples.json").read_text())
@@ -86,7 +88,9 @@ def test_a_failing_quality_gate_fails_build_without_retries_or_event(dataset_dag
     assert asset_events_of(dag_run) == []
 
 
-def test_the_llm_generator_without_its_connection_fails_at_once_naming_it(dataset_dag, settings, mongo_db, monkeypatch, capfd) -> None:
+def test_the_llm_generator_without_its_connection_fails_at_once_naming_it(
+    dataset_dag, settings, mongo_db, monkeypatch, capfd
+) -> None:
     monkeypatch.setenv("RAGDAG_DATASET_GENERATOR", "llm")
     monkeypatch.delenv("AIRFLOW_CONN_LLM_DEFAULT", raising=False)
     get_settings.cache_clear()

@@ -36,8 +36,16 @@ def _store_demo_documents(db) -> list[str]:
     stored: list[tuple[Category, str]] = []
 
     def store(category: Category, url: str, content: str, **fields: Any) -> None:
-        upsert_document(db, category=category, url=url, author_full_name=AUTHOR, platform="test",
-                        content=content, fields=fields, http=None)
+        upsert_document(
+            db,
+            category=category,
+            url=url,
+            author_full_name=AUTHOR,
+            platform="test",
+            content=content,
+            fields=fields,
+            http=None,
+        )
         stored.append((category, url))
 
     pages = sorted(SAMPLE_SITE_DIR.glob("*.html"))
@@ -45,20 +53,41 @@ def _store_demo_documents(db) -> list[str]:
     for page in pages:
         name = page.stem if page.parent == SAMPLE_SITE_DIR else page.parent.name
         article = extract_article(page.read_bytes())
-        store(Category.ARTICLES, f"http://sample.test/{name}.html", article.content,
-              title=article.title, language=article.language)
+        store(
+            Category.ARTICLES,
+            f"http://sample.test/{name}.html",
+            article.content,
+            title=article.title,
+            language=article.language,
+        )
     store(Category.POSTS, "https://social.test/jane/1", POST, language="en")
     files = [{"path": Path(p).name, "content": (REPO_ROOT / p).read_text()} for p in SAMPLE_REPOSITORY_FILES]
-    files.append({"path": "README.md", "content": "# ragdag sample repository\n\nA few modules of the "
-                  "ragdag platform: how instruct samples are built from chunks, how documents are "
-                  "cleaned, and the training entry point that runs locally and on SageMaker.\n"})
-    store(Category.REPOSITORIES, "https://git.test/jane/ragdag", "\n".join(f["content"] for f in files),
-          title="ragdag", files=files)
+    files.append(
+        {
+            "path": "README.md",
+            "content": "# ragdag sample repository\n\nA few modules of the "
+            "ragdag platform: how instruct samples are built from chunks, how documents are "
+            "cleaned, and the training entry point that runs locally and on SageMaker.\n",
+        }
+    )
+    store(
+        Category.REPOSITORIES,
+        "https://git.test/jane/ragdag",
+        "\n".join(f["content"] for f in files),
+        title="ragdag",
+        files=files,
+    )
     for category, url in stored:
-        db[category.value].update_one({"_id": document_id(url)}, {"$set": {
-            STATUS_FIELD: DocumentStatus.VALIDATED.value, "validation.run_id": "demo-validate",
-            "validation.suite_version": 1,
-        }})
+        db[category.value].update_one(
+            {"_id": document_id(url)},
+            {
+                "$set": {
+                    STATUS_FIELD: DocumentStatus.VALIDATED.value,
+                    "validation.run_id": "demo-validate",
+                    "validation.suite_version": 1,
+                }
+            },
+        )
     return [document_id(url) for _, url in stored]
 
 

@@ -25,7 +25,9 @@ class Reply:
     raw: str | None = None  # a whole body instead of a completion
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60})
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60}
+    )
 
 
 @dataclass
@@ -41,9 +43,13 @@ class FakeLlm:
 
 def completion(content: Any, usage: dict[str, int]) -> dict[str, Any]:
     text = content if isinstance(content, str) else json.dumps(content)
-    return {"id": "cmpl-test", "object": "chat.completion", "model": "test-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": usage}
+    return {
+        "id": "cmpl-test",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
 
 
 @contextmanager

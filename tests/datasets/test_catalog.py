@@ -61,4 +61,3 @@ def test_the_cli_prints_the_same(settings, two_versions, capsys) -> None:
     assert len(json.loads(capsys.readouterr().out)["documents_added"]) == 2
     assert main(["datasets", "show", "v-missing"]) == 1
     assert "no dataset version 'v-missing'" in capsys.readouterr().out
-

@@ -5,8 +5,14 @@ from ragdag.datasets.extracts import document_extracts, group_extracts, is_headi
 
 def _chunks(texts: list[str], category: str = "articles", doc: str = "d1") -> list[dict]:
     return [
-        {"document_id": doc, "chunk_index": i, "text": t, "category": category, "author_full_name": "Jane Doe",
-         "url": f"https://blog.test/{doc}"}
+        {
+            "document_id": doc,
+            "chunk_index": i,
+            "text": t,
+            "category": category,
+            "author_full_name": "Jane Doe",
+            "url": f"https://blog.test/{doc}",
+        }
         for i, t in enumerate(texts)
     ]
 
@@ -28,16 +34,25 @@ def test_chunks_are_grouped_into_bounded_extracts_in_order() -> None:
 
 
 def test_posts_and_short_documents_are_one_extract() -> None:
-    post = document_extracts(_chunks(["a " * 300, "b " * 300, "c " * 300], "posts"), title=None,
-                             min_chars=1000, max_chars=2000)
+    post = document_extracts(
+        _chunks(["a " * 300, "b " * 300, "c " * 300], "posts"), title=None, min_chars=1000, max_chars=2000
+    )
     assert len(post) == 1 and post[0].chunk_indexes == [0, 1, 2]
-    short = document_extracts(_chunks(["Short text one.", "Short text two."]), title=None, min_chars=1000, max_chars=2000)
+    short = document_extracts(
+        _chunks(["Short text one.", "Short text two."]), title=None, min_chars=1000, max_chars=2000
+    )
     assert len(short) == 1
 
 
 def test_repository_extracts_follow_files_and_drop_the_path_header() -> None:
-    chunks = _chunks(["a.py\ndef a():\n    return 1\n", "a.py\n    return 1\n\ndef b():\n    return 2\n",
-                      "b.md\n# Title\n\nText of b."], "repositories")
+    chunks = _chunks(
+        [
+            "a.py\ndef a():\n    return 1\n",
+            "a.py\n    return 1\n\ndef b():\n    return 2\n",
+            "b.md\n# Title\n\nText of b.",
+        ],
+        "repositories",
+    )
     extracts = document_extracts(chunks, title="repo", min_chars=1000, max_chars=2000)
     assert [(e.section, e.chunk_indexes, e.part) for e in extracts] == [("a.py", [0, 1], 0), ("b.md", [2], 0)]
     assert extracts[0].text == "def a():\n    return 1\n\ndef b():\n    return 2"

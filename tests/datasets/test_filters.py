@@ -3,8 +3,13 @@ from __future__ import annotations
 from ragdag.datasets.filters import FilterConfig, apply_filters, count_tokens, mask_pii
 from ragdag.datasets.records import GeneratedSample, SftSample
 
-CONFIG = FilterConfig(min_answer_tokens=20, max_answer_tokens=400, allowed_languages=("en",),
-                      max_boilerplate_share=0.5, near_duplicate_threshold=0.8)
+CONFIG = FilterConfig(
+    min_answer_tokens=20,
+    max_answer_tokens=400,
+    allowed_languages=("en",),
+    max_boilerplate_share=0.5,
+    near_duplicate_threshold=0.8,
+)
 BASE = (
     "Feature stores keep the training and inference pipelines reading the same version of the truth. "
     "Deterministic identifiers make every retry idempotent, so a batch job can fail and run again safely. "
@@ -16,8 +21,16 @@ BASE = (
 
 
 def _item(output: str, n: int, category: str = "articles") -> GeneratedSample:
-    sample = SftSample(instruction=f"Instruction {n}", output=output, document_id=f"doc-{n}", author_full_name="A",
-                       category=category, extract_id=f"doc-{n}:0", instruction_kind="lead", generator="offline")
+    sample = SftSample(
+        instruction=f"Instruction {n}",
+        output=output,
+        document_id=f"doc-{n}",
+        author_full_name="A",
+        category=category,
+        extract_id=f"doc-{n}:0",
+        instruction_kind="lead",
+        generator="offline",
+    )
     return GeneratedSample(sample=sample, chosen=output)
 
 
@@ -33,7 +46,14 @@ def test_planted_exact_and_near_duplicates_are_removed_and_counted() -> None:
     assert [k.sample.document_id for k in kept] == ["doc-0", "doc-3"]
     by_name = {c.name: (c.before, c.after) for c in counts}
     assert by_name["exact_duplicates"] == (4, 3) and by_name["near_duplicates"] == (3, 2)
-    assert [c.name for c in counts] == ["pii", "answer_length", "language", "boilerplate", "exact_duplicates", "near_duplicates"]
+    assert [c.name for c in counts] == [
+        "pii",
+        "answer_length",
+        "language",
+        "boilerplate",
+        "exact_duplicates",
+        "near_duplicates",
+    ]
 
 
 def test_length_language_and_boilerplate_filters() -> None:
@@ -42,11 +62,19 @@ def test_length_language_and_boilerplate_filters() -> None:
     banner = "\n".join(["Subscribe to our newsletter", "Accept all cookies", "Share on Facebook", BASE])
     code = "\n".join(["import os", "x = os.getcwd()", "def f():", "    return x", BASE])
     repository_code = _item(code, 5, category="repositories")
-    kept, counts = apply_filters([_item(short, 1), _item(french, 2), _item(banner, 3), _item(code, 4), repository_code],
-                                 CONFIG, detect_language=_english)
+    kept, counts = apply_filters(
+        [_item(short, 1), _item(french, 2), _item(banner, 3), _item(code, 4), repository_code],
+        CONFIG,
+        detect_language=_english,
+    )
     assert [k.sample.document_id for k in kept] == ["doc-5"], "code is fine in a repository, not in an article"
     assert {c.name: c.before - c.after for c in counts} == {
-        "pii": 0, "answer_length": 1, "language": 1, "boilerplate": 2, "exact_duplicates": 0, "near_duplicates": 0,
+        "pii": 0,
+        "answer_length": 1,
+        "language": 1,
+        "boilerplate": 2,
+        "exact_duplicates": 0,
+        "near_duplicates": 0,
     }
 
 

@@ -20,7 +20,9 @@ def test_split_is_by_document_and_stable() -> None:
 
 
 def test_split_is_stratified_by_category() -> None:
-    samples = [_sample(f"a-{d}") for d in range(50)] + [_sample(f"r-{d}", category=Category.REPOSITORIES) for d in range(10)]
+    samples = [_sample(f"a-{d}") for d in range(50)] + [
+        _sample(f"r-{d}", category=Category.REPOSITORIES) for d in range(10)
+    ]
     held_out = held_out_documents(samples, 0.2, 1)
     assert sum(d.startswith("a-") for d in held_out) == 10
     assert sum(d.startswith("r-") for d in held_out) == 2

@@ -20,11 +20,19 @@ from ragdag.llm_client import (
     endpoint_from_connection,
 )
 
-PAIRS = {"pairs": [{"instruction": "Why do feature stores matter for RAG?",
-                    "answer": "They keep training and inference reading the same features.",
-                    "passage": "A feature store solves that by giving every downstream consumer one place to read from."}]}
-EXTRACT_TEXT = ("Retrieval-augmented generation looks simple on a whiteboard. A feature store solves that by giving "
-                "every downstream consumer one place to read from. Both see the same version of the truth.")
+PAIRS = {
+    "pairs": [
+        {
+            "instruction": "Why do feature stores matter for RAG?",
+            "answer": "They keep training and inference reading the same features.",
+            "passage": "A feature store solves that by giving every downstream consumer one place to read from.",
+        }
+    ]
+}
+EXTRACT_TEXT = (
+    "Retrieval-augmented generation looks simple on a whiteboard. A feature store solves that by giving "
+    "every downstream consumer one place to read from. Both see the same version of the truth."
+)
 
 
 class Answer(BaseModel):
@@ -37,16 +45,28 @@ def _client(url: str, **kwargs) -> LlmClient:
 
 
 def _extract(n: int) -> Extract:
-    return Extract(extract_id=f"doc-{n}:0", document_id=f"doc-{n}", position=0, category="articles",
-                   author_full_name="Jane Doe", source=f"https://blog.test/{n}", title=f"Post {n}",
-                   chunk_indexes=[0], text=EXTRACT_TEXT)
+    return Extract(
+        extract_id=f"doc-{n}:0",
+        document_id=f"doc-{n}",
+        position=0,
+        category="articles",
+        author_full_name="Jane Doe",
+        source=f"https://blog.test/{n}",
+        title=f"Post {n}",
+        chunk_indexes=[0],
+        text=EXTRACT_TEXT,
+    )
 
 
 def test_the_request_has_the_documented_shape_and_the_connection_supplies_it(monkeypatch) -> None:
     with fake_llm() as server:
         server.script.append(Reply(content={"answer": "42"}))
-        monkeypatch.setenv("AIRFLOW_CONN_LLM_DEFAULT", json.dumps({
-            "conn_type": "http", "host": server.url, "password": "sk-test-key", "extra": {"model": "gpt-4o-mini"}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LLM_DEFAULT",
+            json.dumps(
+                {"conn_type": "http", "host": server.url, "password": "sk-test-key", "extra": {"model": "gpt-4o-mini"}}
+            ),
+        )
         endpoint = endpoint_from_connection("llm_default")
         assert (endpoint.base_url, endpoint.model) == (f"{server.url}/v1", "gpt-4o-mini")
         with LlmClient(endpoint, temperature=0.7) as client:
@@ -55,8 +75,12 @@ def test_the_request_has_the_documented_shape_and_the_connection_supplies_it(mon
     [request] = server.requests
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == "Bearer sk-test-key"
-    assert request["body"] == {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Answer?"}],
-                               "temperature": 0.7, "response_format": {"type": "json_object"}}
+    assert request["body"] == {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Answer?"}],
+        "temperature": 0.7,
+        "response_format": {"type": "json_object"},
+    }
     assert client.usage.total_tokens == 60 and client.usage.calls == 1
 
 
@@ -70,8 +94,11 @@ def test_a_missing_connection_says_what_to_set() -> None:
 
 def test_429_and_5xx_are_retried_then_succeed() -> None:
     with fake_llm() as server, _client(server.url) as client:
-        server.script += [Reply(status=429, raw='{"error": "rate limited"}', headers={"Retry-After": "0"}),
-                          Reply(status=503, raw="busy"), Reply(content={"answer": "ok"})]
+        server.script += [
+            Reply(status=429, raw='{"error": "rate limited"}', headers={"Retry-After": "0"}),
+            Reply(status=503, raw="busy"),
+            Reply(content={"answer": "ok"}),
+        ]
         assert client.chat_json([{"role": "user", "content": "x"}], Answer).answer == "ok"
     assert len(server.requests) == 3 and client.usage.retries == 2 and client.usage.calls == 1
 
@@ -108,8 +135,10 @@ def test_a_malformed_reply_is_counted_and_dropped_the_rest_is_kept() -> None:
 
 
 def test_the_token_budget_stops_generation() -> None:
-    with fake_llm(default=lambda body: Reply(content=PAIRS)) as server, \
-            _client(server.url, concurrency=1, token_budget=100) as client:
+    with (
+        fake_llm(default=lambda body: Reply(content=PAIRS)) as server,
+        _client(server.url, concurrency=1, token_budget=100) as client,
+    ):
         samples, stats = generate_with_llm([_extract(n) for n in range(5)], client, pairs_per_extract=1)
         with pytest.raises(LlmBudgetExhausted, match="RAGDAG_LLM_TOKEN_BUDGET"):
             client.chat_json([{"role": "user", "content": "x"}], GeneratedPairs)
@@ -119,8 +148,10 @@ def test_the_token_budget_stops_generation() -> None:
 
 
 def test_concurrency_is_limited() -> None:
-    with fake_llm(default=lambda body: Reply(content=PAIRS, delay_s=0.2)) as server, \
-            _client(server.url, concurrency=2) as client:
+    with (
+        fake_llm(default=lambda body: Reply(content=PAIRS, delay_s=0.2)) as server,
+        _client(server.url, concurrency=2) as client,
+    ):
         generate_with_llm([_extract(n) for n in range(6)], client, pairs_per_extract=1)
     assert server.max_in_flight == 2 and len(server.requests) == 6
 
@@ -140,23 +171,40 @@ def _pairs_for(body: dict) -> Reply:
     words = extract.split()
     topic = " ".join(words[:6])
     answer = f"In short, the passage that starts with {topic} explains it: " + " ".join(words[6:40])
-    return Reply(content={"pairs": [
-        {"instruction": f"What does the text beginning “{topic}” argue?", "answer": answer, "passage": extract[:400]},
-        {"instruction": f"Summarise the ideas after “{' '.join(words[6:12])}”.", "answer": answer + " That is all.",
-         "passage": "not in the extract at all " * 5},
-    ]})
+    return Reply(
+        content={
+            "pairs": [
+                {
+                    "instruction": f"What does the text beginning “{topic}” argue?",
+                    "answer": answer,
+                    "passage": extract[:400],
+                },
+                {
+                    "instruction": f"Summarise the ideas after “{' '.join(words[6:12])}”.",
+                    "answer": answer + " That is all.",
+                    "passage": "not in the extract at all " * 5,
+                },
+            ]
+        }
+    )
 
 
 @pytest.mark.slow
-def test_the_llm_generator_publishes_a_version_with_tokens_prompt_and_model(settings, mongo_db, demo_chunks, monkeypatch) -> None:
+def test_the_llm_generator_publishes_a_version_with_tokens_prompt_and_model(
+    settings, mongo_db, demo_chunks, monkeypatch
+) -> None:
     from ragdag.datasets import layout
     from ragdag.datasets.publish import publish_instruct_dataset
     from ragdag.settings import get_settings
     from ragdag.stores.object_store import open_object_store
 
     with fake_llm(default=_pairs_for) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_LLM_DEFAULT", json.dumps({
-            "conn_type": "http", "host": server.url, "password": "sk-test", "extra": {"model": "gpt-4o-mini"}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LLM_DEFAULT",
+            json.dumps(
+                {"conn_type": "http", "host": server.url, "password": "sk-test", "extra": {"model": "gpt-4o-mini"}}
+            ),
+        )
         monkeypatch.setenv("RAGDAG_DATASET_GENERATOR", "llm")
         monkeypatch.setenv("RAGDAG_LLM_PAIRS_PER_EXTRACT", "2")
         get_settings.cache_clear()
@@ -170,7 +218,9 @@ def test_the_llm_generator_publishes_a_version_with_tokens_prompt_and_model(sett
     assert generation.tokens["total_tokens"] == 60 * generation.calls
     assert generation.stats["extracts_malformed"] == 1 and generation.stats["pairs"] == 2 * (manifest.extracts - 1)
     store = open_object_store(settings)
-    pairs = [json.loads(line) for line in store.get_bytes(layout.preference_key(manifest.version, "train")).splitlines()]
+    pairs = [
+        json.loads(line) for line in store.get_bytes(layout.preference_key(manifest.version, "train")).splitlines()
+    ]
     assert pairs and {p["rejected_by"] for p in pairs} == {"llm"}
     assert all(p["chosen"] != p["rejected"] for p in pairs)
     sft = [json.loads(line) for line in store.get_bytes(layout.sft_key(manifest.version, "train")).splitlines()]

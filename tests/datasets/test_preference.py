@@ -5,8 +5,16 @@ from ragdag.datasets.records import GeneratedSample, SftSample
 
 
 def _item(doc: str, text: str, category: str = "articles", model_answer: str | None = None) -> GeneratedSample:
-    sample = SftSample(instruction=f"About {text[:20]}", output=text, document_id=doc, author_full_name="A",
-                       category=category, extract_id=f"{doc}:0", instruction_kind="lead", generator="offline")
+    sample = SftSample(
+        instruction=f"About {text[:20]}",
+        output=text,
+        document_id=doc,
+        author_full_name="A",
+        category=category,
+        extract_id=f"{doc}:0",
+        instruction_kind="lead",
+        generator="offline",
+    )
     return GeneratedSample(sample=sample, chosen=text, model_answer=model_answer)
 
 
@@ -21,7 +29,11 @@ def test_rejected_is_the_most_similar_extract_of_another_document_of_the_same_ca
     assert most_similar_other(items) == [2, 2, 0, 0, None]
     pairs = preference_pairs(items)
     assert [(p.document_id, p.rejected_by) for p in pairs] == [
-        ("a", "other_extract"), ("a", "other_extract"), ("b", "other_extract"), ("c", "other_extract"), ("d", "truncated"),
+        ("a", "other_extract"),
+        ("a", "other_extract"),
+        ("b", "other_extract"),
+        ("c", "other_extract"),
+        ("d", "truncated"),
     ]
     assert pairs[0].rejected == items[2].chosen and pairs[0].chosen == items[0].chosen
     assert pairs[0].prompt == items[0].sample.instruction

@@ -62,7 +62,9 @@ def test_demo_version_is_varied_split_by_document_and_complete(settings, mongo_d
     # Checksums, counts and lineage in the manifest.
     files = _version_files(store, manifest.version)
     assert manifest.files == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    assert [f.name for f in manifest.filters][0] == "pii" and manifest.filters[-1].after == len(samples) + manifest.decontamination["dropped"]
+    assert [f.name for f in manifest.filters][0] == "pii" and manifest.filters[-1].after == len(
+        samples
+    ) + manifest.decontamination["dropped"]
     assert manifest.generation.generator == "offline" and manifest.quality.success
     assert manifest.validation_run_ids == ["demo-validate"]
     assert all(doc.url and doc.title is not None or doc.category == "posts" for doc in manifest.documents.values())
@@ -88,16 +90,26 @@ def test_card_and_files_load_with_hugging_face_datasets(settings, mongo_db, demo
     assert "## Filters" in body and "## Known limits" in body and manifest.version in body
 
     cache = str(tmp_path / "hf-cache")
-    sft = datasets.load_dataset("json", cache_dir=cache, data_files={
-        split: str(root / key) for split, key in layout.sft_data_files(manifest.version).items()})
+    sft = datasets.load_dataset(
+        "json",
+        cache_dir=cache,
+        data_files={split: str(root / key) for split, key in layout.sft_data_files(manifest.version).items()},
+    )
     assert (sft["train"].num_rows, sft["test"].num_rows) == (manifest.train_samples, manifest.test_samples)
-    assert {"instruction", "output", "document_id", "category", "extract_id", "source"} <= set(sft["train"].column_names)
-    preference = datasets.load_dataset("json", cache_dir=cache, data_files={
-        split: str(root / key) for split, key in layout.preference_data_files(manifest.version).items()})
+    assert {"instruction", "output", "document_id", "category", "extract_id", "source"} <= set(
+        sft["train"].column_names
+    )
+    preference = datasets.load_dataset(
+        "json",
+        cache_dir=cache,
+        data_files={split: str(root / key) for split, key in layout.preference_data_files(manifest.version).items()},
+    )
     assert {"prompt", "chosen", "rejected"} <= set(preference["train"].column_names)
     assert preference["test"].num_rows == manifest.preference_test_samples
     # The card's own configs resolve against the version folder, as on the Hub.
-    from_card = datasets.load_dataset(str(root / layout.version_prefix(manifest.version)), "preference", cache_dir=cache)
+    from_card = datasets.load_dataset(
+        str(root / layout.version_prefix(manifest.version)), "preference", cache_dir=cache
+    )
     assert from_card["train"].num_rows == manifest.preference_train_samples
 
 
@@ -152,8 +164,14 @@ def test_new_documents_make_a_new_version_only_past_the_threshold(settings, mong
     from ragdag.stores.qdrant import qdrant_client
 
     with qdrant_client(settings) as client:
-        client.delete(CHUNKS_COLLECTION, points_selector=models.FilterSelector(filter=models.Filter(must=[
-            models.FieldCondition(key="document_id", match=models.MatchAny(any=second.changes.added))])))
+        client.delete(
+            CHUNKS_COLLECTION,
+            points_selector=models.FilterSelector(
+                filter=models.Filter(
+                    must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=second.changes.added))]
+                )
+            ),
+        )
     back = publish_instruct_dataset(get_settings(), run_id="run-4")
     assert not back.published and back.latest_changed and back.manifest.version == first.version
     assert latest_dataset_version(settings) == first.version
@@ -171,13 +189,22 @@ def test_a_planted_cross_split_copy_is_caught_by_decontamination(settings, mongo
     train = _rows(store, layout.sft_key(first.version, "train"))
     test_docs = {s["document_id"] for s in _rows(store, layout.sft_key(first.version, "test"))}
     # A paragraph of a train answer pasted into a chunk of a test document (the same text under two URLs).
-    copied = next(p for s in train if s["category"] == "articles" for p in s["output"].split("\n\n") if len(p.split()) >= 30)
+    copied = next(
+        p for s in train if s["category"] == "articles" for p in s["output"].split("\n\n") if len(p.split()) >= 30
+    )
     target = next(c for c in _read_chunks(settings) if c["document_id"] in test_docs and c["category"] == "articles")
     with qdrant_client(settings) as client:
-        [point] = client.scroll(CHUNKS_COLLECTION, scroll_filter=models.Filter(must=[
-            models.FieldCondition(key="document_id", match=models.MatchValue(value=target["document_id"])),
-            models.FieldCondition(key="chunk_index", match=models.MatchValue(value=target["chunk_index"])),
-        ]), limit=1, with_vectors=True)[0]
+        [point] = client.scroll(
+            CHUNKS_COLLECTION,
+            scroll_filter=models.Filter(
+                must=[
+                    models.FieldCondition(key="document_id", match=models.MatchValue(value=target["document_id"])),
+                    models.FieldCondition(key="chunk_index", match=models.MatchValue(value=target["chunk_index"])),
+                ]
+            ),
+            limit=1,
+            with_vectors=True,
+        )[0]
         payload = {**point.payload, "text": f"{target['text']}\n\n{copied}", "content_hash": "changed"}
         client.upsert(CHUNKS_COLLECTION, [models.PointStruct(id=point.id, vector=point.vector, payload=payload)])
 
@@ -188,7 +215,9 @@ def test_a_planted_cross_split_copy_is_caught_by_decontamination(settings, mongo
     assert all(e.startswith(target["document_id"]) for e in second.decontamination["dropped_extract_ids"])
 
 
-def test_a_failing_quality_gate_publishes_nothing_and_saves_the_report(settings, mongo_db, demo_chunks, tmp_path) -> None:
+def test_a_failing_quality_gate_publishes_nothing_and_saves_the_report(
+    settings, mongo_db, demo_chunks, tmp_path
+) -> None:
     # A stricter suite than the samples meet: instructions of at most 20 characters.
     suites = tmp_path / "expectations"
     shutil.copytree(settings.expectations_dir, suites)

@@ -43,11 +43,28 @@ def _front_matter(*, license_id: str, languages: Sequence[str], rows: int) -> st
     ]
     lines = ["---", f"license: {license_id}", "language:"]
     lines += [f"- {language}" for language in languages]
-    lines += ["task_categories:", "- text-generation", "size_categories:", f"- {size_category(rows)}",
-              "tags:", "- instruction-tuning", "- dpo", "- llm-twin", "- ragdag", "configs:"]
+    lines += [
+        "task_categories:",
+        "- text-generation",
+        "size_categories:",
+        f"- {size_category(rows)}",
+        "tags:",
+        "- instruction-tuning",
+        "- dpo",
+        "- llm-twin",
+        "- ragdag",
+        "configs:",
+    ]
     for name, train, test in files:
-        lines += [f"- config_name: {name}", *(["  default: true"] if name == "sft" else []), "  data_files:",
-                  "  - split: train", f"    path: {train}", "  - split: test", f"    path: {test}"]
+        lines += [
+            f"- config_name: {name}",
+            *(["  default: true"] if name == "sft" else []),
+            "  data_files:",
+            "  - split: train",
+            f"    path: {train}",
+            "  - split: test",
+            f"    path: {test}",
+        ]
     return "\n".join([*lines, "---"])
 
 
@@ -67,19 +84,27 @@ def render_card(
     categories = Counter(str(doc.get("category")) for doc in documents.values())
     authors = sorted({str(doc.get("author_full_name")) for doc in documents.values() if doc.get("author_full_name")})
     notes = {
-        name: text.format(min=settings["min_answer_tokens"], max=settings["max_answer_tokens"],
-                          languages=", ".join(languages), threshold=settings["near_duplicate_threshold"])
+        name: text.format(
+            min=settings["min_answer_tokens"],
+            max=settings["max_answer_tokens"],
+            languages=", ".join(languages),
+            threshold=settings["near_duplicate_threshold"],
+        )
         for name, text in _FILTER_NOTES.items()
     }
     generator = generation["generator"]
     if generator == "llm":
-        how = (f"An LLM (`{generation.get('model')}`, temperature {generation.get('temperature')}, JSON output, prompt "
-               f"`{generation.get('prompt_version')}`) wrote instruction–answer pairs per extract; outputs are the model's "
-               f"answers. Tokens used: {generation.get('tokens', {}).get('total_tokens', 0)}.")
+        how = (
+            f"An LLM (`{generation.get('model')}`, temperature {generation.get('temperature')}, JSON output, prompt "
+            f"`{generation.get('prompt_version')}`) wrote instruction–answer pairs per extract; outputs are the model's "
+            f"answers. Tokens used: {generation.get('tokens', {}).get('total_tokens', 0)}."
+        )
     else:
-        how = ("No model: each extract's instruction is derived from the document itself (its title and opening, "
-               "section headings, questions the text asks, first sentences; for repositories the file path and the "
-               "functions and classes defined), and the output is the author's own text, unchanged but for masking.")
+        how = (
+            "No model: each extract's instruction is derived from the document itself (its title and opening, "
+            "section headings, questions the text asks, first sentences; for repositories the file path and the "
+            "functions and classes defined), and the output is the author's own text, unchanged but for masking."
+        )
     parts = [
         _front_matter(license_id=settings["license"], languages=languages, rows=rows),
         "",
@@ -87,7 +112,7 @@ def render_card(
         "",
         f"Instruction-tuning (SFT) and preference (DPO) data built by the ragdag platform from "
         f"{len(documents)} crawled, validated documents by {', '.join(authors) or 'unknown authors'}, to fine-tune a "
-        "model on their writing (an \"LLM twin\").",
+        'model on their writing (an "LLM twin").',
         "",
         "| config | file | rows |",
         "|---|---|---|",
@@ -123,8 +148,10 @@ def render_card(
         "",
         "| filter | before | after | what it does |",
         "|---|---|---|---|",
-        *[f"| {f.name} | {f.before} | {f.after}{f' ({f.changed} changed)' if f.changed else ''} | {notes.get(f.name, '')} |"
-          for f in filters],
+        *[
+            f"| {f.name} | {f.before} | {f.after}{f' ({f.changed} changed)' if f.changed else ''} | {notes.get(f.name, '')} |"
+            for f in filters
+        ],
         "",
         "## Split",
         "",
@@ -134,8 +161,11 @@ def render_card(
         "",
         "## Preference pairs",
         "",
-        "`rejected` is " + "; ".join(f"{_REJECTED[name]} ({count} pairs)" for name, count in sorted(rejected_by.items()))
-        + "." if rejected_by else "No preference pairs.",
+        "`rejected` is "
+        + "; ".join(f"{_REJECTED[name]} ({count} pairs)" for name, count in sorted(rejected_by.items()))
+        + "."
+        if rejected_by
+        else "No preference pairs.",
         "",
         "## Known limits",
         "",

@@ -38,7 +38,9 @@ class VersionDiff(BaseModel):
 def list_versions(settings: Settings) -> list[DatasetManifest]:
     """Every complete version (those with a manifest), newest first."""
     store = open_object_store(settings)
-    versions = [v for key in store.list_keys(f"{layout.DATASETS_PREFIX}/") if (v := layout.version_of_manifest_key(key))]
+    versions = [
+        v for key in store.list_keys(f"{layout.DATASETS_PREFIX}/") if (v := layout.version_of_manifest_key(key))
+    ]
     manifests = [load_manifest(settings, version) for version in versions]
     return sorted(manifests, key=lambda m: (m.created_at, m.version), reverse=True)
 

@@ -31,7 +31,7 @@ def strip_overlap(previous: str, following: str) -> str:
     while position != -1:
         tail = previous[position:]
         if following.startswith(tail):
-            return following[len(tail):]
+            return following[len(tail) :]
         position = previous.find(probe, position + 1)
     return following
 
@@ -119,20 +119,22 @@ def document_extracts(
                 section = path
             elif text.split("\n", 1)[0].strip() in headings:
                 section = headings[0]
-            extracts.append(Extract(
-                extract_id=f"{first['document_id']}:{len(extracts)}",
-                document_id=str(first["document_id"]),
-                position=len(extracts),
-                category=category,
-                author_full_name=str(first.get("author_full_name") or ""),
-                source=first.get("url"),
-                title=title,
-                section=section,
-                headings=headings,
-                part=part,
-                chunk_indexes=[int(run[i]["chunk_index"]) for i in group],
-                text=text,
-            ))
+            extracts.append(
+                Extract(
+                    extract_id=f"{first['document_id']}:{len(extracts)}",
+                    document_id=str(first["document_id"]),
+                    position=len(extracts),
+                    category=category,
+                    author_full_name=str(first.get("author_full_name") or ""),
+                    source=first.get("url"),
+                    title=title,
+                    section=section,
+                    headings=headings,
+                    part=part,
+                    chunk_indexes=[int(run[i]["chunk_index"]) for i in group],
+                    text=text,
+                )
+            )
             if headings and not path:
                 section = headings[-1]
     return extracts

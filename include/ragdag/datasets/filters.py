@@ -30,7 +30,9 @@ from ragdag.models import Category
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 # International or national numbers with separators: +44 20 7946 0958, (555) 123-4567, 555-123-4567.
-_PHONE = re.compile(r"(?<![\w/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/]|[.-]\d)")
+_PHONE = re.compile(
+    r"(?<![\w/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/]|[.-]\d)"
+)
 _WORD = re.compile(r"\w+|[^\w\s]")
 _BOILERPLATE = re.compile(
     r"cookie|subscribe|newsletter|sign up|sign in|log in|all rights reserved|copyright|©|privacy policy"
@@ -155,9 +157,15 @@ def apply_filters(
         rejected = mask_pii(item.model_answer)[0] if item.model_answer else item.model_answer
         if hits or chosen != item.chosen:
             changed += 1
-        masked.append(item.model_copy(update={
-            "sample": item.sample.model_copy(update={"output": output}), "chosen": chosen, "model_answer": rejected,
-        }))
+        masked.append(
+            item.model_copy(
+                update={
+                    "sample": item.sample.model_copy(update={"output": output}),
+                    "chosen": chosen,
+                    "model_answer": rejected,
+                }
+            )
+        )
     counts.append(FilterCount(name="pii", before=len(current), after=len(masked), changed=changed))
     current = masked
 
@@ -167,7 +175,10 @@ def apply_filters(
         current = [item for item in current if predicate(item)]
         counts.append(FilterCount(name=name, before=before, after=len(current)))
 
-    keep("answer_length", lambda item: config.min_answer_tokens <= count_tokens(item.sample.output) <= config.max_answer_tokens)
+    keep(
+        "answer_length",
+        lambda item: config.min_answer_tokens <= count_tokens(item.sample.output) <= config.max_answer_tokens,
+    )
     allowed = set(config.allowed_languages)
 
     def language_ok(item: GeneratedSample) -> bool:

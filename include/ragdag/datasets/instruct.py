@@ -39,13 +39,15 @@ def held_out_documents(samples: Iterable[InstructSample], test_share: float, see
         if test_share > 0 and count == 0 and len(ranked) >= 2:
             count = 1
         chosen.update(ranked[:count])
-    everything = sorted(set().union(*by_category.values()), key=lambda doc: (document_rank(doc, seed), doc)) if by_category else []
+    everything = (
+        sorted(set().union(*by_category.values()), key=lambda doc: (document_rank(doc, seed), doc))
+        if by_category
+        else []
+    )
     if not chosen and len(everything) >= 2:
         # Tiny corpora: keep one held-out document so that test metrics exist.
         chosen.add(everything[0])
     return chosen
-
-
 
 
 def split_samples(samples: Sequence[S], test_share: float, seed: int) -> tuple[list[S], list[S]]:

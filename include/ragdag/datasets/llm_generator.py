@@ -26,7 +26,11 @@ from ragdag.models import Category
 GENERATOR = "llm"
 PROMPT_FILE = "instruct_pairs.v1.txt"
 _USER_MARK = "=== user ==="
-_KIND = {Category.ARTICLES: "an article", Category.POSTS: "a social media post", Category.REPOSITORIES: "a code repository"}
+_KIND = {
+    Category.ARTICLES: "an article",
+    Category.POSTS: "a social media post",
+    Category.REPOSITORIES: "a code repository",
+}
 _MIN_PASSAGE_CHARS = 80
 
 
@@ -53,8 +57,11 @@ def prompt_version() -> str:
 def messages_for(extract: Extract, pairs: int) -> list[dict[str, str]]:
     system, _, user = prompt_text().partition(_USER_MARK)
     filled = string.Template(user.strip()).substitute(
-        pairs=pairs, kind=_KIND[extract.category], author=extract.author_full_name or "the author",
-        title_part=f", titled “{extract.title}”" if extract.title else "", extract=extract.text,
+        pairs=pairs,
+        kind=_KIND[extract.category],
+        author=extract.author_full_name or "the author",
+        title_part=f", titled “{extract.title}”" if extract.title else "",
+        extract=extract.text,
     )
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": filled}]
 
@@ -70,8 +77,14 @@ def generate_with_llm(
     requests = [messages_for(extract, pairs_per_extract) for extract in extracts]
     replies = client.map_json(requests, GeneratedPairs)
     samples: list[GeneratedSample] = []
-    stats = {"extracts": len(extracts), "extracts_answered": 0, "extracts_malformed": 0,
-             "extracts_failed": 0, "extracts_not_reached": 0, "pairs": 0}
+    stats = {
+        "extracts": len(extracts),
+        "extracts_answered": 0,
+        "extracts_malformed": 0,
+        "extracts_failed": 0,
+        "extracts_not_reached": 0,
+        "pairs": 0,
+    }
     for extract, reply in zip(extracts, replies, strict=True):
         if isinstance(reply, LlmBudgetExhausted):
             stats["extracts_not_reached"] += 1
@@ -86,10 +99,16 @@ def generate_with_llm(
         for number, pair in enumerate(reply.pairs[:pairs_per_extract]):
             chosen = pair.passage.strip() if _in_extract(pair.passage, extract.text) else extract.text
             sample = SftSample(
-                instruction=pair.instruction.strip(), output=pair.answer.strip(),
-                document_id=extract.document_id, author_full_name=extract.author_full_name,
-                category=extract.category, extract_id=f"{extract.extract_id}#{number}",
-                source=extract.source, title=extract.title, instruction_kind="llm", generator=GENERATOR,
+                instruction=pair.instruction.strip(),
+                output=pair.answer.strip(),
+                document_id=extract.document_id,
+                author_full_name=extract.author_full_name,
+                category=extract.category,
+                extract_id=f"{extract.extract_id}#{number}",
+                source=extract.source,
+                title=extract.title,
+                instruction_kind="llm",
+                generator=GENERATOR,
             )
             samples.append(GeneratedSample(sample=sample, chosen=chosen, model_answer=pair.answer.strip()))
             stats["pairs"] += 1

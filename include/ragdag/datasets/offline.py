@@ -67,9 +67,7 @@ _TEMPLATES: Mapping[str, Sequence[str]] = {
         "Write a social media post, as {author}, about: {sentence}",
         "Share {author}'s take on this in a short post: {sentence}",
     ),
-    "post_question": (
-        "Answer in a short social media post, as {author}: {question}",
-    ),
+    "post_question": ("Answer in a short social media post, as {author}: {question}",),
     "definition": (
         "Write the {kind_of} `{name}` of `{path}`, as {author} wrote it.",
         "Implement the {kind_of} `{name}` in `{path}`.",
@@ -78,16 +76,12 @@ _TEMPLATES: Mapping[str, Sequence[str]] = {
         "Explain what `{path}` does by showing its code.",
         "Write the beginning of `{path}` in the repository “{title}”.",
     ),
-    "document_file": (
-        "Write the file `{path}` of the repository “{title}”.",
-    ),
+    "document_file": ("Write the file `{path}` of the repository “{title}”.",),
     "file_part": (
         "Show the part of `{path}` that defines `{name}`.",
         "Write the code in `{path}` around `{name}`.",
     ),
-    "file_continue": (
-        "Continue the code of `{path}` from: {sentence}",
-    ),
+    "file_continue": ("Continue the code of `{path}` from: {sentence}",),
 }
 
 
@@ -154,9 +148,9 @@ def _repository_kind(extract: Extract, fields: dict[str, str]) -> str:
     path = extract.section or "the repository"
     fields["path"] = path
     definitions = list(_DEFINITION.finditer(extract.text))
-    starts_with_definition = bool(definitions) and not extract.text[: definitions[0].start()].strip(
-        "\n@"
-    ).replace("\n", "").strip()
+    starts_with_definition = (
+        bool(definitions) and not extract.text[: definitions[0].start()].strip("\n@").replace("\n", "").strip()
+    )
     if definitions:
         fields["name"] = definitions[0].group(1)
         fields["kind_of"] = "class" if definitions[0].group().startswith("class") else "function"
@@ -205,16 +199,18 @@ def generate_offline(extracts: Sequence[Extract]) -> list[GeneratedSample]:
     samples = []
     for extract in extracts:
         kind, instruction = instruction_for(extract)
-        samples.append(SftSample(
-            instruction=instruction,
-            output=extract.text,
-            document_id=extract.document_id,
-            author_full_name=extract.author_full_name,
-            category=extract.category,
-            extract_id=extract.extract_id,
-            source=extract.source,
-            title=extract.title,
-            instruction_kind=kind,
-            generator=GENERATOR,
-        ))
+        samples.append(
+            SftSample(
+                instruction=instruction,
+                output=extract.text,
+                document_id=extract.document_id,
+                author_full_name=extract.author_full_name,
+                category=extract.category,
+                extract_id=extract.extract_id,
+                source=extract.source,
+                title=extract.title,
+                instruction_kind=kind,
+                generator=GENERATOR,
+            )
+        )
     return [GeneratedSample(sample=s, chosen=s.output) for s in _distinct(samples)]

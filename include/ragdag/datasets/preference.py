@@ -50,7 +50,9 @@ def most_similar_other(items: Sequence[GeneratedSample], block: int = 256) -> li
         overlap = (matrix[start:stop] @ matrix.T).toarray()
         union = sizes[start:stop, None] + sizes[None, :] - overlap
         score = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
-        allowed = (documents[start:stop, None] != documents[None, :]) & (categories[start:stop, None] == categories[None, :])
+        allowed = (documents[start:stop, None] != documents[None, :]) & (
+            categories[start:stop, None] == categories[None, :]
+        )
         score[~allowed] = -1.0
         for offset, index in enumerate(score.argmax(axis=1)):
             best.append(int(index) if score[offset, index] >= 0 else None)
@@ -83,10 +85,17 @@ def preference_pairs(items: Sequence[GeneratedSample]) -> list[PreferencePair]:
             rejected, rejected_by = truncated(item.chosen), "truncated"
         if " ".join(rejected.split()) == " ".join(item.chosen.split()):
             continue
-        pairs.append(PreferencePair(
-            prompt=sample.instruction, chosen=item.chosen, rejected=rejected,
-            document_id=sample.document_id, category=sample.category,
-            author_full_name=sample.author_full_name, extract_id=sample.extract_id,
-            source=sample.source, rejected_by=rejected_by,
-        ))
+        pairs.append(
+            PreferencePair(
+                prompt=sample.instruction,
+                chosen=item.chosen,
+                rejected=rejected,
+                document_id=sample.document_id,
+                category=sample.category,
+                author_full_name=sample.author_full_name,
+                extract_id=sample.extract_id,
+                source=sample.source,
+                rejected_by=rejected_by,
+            )
+        )
     return pairs

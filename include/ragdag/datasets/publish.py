@@ -121,11 +121,18 @@ class DatasetBuild(BaseModel):
     def summary(self) -> dict[str, Any]:
         """Small and JSON-safe: the task's XCom and the Asset event's extra."""
         m = self.manifest
-        counts = {} if m is None else {
-            "version": m.version, "train_samples": m.train_samples, "test_samples": m.test_samples,
-            "preference_train_samples": m.preference_train_samples,
-            "preference_test_samples": m.preference_test_samples, "manifest_uri": m.manifest_uri,
-        }
+        counts = (
+            {}
+            if m is None
+            else {
+                "version": m.version,
+                "train_samples": m.train_samples,
+                "test_samples": m.test_samples,
+                "preference_train_samples": m.preference_train_samples,
+                "preference_test_samples": m.preference_test_samples,
+                "manifest_uri": m.manifest_uri,
+            }
+        )
         return {"published": self.published, "latest_changed": self.latest_changed, "reason": self.reason, **counts}
 
 
@@ -144,8 +151,11 @@ def _documents(settings: Settings, hashes: Mapping[str, str]) -> dict[str, Sourc
             for doc in db[name].find({"_id": {"$in": sorted(hashes)}}, fields):
                 validation = doc.get("validation") or {}
                 found[str(doc["_id"])] = SourceDocument(
-                    content_hash=hashes[str(doc["_id"])], category=doc.get("category"), url=doc.get("url"),
-                    title=doc.get("title"), author_full_name=doc.get("author_full_name"),
+                    content_hash=hashes[str(doc["_id"])],
+                    category=doc.get("category"),
+                    url=doc.get("url"),
+                    title=doc.get("title"),
+                    author_full_name=doc.get("author_full_name"),
                     validation_run_id=validation.get("run_id"),
                     validation_suite_version=validation.get("suite_version"),
                 )
@@ -177,8 +187,11 @@ def dataset_settings(settings: Settings) -> dict[str, Any]:
 
 def config_hash(settings: Settings) -> str:
     _, suite_version = load_sample_suite(settings)
-    payload = {"settings": dataset_settings(settings), "generator_version": GENERATOR_VERSION,
-               "suite_version": suite_version}
+    payload = {
+        "settings": dataset_settings(settings),
+        "generator_version": GENERATOR_VERSION,
+        "suite_version": suite_version,
+    }
     if settings.dataset_generator == "llm":
         from ragdag.datasets.llm_generator import prompt_version
 
@@ -193,8 +206,11 @@ Generator = Callable[[Settings, Sequence[Extract]], tuple[list[GeneratedSample],
 
 def _offline(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
     samples = generate_offline(extracts)
-    return samples, GenerationInfo(generator="offline", generator_version=GENERATOR_VERSION,
-                                   stats={"extracts": len(extracts), "pairs": len(samples)})
+    return samples, GenerationInfo(
+        generator="offline",
+        generator_version=GENERATOR_VERSION,
+        stats={"extracts": len(extracts), "pairs": len(samples)},
+    )
 
 
 def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
@@ -205,12 +221,23 @@ def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[Generate
         samples, stats = generate_with_llm(extracts, client, pairs_per_extract=settings.llm_pairs_per_extract)
         usage = client.usage
         info = GenerationInfo(
-            generator="llm", generator_version=GENERATOR_VERSION, prompt_version=prompt_version(),
-            model=client.model, temperature=client.temperature,
-            tokens={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens},
-            token_budget=client.token_budget, budget_exhausted=usage.budget_exhausted, calls=usage.calls,
-            retries=usage.retries, malformed_replies=usage.malformed, failed_requests=usage.failed, stats=stats,
+            generator="llm",
+            generator_version=GENERATOR_VERSION,
+            prompt_version=prompt_version(),
+            model=client.model,
+            temperature=client.temperature,
+            tokens={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            token_budget=client.token_budget,
+            budget_exhausted=usage.budget_exhausted,
+            calls=usage.calls,
+            retries=usage.retries,
+            malformed_replies=usage.malformed,
+            failed_requests=usage.failed,
+            stats=stats,
         )
     if stats["extracts_malformed"] or stats["extracts_failed"] or stats["extracts_not_reached"]:
         log.warning("llm generator: %s", stats)
@@ -278,7 +305,9 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     previous = latest_manifest(settings)
     wanted_config = config_hash(settings)
     changes = content_changes(
-        previous.version if previous else None, previous.source_documents if previous else None, hashes,
+        previous.version if previous else None,
+        previous.source_documents if previous else None,
+        hashes,
         settings_changed=previous is not None and previous.config_hash != wanted_config,
     )
     build, reason = build_decision(changes, settings.dataset_min_changed_documents)
@@ -288,16 +317,18 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
 
     documents = _documents(settings, hashes)
     titles = {doc_id: doc.title for doc_id, doc in documents.items()}
-    extracts = group_extracts(chunks, titles, min_chars=settings.dataset_extract_min_chars,
-                              max_chars=settings.dataset_extract_max_chars)
+    extracts = group_extracts(
+        chunks, titles, min_chars=settings.dataset_extract_min_chars, max_chars=settings.dataset_extract_max_chars
+    )
     generated, generation = GENERATORS[settings.dataset_generator](settings, extracts)
     kept, filter_counts = apply_filters(generated, _filter_config(settings), detect_language=_detect_language)
 
     held_out = held_out_documents([g.sample for g in kept], settings.dataset_test_share, settings.dataset_seed)
     train_items = [g for g in kept if g.sample.document_id not in held_out]
     test_candidates = [g for g in kept if g.sample.document_id in held_out]
-    clean_test, dropped = decontaminate([g.sample for g in train_items], [g.sample for g in test_candidates],
-                                        settings.dataset_decontamination_ngram)
+    clean_test, dropped = decontaminate(
+        [g.sample for g in train_items], [g.sample for g in test_candidates], settings.dataset_decontamination_ngram
+    )
     dropped_ids = {s.extract_id for s in dropped}
     test_items = [g for g in test_candidates if g.sample.extract_id not in dropped_ids]
     train = [g.sample for g in train_items]
@@ -324,22 +355,35 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         existing = load_manifest(settings, version)
         store.put_bytes(layout.LATEST_KEY, version.encode())
         moved = previous is None or previous.version != version
-        return DatasetBuild(published=False, reason=f"version {version} already exists (same content)"
-                            + (": LATEST names it again" if moved else ""),
-                            manifest=existing.model_copy(update={"published": False}), changes=changes,
-                            latest_changed=moved)
+        return DatasetBuild(
+            published=False,
+            reason=f"version {version} already exists (same content)" + (": LATEST names it again" if moved else ""),
+            manifest=existing.model_copy(update={"published": False}),
+            changes=changes,
+            latest_changed=moved,
+        )
 
     snapshot = dataset_settings(settings)
-    decontamination = {"ngram": settings.dataset_decontamination_ngram, "dropped": len(dropped),
-                       "dropped_extract_ids": sorted(dropped_ids)}
+    decontamination = {
+        "ngram": settings.dataset_decontamination_ngram,
+        "dropped": len(dropped),
+        "dropped_extract_ids": sorted(dropped_ids),
+    }
     rejected_by = Counter(p.rejected_by for p in [*pref_train, *pref_test])
     data[layout.CARD_FILE] = render_card(
         version=version,
-        counts={"train": len(train), "test": len(test), "preference_train": len(pref_train),
-                "preference_test": len(pref_test)},
+        counts={
+            "train": len(train),
+            "test": len(test),
+            "preference_train": len(pref_train),
+            "preference_test": len(pref_test),
+        },
         documents={k: v.model_dump() for k, v in documents.items()},
-        generation=generation.model_dump(), filters=filter_counts, decontamination=decontamination,
-        rejected_by=dict(rejected_by), settings=snapshot,
+        generation=generation.model_dump(),
+        filters=filter_counts,
+        decontamination=decontamination,
+        rejected_by=dict(rejected_by),
+        settings=snapshot,
     ).encode("utf-8")
     uris = {name: store.put_bytes(layout.file_key(version, name), data[name]) for name in layout.DATA_FILES}
     manifest = DatasetManifest(

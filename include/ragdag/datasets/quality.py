@@ -30,7 +30,13 @@ if TYPE_CHECKING:
 
 SUITE_NAME = BATCH_SUITES[0]
 FRAME_COLUMNS = (
-    "instruction", "output", "document_id", "category", "split", "output_tokens", "language_code",
+    "instruction",
+    "output",
+    "document_id",
+    "category",
+    "split",
+    "output_tokens",
+    "language_code",
 )
 
 
@@ -82,15 +88,17 @@ def samples_frame(
     rows = []
     for split, samples in (("train", train), ("test", test)):
         for sample in samples:
-            rows.append({
-                "instruction": sample.instruction,
-                "output": sample.output,
-                "document_id": sample.document_id,
-                "category": sample.category.value,
-                "split": split,
-                "output_tokens": count_tokens(sample.output),
-                "language_code": detect_language(sample.output) if sample.category in PROSE else None,
-            })
+            rows.append(
+                {
+                    "instruction": sample.instruction,
+                    "output": sample.output,
+                    "document_id": sample.document_id,
+                    "category": sample.category.value,
+                    "split": split,
+                    "output_tokens": count_tokens(sample.output),
+                    "language_code": detect_language(sample.output) if sample.category in PROSE else None,
+                }
+            )
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS), dtype=object)
     frame["output_tokens"] = pd.to_numeric(frame["output_tokens"]).astype("float64")
     return frame
@@ -119,9 +127,14 @@ def run_suite(config: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         .add_dataframe_asset(SUITE_NAME)
         .add_batch_definition_whole_dataframe("version")
     )
-    suite = context.suites.add(gx.ExpectationSuite(
-        name=SUITE_NAME, expectations=config["expectations"], meta=config.get("meta"), notes=config.get("notes"),
-    ))
+    suite = context.suites.add(
+        gx.ExpectationSuite(
+            name=SUITE_NAME,
+            expectations=config["expectations"],
+            meta=config.get("meta"),
+            notes=config.get("notes"),
+        )
+    )
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"validate_{SUITE_NAME}", data=batch, suite=suite)
     )
@@ -142,17 +155,24 @@ def check_samples(
     for item in result["results"]:
         expectation = item["expectation_config"]
         details = item.get("result") or {}
-        outcomes.append(ExpectationOutcome(
-            name=(expectation.get("meta") or {}).get("name", expectation["type"]),
-            type=expectation["type"],
-            success=bool(item["success"]),
-            observed=json.loads(json.dumps(details.get("observed_value"), default=str)),
-            unexpected_count=details.get("unexpected_count"),
-        ))
+        outcomes.append(
+            ExpectationOutcome(
+                name=(expectation.get("meta") or {}).get("name", expectation["type"]),
+                type=expectation["type"],
+                success=bool(item["success"]),
+                observed=json.loads(json.dumps(details.get("observed_value"), default=str)),
+                unexpected_count=details.get("unexpected_count"),
+            )
+        )
     failed = [o.name for o in outcomes if not o.success]
     report = QualityReport(
-        suite=SUITE_NAME, suite_version=version, run_id=run_id, rows=len(train) + len(test),
-        success=not failed and bool(result["success"]), failed=failed, expectations=outcomes,
+        suite=SUITE_NAME,
+        suite_version=version,
+        run_id=run_id,
+        rows=len(train) + len(test),
+        success=not failed and bool(result["success"]),
+        failed=failed,
+        expectations=outcomes,
     )
     return report, result
 
@@ -171,7 +191,8 @@ def save_quality_report(store: ObjectStore, report: QualityReport, gx_result: di
 def failure_message(report: QualityReport) -> str:
     worst = ", ".join(
         f"{o.name} (observed {o.observed})" if o.observed is not None else f"{o.name} ({o.unexpected_count} samples)"
-        for o in report.expectations if not o.success
+        for o in report.expectations
+        if not o.success
     )
     return (
         f"instruct dataset quality gate failed for run {report.run_id}: {worst}. Nothing was published; "
