@@ -47,6 +47,10 @@ def run_prefix(run_id: str) -> str:
     return f"{STAGING_PREFIX}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}"
 
 
+def run_plan_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}/run.json"
+
+
 class PendingDocument(BaseModel):
     document_id: str
     category: Category
@@ -158,14 +162,23 @@ def plan_run(
     partitions: int,
     page: int,
 ) -> RunPlan:
-    """Find the pending documents, split them, write each partition's plan to the store."""
+    """Find the pending documents, split them, write each partition's plan and the run's to the store."""
     pending, skipped = pending_documents(db, client, feature_version, page)
     refs = []
     for plan in split(run_id, feature_version, pending, partitions):
         if not store.exists(plan.plan_key):  # the same key holds the same plan: keep the first
             store.put_bytes(plan.plan_key, plan.model_dump_json().encode())
         refs.append(PartitionRef(partition=plan.partition, documents=len(plan.documents), plan_key=plan.plan_key))
-    return RunPlan(run_id=run_id, feature_version=feature_version, partitions=refs, documents_skipped=skipped)
+    run_plan = RunPlan(run_id=run_id, feature_version=feature_version, partitions=refs, documents_skipped=skipped)
+    store.put_bytes(run_plan_key(run_id), run_plan.model_dump_json().encode())  # a re-planned run: the newest
+    return run_plan
+
+
+def load_run_plan(store: ObjectStore, run_id: str) -> RunPlan:
+    key = run_plan_key(run_id)
+    if not store.exists(key):
+        raise RuntimeError(f"run {run_id} has no plan ({key}): its plan task did not finish")
+    return RunPlan.model_validate_json(store.get_bytes(key))
 
 
 def load_plan(store: ObjectStore, plan_key: str) -> PartitionPlan:
