@@ -162,6 +162,26 @@ def test_cache_key_follows_model_files_backend_and_library_versions(tmp_path: Pa
     assert model_export.cache_key("m", str(folder), "openvino") == model_export.cache_key("m", str(folder), "openvino")
 
 
+def test_openvino_bf16_stays_within_the_default_bar(backends: dict, cache_settings: Settings, page_chunks) -> None:
+    """Opt-in bf16 (f32 on CPUs without bf16 units): within cosine 0.999 of torch, the same export."""
+    from ragdag.features import model_export
+
+    before = model_export.exports_made
+    bf16 = load_embedder(
+        cache_settings.model_copy(update={"embedding_backend": "openvino", "embedding_precision": "bf16"})
+    )
+    assert model_export.exports_made == before
+    reference = backends["torch"].embed(page_chunks, batch_size=16)
+    assert float((bf16.embed(page_chunks, batch_size=16) * reference).sum(axis=1).min()) >= 0.999
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_bf16_is_refused_outside_openvino(backend: str, cache_settings: Settings) -> None:
+    settings = cache_settings.model_copy(update={"embedding_backend": backend, "embedding_precision": "bf16"})
+    with pytest.raises(ValueError, match="RAGDAG_EMBEDDING_BACKEND=openvino"):
+        load_embedder(settings)
+
+
 def test_the_backend_is_part_of_the_feature_version() -> None:
     from ragdag.features.pipeline import feature_version
 
@@ -169,7 +189,10 @@ def test_the_backend_is_part_of_the_feature_version() -> None:
         backend: feature_version(PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend=backend)))
         for backend in ("torch", "openvino", "onnx")
     }
-    assert len(set(versions.values())) == 3
+    versions["openvino-bf16"] = feature_version(
+        PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend="openvino", embedding_precision="bf16"))
+    )
+    assert len(set(versions.values())) == 4
     # torch keeps the version of stores embedded before backends existed: no needless rebuild.
     assert versions["torch"] == feature_version(PACKAGED_MODEL_ID)
 

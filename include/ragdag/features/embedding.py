@@ -25,7 +25,7 @@ from ragdag.settings import Settings
 if TYPE_CHECKING:
     import numpy as np
 
-    from ragdag.features.embedding_backends import Backend, Device, Encoder
+    from ragdag.features.embedding_backends import Backend, Device, Encoder, Precision
 
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -110,13 +110,23 @@ def embedding_variant(settings: Settings) -> str:
 
     ``none`` for torch keeps the feature version of stores embedded before backends existed.
     """
-    return "none" if settings.embedding_backend == "torch" else f"backend={settings.embedding_backend}"
+    if settings.embedding_backend == "torch":
+        return "none"
+    variant = f"backend={settings.embedding_backend}"
+    return variant if settings.embedding_precision == "f32" else f"{variant}|precision={settings.embedding_precision}"
 
 
 @lru_cache(maxsize=4)
-def _load(model_id: str, backend: Backend, device: Device, threads: int, cache_dir: Path) -> Embedder:
+def _load(
+    model_id: str, backend: Backend, device: Device, threads: int, cache_dir: Path, precision: Precision = "f32"
+) -> Embedder:
     from ragdag.features.embedding_backends import TorchEncoder, open_exported, resolve_device
 
+    if precision != "f32" and backend != "openvino":
+        raise ValueError(
+            f"RAGDAG_EMBEDDING_PRECISION={precision} is an OpenVINO option: set RAGDAG_EMBEDDING_BACKEND=openvino "
+            "or RAGDAG_EMBEDDING_PRECISION=f32"
+        )
     if backend == "torch":
         resolved = resolve_device(device)
         if resolved == "cpu":
@@ -135,7 +145,7 @@ def _load(model_id: str, backend: Backend, device: Device, threads: int, cache_d
             cache_dir,
             lambda: load_sentence_transformer(model_id, "cpu"),
         )
-        encoder = open_exported(exported, threads)
+        encoder = open_exported(exported, threads, precision)
         tokenizer = ModelTokenizer.from_tokenizer_file(exported.tokenizer_file, exported.max_seq_length)
     return Embedder(model_id, encoder, tokenizer, encoder.dim, backend)
 
@@ -151,6 +161,7 @@ def load_embedder(settings: Settings) -> Embedder:
         settings.embedding_device,
         resolve_threads(settings.embedding_threads),
         export_cache_dir(settings),
+        settings.embedding_precision,
     )
     if embedder.dim != settings.embedding_dim:
         raise ValueError(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 Backend = Literal["torch", "openvino", "onnx"]
 Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["f32", "bf16"]
 
 
 class Encoder(Protocol):
@@ -131,7 +132,8 @@ class _ExportedEncoder:
         return vectors
 
 
-def _onnxruntime(exported: ExportedModel, threads: int) -> _ExportedEncoder:
+def _onnxruntime(exported: ExportedModel, threads: int, precision: Precision = "f32") -> _ExportedEncoder:
+    # fp32 only (the loader refuses bf16 for this backend): the graph's own precision.
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -142,7 +144,7 @@ def _onnxruntime(exported: ExportedModel, threads: int) -> _ExportedEncoder:
     return _ExportedEncoder(exported, lambda feeds: session.run([OUTPUT_NAME], feeds)[0])
 
 
-def _openvino(exported: ExportedModel, threads: int, precision: str = "f32") -> _ExportedEncoder:
+def _openvino(exported: ExportedModel, threads: int, precision: Precision = "f32") -> _ExportedEncoder:
     import openvino
 
     core = openvino.Core()
@@ -150,9 +152,8 @@ def _openvino(exported: ExportedModel, threads: int, precision: str = "f32") -> 
         core.read_model(str(exported.graph)),
         "CPU",
         {
-            # f32 explicitly: on CPUs with bf16 units (AMX, AVX512-BF16) OpenVINO would otherwise
-            # compute in bf16, and vectors would depend on the machine (bench/embed_backends.py
-            # shows what bf16 would give).
+            # f32 unless bf16 is asked for: on CPUs with bf16 units (AMX, AVX512-BF16) OpenVINO
+            # would otherwise pick bf16 itself, and vectors would depend on the machine.
             "INFERENCE_PRECISION_HINT": precision,
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",  # one synchronous batch at a time
@@ -168,12 +169,12 @@ def _openvino(exported: ExportedModel, threads: int, precision: str = "f32") -> 
     return _ExportedEncoder(exported, run)
 
 
-_RUNTIMES: dict[str, Callable[[ExportedModel, int], _ExportedEncoder]] = {
+_RUNTIMES: dict[str, Callable[[ExportedModel, int, Precision], _ExportedEncoder]] = {
     "onnx": _onnxruntime,
     "openvino": _openvino,
 }
 
 
-def open_exported(exported: ExportedModel, threads: int) -> _ExportedEncoder:
-    """An encoder over a cached export, on ``threads`` CPU threads."""
-    return _RUNTIMES[exported.backend](exported, threads)
+def open_exported(exported: ExportedModel, threads: int, precision: Precision = "f32") -> _ExportedEncoder:
+    """An encoder over a cached export, on ``threads`` CPU threads (``bf16``: OpenVINO only)."""
+    return _RUNTIMES[exported.backend](exported, threads, precision)
