@@ -8,7 +8,7 @@ Builds a versioned **instruct dataset** (SFT and preference pairs) from the feat
 - **Gate:** a new version only when at least `RAGDAG_DATASET_MIN_CHANGED_DOCUMENTS` documents were
   added, changed or removed since the last one (or the dataset settings changed); otherwise
   `build` logs why and `announce` is skipped, so nothing downstream is triggered. `conf`
-  `{"force": true}` builds anyway.
+  `{"force": true}` builds anyway (any other key fails `build` at once, naming it).
 - **Does:** extracts of 1000–2000 characters, instructions from the `offline` generator (the
   documents' own structure) or the `llm` one (`llm_default` connection), filters (length,
   language, boilerplate, PII masking, exact and MinHash near-duplicates), split by document,
@@ -38,15 +38,15 @@ def build_instruct_dataset() -> None:
     def build(**context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from ragdag.datasets.publish import publish_instruct_dataset
+        from ragdag.datasets.publish import InvalidBuildConf, parse_build_conf, publish_instruct_dataset
         from ragdag.datasets.quality import DatasetQualityFailed
         from ragdag.llm_client import LlmConfigError
 
-        force = bool((context["dag_run"].conf or {}).get("force", False))
         try:
-            result = publish_instruct_dataset(get_settings(), run_id_of(context), force=force)
-        except (DatasetQualityFailed, LlmConfigError) as failed:
-            # A verdict on the data, or a missing connection: retrying cannot help.
+            conf = parse_build_conf(context["dag_run"].conf)
+            result = publish_instruct_dataset(get_settings(), run_id_of(context), force=conf.force)
+        except (InvalidBuildConf, DatasetQualityFailed, LlmConfigError) as failed:
+            # A bad conf, a verdict on the data or a missing connection: retrying cannot help.
             raise AirflowFailException(str(failed)) from failed
         return result.summary()
 

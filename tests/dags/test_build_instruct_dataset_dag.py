@@ -104,3 +104,14 @@ def test_the_llm_generator_without_its_connection_fails_at_once_naming_it(
     log = capfd.readouterr()
     assert "the llm generator needs the Airflow connection 'llm_default'" in log.out + log.err
     assert asset_events_of(dag_run) == []
+
+
+@pytest.mark.parametrize("conf", [{"forse": True}, {"force": "yes"}], ids=["unknown key", "not a boolean"])
+def test_a_bad_conf_fails_build_at_once_naming_the_field(dataset_dag, settings, mongo_db, capfd, conf) -> None:
+    dag_run = dataset_dag.test(run_conf=conf)
+
+    assert task_states(dag_run) == {"build": "failed", "announce": "upstream_failed"}
+    log = capfd.readouterr()
+    field = next(iter(conf))
+    assert f"AirflowFailException: invalid build_instruct_dataset conf: {field}:" in log.out + log.err
+    assert asset_events_of(dag_run) == []

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragdag.datasets import layout
 from ragdag.datasets.card import render_card
@@ -107,6 +107,27 @@ class DatasetManifest(BaseModel):
     config_hash: str | None = None
     changes: ContentChanges | None = None
     drift: dict[str, Any] | None = None  # the newest embed run's drift measurement, when there is one
+
+
+class BuildConf(BaseModel):
+    """The REST / UI ``conf`` of a build_instruct_dataset run."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    force: bool = False  # build even when too little content changed
+
+
+class InvalidBuildConf(ValueError):
+    """A bad ``conf``: the message names the field."""
+
+
+def parse_build_conf(conf: Mapping[str, Any] | None) -> BuildConf:
+    try:
+        return BuildConf.model_validate(dict(conf or {}))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "conf"
+        raise InvalidBuildConf(f"invalid build_instruct_dataset conf: {where}: {first['msg']}") from None
 
 
 class DatasetBuild(BaseModel):
