@@ -41,8 +41,13 @@ STAGE_STORES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
         (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
         (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{MONGO}/quarantine", f"{S3}/validation"),
     ),
+    ("embed_documents", "plan"): (
+        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories", f"{QDRANT}/cleaned_documents"),
+        (f"{S3}/feature_staging",),
+    ),
+    ("embed_documents", "encode"): ((f"{S3}/feature_staging",), (f"{S3}/feature_staging",)),
     ("embed_documents", "embed"): (
-        (f"{MONGO}/articles", f"{MONGO}/posts", f"{MONGO}/repositories"),
+        (f"{S3}/feature_staging",),
         (f"{QDRANT}/cleaned_documents", f"{QDRANT}/embedded_chunks", f"{S3}/drift/snapshots"),
     ),
     ("build_instruct_dataset", "build"): (

@@ -55,7 +55,9 @@ def test_each_stage_names_the_store_collections_behind_its_assets() -> None:
 
     inputs, outputs = task_datasets("embed_documents", "embed", [VALIDATED_DOCUMENTS], [EMBEDDED_CHUNKS])
     assert ("mongodb://mongodb:27017", "ragdag.validated_documents") in [(d.namespace, d.name) for d in inputs]
-    assert ("mongodb://mongodb:27017", "ragdag.articles") in [(d.namespace, d.name) for d in inputs]
+    assert ("s3://ragdag", "feature_staging") in [(d.namespace, d.name) for d in inputs]
+    planned, _ = task_datasets("embed_documents", "plan", [], [])
+    assert ("mongodb://mongodb:27017", "ragdag.articles") in [(d.namespace, d.name) for d in planned]
     assert [(d.namespace, d.name) for d in outputs][:2] == [
         ("qdrant://qdrant:6333", "embedded_chunks"),
         ("qdrant://qdrant:6333", "cleaned_documents"),
