@@ -18,7 +18,6 @@ from ragdag.crawling.extraction import ExtractedArticle, extract_article
 from ragdag.crawling.extraction_content import choose_content
 from ragdag.crawling.extraction_metadata import nesting_depth_exceeds
 from ragdag.crawling.html_boilerplate import without_link_blocks
-from ragdag.crawling.html_decoding import charset_label
 from ragdag.crawling.html_text import element_text
 
 # Floors a little under what the extractor reaches on the shared corpus (0.977 / 1.0 / 1.0), so a
@@ -241,13 +240,6 @@ def test_http_charset_utf16_without_bom() -> None:
 def test_unusable_http_charset_labels_are_ignored(label: str) -> None:
     page = article_page(f"<p>{_FRENCH}</p>").encode("utf-8") + b"\xff"
     assert _FRENCH in extract_article(page, charset=label).content
-
-
-def test_charset_label_from_content_type() -> None:
-    assert charset_label('text/html; charset="ISO-8859-1"') == "ISO-8859-1"
-    assert charset_label("text/html;charset=utf-8; q=1") == "utf-8"
-    assert charset_label("text/html") is None
-    assert charset_label(None) is None
 
 
 def test_str_input_with_xml_encoding_declaration() -> None:

@@ -123,25 +123,17 @@ def _utf8_cut_mid_character(data: bytes) -> str | None:
         return None
 
 
-def charset_label(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type header value, e.g. "iso-8859-1", or None."""
-    for param in (content_type or "").split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip("\"'").strip() or None
-    return None
-
-
 def decode_html(data: bytes, charset: str | None = None) -> str:
     """Decode page bytes into text; never raises.
 
     The order: a byte order mark; UTF-8 when the bytes are valid UTF-8; UTF-8 with U+FFFD for the
     bad bytes when UTF-8 is declared (HTTP or meta) or the non-ASCII bytes are mostly valid UTF-8;
-    the HTTP `charset` (the Content-Type label, e.g. "iso-8859-1"); the page's meta charset; a
-    guess. Valid UTF-8 wins over a legacy label, in the header as in the page: servers and saved
-    pages often re-encode to UTF-8 and keep the old label, while legacy text with any non-ASCII
-    byte almost never happens to be valid UTF-8. Binary data (an image or archive served as HTML)
-    decodes to "" rather than to mojibake.
+    the HTTP `charset` (the Content-Type label, e.g. "iso-8859-1", as `fetching.parse_content_type`
+    reads it into `FetchResult.encoding`); the page's meta charset; a guess. Valid UTF-8 wins over
+    a legacy label, in the header as in the page: servers and saved pages often re-encode to UTF-8
+    and keep the old label, while legacy text with any non-ASCII byte almost never happens to be
+    valid UTF-8. Binary data (an image or archive served as HTML) decodes to "" rather than to
+    mojibake; a UTF-16/32 label in the header decodes NUL-rich bytes as that.
     """
     bom = _bom_codec(data)
     if bom:
