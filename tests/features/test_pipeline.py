@@ -22,7 +22,7 @@ from ragdag.features.vector_store import (
     iter_document_points,
 )
 from ragdag.models import Category, chunk_point_id, content_hash, document_id
-from ragdag.stores.mongo import RUNS
+from ragdag.run_records import stage_reports
 from ragdag.stores.qdrant import qdrant_client
 
 pytestmark = pytest.mark.slow  # loads the embedding model (once per session)
@@ -127,7 +127,7 @@ def test_first_run_embeds_every_chunk_with_its_payload(settings, mongo_db, corpu
     assert "🚀" not in stored[corpus["post"]]["text"] and "t.co" not in stored[corpus["post"]]["text"]
     assert "ragdag/stores/qdrant.py\n" in stored[corpus["repository"]]["text"]
     assert "lockfileVersion" not in stored[corpus["repository"]]["text"]
-    run = mongo_db[RUNS].find_one({"stage": "embed", "run_id": "run-1"})
+    (run,) = stage_reports(mongo_db, "embed", "run-1")
     assert run["chunks_written"] == report.chunks_written
     assert run["retrieval_hit_rate"] == report.retrieval_hit_rate
 

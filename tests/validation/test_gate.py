@@ -37,14 +37,11 @@ from ragdag.validation.quarantine import QuarantineError, hold_in_quarantine
 # English news and blog pages that extract to a titled article of a few thousand characters.
 GOOD_PAGES = ("ars-1", "bbc-1", "cnet", "nytimes-1", "theverge", "gitlab-blog", "dropbox-blog", "medium-3")
 AUTHOR = "Ada Lovelace"
-BOILERPLATE_HTML = (
-    "<html lang='en'><head><title>Market ticker</title></head><body><article><h1>Market ticker</h1>"
-    + "".join(
-        f"<p>© 2024 | {i:02d}/03/2024 · 12:{i:02d} | ★★★★☆ (4.{i}) | ↑ {i * 13}% | » » | #{i}-{i * 7}</p>"
-        for i in range(1, 30)
-    )
-    + "</article></body></html>"
-).encode()
+# What a market-ticker page leaves once extracted: symbols, digits and separators, few letters.
+# Stored as text (not extracted here): a better extractor may rightly drop such lines itself.
+BOILERPLATE_TEXT = "\n".join(
+    f"© 2024 | {i:02d}/03/2024 · 12:{i:02d} | ★★★★☆ (4.{i}) | ↑ {i * 13}% | » » | #{i}-{i * 7}" for i in range(1, 30)
+)
 EMPTY_HTML = b"<html><head><title>Nothing here</title></head><body></body></html>"
 
 
@@ -65,6 +62,16 @@ def _store_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides)
     return document_id(url)
 
 
+def _store_ticker(db, *, crawled_at: datetime) -> str:
+    url = "https://news.example.com/ticker"
+    upsert_document(
+        db, category=Category.ARTICLES, url=url, author_full_name=AUTHOR, platform="example", content=BOILERPLATE_TEXT,
+        fields={"title": "Market ticker", "published_at": None, "language": "en"},
+        http={"status": 200, "final_url": url}, crawled_at=crawled_at,
+    )
+    return document_id(url)
+
+
 def _store_good_articles(db, pages_dir: Path, count: int = len(GOOD_PAGES)) -> dict[str, str]:
     """page name -> document id, crawled a minute apart in page order."""
     start = datetime.now(UTC) - timedelta(hours=1)
@@ -82,7 +89,7 @@ def _store_bad_articles(db, pages_dir: Path) -> dict[str, str]:
     original = pages_dir / GOOD_PAGES[0] / "source.html"
     return {
         "empty": _store_page(db, "https://news.example.com/empty", EMPTY_HTML, crawled_at=now),
-        "boilerplate": _store_page(db, "https://news.example.com/ticker", BOILERPLATE_HTML, crawled_at=now),
+        "boilerplate": _store_ticker(db, crawled_at=now),
         # Same page as GOOD_PAGES[0] under another URL, crawled later: the later copy is the duplicate.
         "duplicate": _store_page(db, "https://mirror.example.org/copy", original.read_bytes(), crawled_at=now),
         # A buggy extractor returning the title as a number.
@@ -157,9 +164,9 @@ def test_gate_fails_above_threshold_after_quarantining_and_reporting(settings, m
     assert duplicate_failure["observed"] == good[GOOD_PAGES[0]]  # names the original it copies
 
     # The run is recorded.
-    (run,) = mongo_db[RUNS].find({"stage": "validate", "run_id": report.run_id})
-    assert run["counts"]["articles"] == {"validated": len(good), "quarantined": len(bad), "skipped": 0}
-    assert run["gate"]["passed"] is False
+    (run,) = mongo_db[RUNS].find({"stage": "validate", "run_id": report.run_id})  # through ragdag.run_records
+    assert run["details"]["counts"]["articles"] == {"validated": len(good), "quarantined": len(bad), "skipped": 0}
+    assert run["details"]["gate"]["passed"] is False
 
     # The evidence: GX result JSON and Data Docs naming the suite and a failed expectation.
     gx_result = json.loads(_read_uri(next(u for u in report.report_uris if "/gx-result-" in u)))
@@ -201,7 +208,7 @@ def test_gate_passes_below_threshold(settings, mongo_db, article_pages_dir) -> N
 
 def test_release_puts_the_document_back_as_accepted(settings, mongo_db, article_pages_dir) -> None:
     good = _store_good_articles(mongo_db, article_pages_dir, count=5)
-    ticker = _store_page(mongo_db, "https://news.example.com/ticker", BOILERPLATE_HTML, crawled_at=datetime.now(UTC))
+    ticker = _store_ticker(mongo_db, crawled_at=datetime.now(UTC))
     validate_pending_documents(settings, "run-release")
     (entry,) = list_quarantined(settings)
     assert entry.document_id == ticker and entry.failed_expectations == ["content_not_boilerplate"]
@@ -287,7 +294,7 @@ def test_an_expectation_gx_cannot_evaluate_stops_the_run_and_names_it(settings, 
 
     assert {d["validation"]["status"] for d in mongo_db.articles.find({"_id": {"$in": list(ids.values())}})} == {"pending"}
     (run,) = mongo_db[RUNS].find({"run_id": "run-broken"})
-    assert "word_count_present" in run["error"]
+    assert "word_count_present" in run["error"] and run["status"] == "failed"
 
 
 def test_a_document_changed_during_validation_stays_pending(mongo_db, article_pages_dir) -> None:

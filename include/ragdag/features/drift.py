@@ -322,8 +322,9 @@ def latest_drift(settings: Settings) -> dict[str, Any] | None:
     from ragdag.stores.mongo import mongo_database
 
     with mongo_database(settings) as db:
-        details = latest_stage_report(db, "embed", {"drift": {"$ne": None}})
-    return details["drift"] if details else None
+        # $exists too: the embedded MongoDB's $ne null also matches records without the field.
+        details = latest_stage_report(db, "embed", {"drift": {"$exists": True, "$ne": None}})
+    return details.get("drift") if details else None
 
 
 def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None:

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ragdag.stores.mongo import RUNS
-
 if TYPE_CHECKING:
     from pymongo.database import Database
 
@@ -42,21 +40,24 @@ class EmbeddingReport(BaseModel):
 
 
 def record_run(db: Database, report: EmbeddingReport) -> None:
-    """Keep the report in ``runs``; keyed by run id, so a retried task overwrites its own record."""
-    document = {**report.model_dump(mode="json"), "stage": STAGE, "finished_at": datetime.now(UTC)}
-    db[RUNS].update_one({"stage": STAGE, "run_id": report.run_id}, {"$set": document}, upsert=True)
+    """Keep the report in the run's record (:mod:`ragdag.run_records`, the one writer of ``runs``)."""
+    from ragdag.run_records import record_stage_report
+
+    record_stage_report(db, STAGE, report.run_id, {**report.model_dump(mode="json"), "finished_at": datetime.now(UTC)})
 
 
 def last_evaluation(db: Database, report: EmbeddingReport) -> dict[str, Any] | None:
     """The latest run that measured retrieval on an index like this one (same recipe and size)."""
-    return db[RUNS].find_one(
+    from ragdag.run_records import latest_stage_report
+
+    return latest_stage_report(
+        db,
+        STAGE,
         {
-            "stage": STAGE,
             "feature_version": report.feature_version,
             "documents_total": report.documents_total,
             "chunks_total": report.chunks_total,
             "retrieval_k": report.retrieval_k,
             "retrieval_hit_rate": {"$ne": None},
         },
-        sort=[("finished_at", -1)],
     )

@@ -33,7 +33,8 @@ from ragdag.documents import (
 )
 from ragdag.models import Category
 from ragdag.settings import Settings
-from ragdag.stores.mongo import RUNS, mongo_database
+from ragdag.run_records import record_stage_report, stage_reports
+from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.validation.frame import documents_to_frame
 from ragdag.validation.gate import GxSession, ValidationGateFailed, enforce_gate, failed_share
@@ -192,9 +193,6 @@ def _validate_category(
 
 def _attempt_record(run_id: str, attempt: _Attempt, suites: dict[Category, SuiteDefinition]) -> dict[str, Any]:
     return {
-        "_id": f"{STAGE}:{run_key(run_id)}:{attempt.started_at:%Y%m%dT%H%M%S%fZ}",
-        "stage": STAGE,
-        "run_id": run_id,
         "started_at": attempt.started_at,
         "finished_at": datetime.now(UTC),
         "suite_versions": {category.value: suite.version for category, suite in suites.items()},
@@ -251,10 +249,11 @@ def validate_pending_documents(settings: Settings, run_id: str) -> ValidationRep
         except Exception as error:
             # Record what this attempt already did, so the retry's gate counts it too.
             failed = _attempt_record(run_id, attempt, suites)
-            db[RUNS].insert_one({**failed, "error": f"{type(error).__name__}: {error}"})
+            record_stage_report(db, STAGE, run_id, failed, settings=settings, error=f"{type(error).__name__}: {error}")
             raise
         record = _attempt_record(run_id, attempt, suites)
-        earlier = list(db[RUNS].find({"stage": STAGE, "run_id": run_id}))
+        # Read before this attempt's report is kept (inside a task, its record exists, still empty).
+        earlier = stage_reports(db, STAGE, run_id)
         report = _report(run_id, [*earlier, record], settings.validation_max_failed_share)
         summary_uri = write_summary(store, run_id=run_id, summary=report.model_dump(mode="json"))
         report.report_uris.insert(0, summary_uri)
@@ -264,7 +263,7 @@ def validate_pending_documents(settings: Settings, run_id: str) -> ValidationRep
             "threshold": report.threshold,
             "passed": report.gate_passed,
         }
-        db[RUNS].insert_one(record)
+        record_stage_report(db, STAGE, run_id, record, settings=settings)
     log.info(
         "run %s: %d validated, %d quarantined, %d skipped, failed share %.1f%%",
         run_id, report.validated, report.quarantined, report.skipped, 100 * report.failed_share,
