@@ -266,11 +266,13 @@ def alert_breach(
             kind=kind, dag_id=None, task_id=None, run_id=run_id, what=what, value=value, threshold=threshold
         )
     key = f"{notice.run_id}/{kind.value}"
-    with mongo_database(settings) as db:
-        try:
+    try:
+        with mongo_database(settings) as db:
             db[ALERTS].insert_one({"_id": key, **json.loads(notice.model_dump_json()), "at": notice.at})
-        except DuplicateKeyError:
-            log.info("breach %s already alerted", key)
-            return None
+    except DuplicateKeyError:
+        log.info("breach %s already alerted", key)
+        return None
+    except Exception:  # noqa: BLE001 - MongoDB down: a second notice beats a lost one, and the task goes on
+        log.exception("could not record breach %s; sending it anyway", key)
     send_notice(notice, context)
     return notice
