@@ -1,11 +1,15 @@
-"""Benchmark of the feature stage (not a test). Run: ``.venv/bin/python bench/embed.py``.
+"""Benchmark of the feature stage (not a test). Run: ``.venv/bin/python bench/embed.py [--quick]``.
 
 Prints, on a generated corpus (sentences of the shared real-world pages, code of this repository):
   (a) raw torch ``SentenceTransformer.encode`` throughput on the stage's own chunk texts and batch size;
-  (b) the stage end to end (MongoDB read, clean, chunk, embed, Qdrant upsert) on the configured
-      embedding backend (``RAGDAG_EMBEDDING_BACKEND``, default openvino) and the ratio b/a;
+  (b) the stage end to end (plan, MongoDB read, clean, chunk, embed, staging in the object store,
+      Qdrant upsert; its partitions one after the other, as ``embed_validated_documents`` runs them)
+      on the configured embedding backend (``RAGDAG_EMBEDDING_BACKEND``, default openvino) and the
+      ratio b/a;
   (c) a re-run on unchanged data, as a share of (b)'s time;
   (d) peak memory (RSS) of the stage at two corpus sizes: a ratio near 1 shows it streams.
+
+``--quick``: 1,250 and 5,000 chunks instead of 5,000 and 20,000 (the same 4x), a few minutes.
 
 It starts its own embedded MongoDB and uses a temporary data dir (Qdrant local mode); each stage
 run happens in a fresh child process so that its peak memory is its own.
@@ -284,14 +288,18 @@ def _configure(env: dict[str, str]) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chunks", type=int, default=5000, help="corpus size for (a)-(c) and the first (d) point")
-    parser.add_argument("--large-chunks", type=int, default=20000, help="second corpus size for (d); 0 skips it")
+    parser.add_argument("--chunks", type=int, default=None, help="corpus size for (a)-(c) and the first (d) point")
+    parser.add_argument("--large-chunks", type=int, default=None, help="second corpus size for (d); 0 skips it")
+    parser.add_argument("--quick", action="store_true", help="1250 and 5000 chunks (default 5000 and 20000)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rerun", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_run(args.rerun)
         return
+    small_default, large_default = (1250, 5000) if args.quick else (5000, 20000)
+    args.chunks = small_default if args.chunks is None else args.chunks
+    args.large_chunks = large_default if args.large_chunks is None else args.large_chunks
 
     from ragdag.stores import embedded_mongo
 

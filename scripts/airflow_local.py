@@ -338,8 +338,11 @@ def airflow_env(
                 "AIRFLOW__CELERY__RESULT_BACKEND": broker_url.rsplit("/", 1)[0] + "/1",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
-                # scripts/ for worker_hostname (the hostname callable of the workers' task instances).
-                "PYTHONPATH": os.pathsep.join(p for p in (str(SCRIPTS_DIR), env.get("PYTHONPATH", "")) if p),
+                # scripts/ for worker_hostname (the hostname callable of the workers' task instances);
+                # scripts/celery_compat: Celery 5.7 with provider 3.26 (see its sitecustomize.py).
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(SCRIPTS_DIR / "celery_compat"), str(SCRIPTS_DIR), env.get("PYTHONPATH", "")) if p
+                ),
             }
         )
     env.update(extra_env or {})
@@ -358,8 +361,21 @@ def start_redis(home: Path, port: int) -> subprocess.Popen:
     folder.mkdir(parents=True, exist_ok=True)
     with (home / "logs" / "redis.log").open("ab") as log:
         process = subprocess.Popen(
-            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-             "--dir", str(folder), "--protected-mode", "yes"],
+            [
+                REDIS_SERVER,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+                "--protected-mode",
+                "yes",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -378,7 +394,9 @@ def start_redis(home: Path, port: int) -> subprocess.Popen:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise AirflowStartError(f"redis-server did not start on port {port}:\n{_tail(home / 'logs' / 'redis.log', 20)}")
+            raise AirflowStartError(
+                f"redis-server did not start on port {port}:\n{_tail(home / 'logs' / 'redis.log', 20)}"
+            )
         time.sleep(0.1)
 
 
@@ -440,8 +458,15 @@ def start_local_airflow(
         redis = start_redis(home, redis_port)
         broker_url = f"redis://127.0.0.1:{redis_port}/0"
     env = airflow_env(
-        home, port, data_dir, mongo_uri=mongo_uri, username=username, parallelism=parallelism,
-        executor=executor, broker_url=broker_url, extra_env=extra_env,
+        home,
+        port,
+        data_dir,
+        mongo_uri=mongo_uri,
+        username=username,
+        parallelism=parallelism,
+        executor=executor,
+        broker_url=broker_url,
+        extra_env=extra_env,
     )
     # The simple auth manager only generates passwords for users missing from this file.
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps({username: password}) + "\n")

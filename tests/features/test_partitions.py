@@ -52,8 +52,14 @@ def pages(mongo_db) -> dict[str, str]:
     for url, path in files.items():
         article = extract_article(path.read_bytes(), url=url)
         upsert_document(
-            mongo_db, category=Category.ARTICLES, url=url, author_full_name="Jane Doe", platform="blog.test",
-            content=article.content, fields={"title": article.title, "language": article.language}, http=None,
+            mongo_db,
+            category=Category.ARTICLES,
+            url=url,
+            author_full_name="Jane Doe",
+            platform="blog.test",
+            content=article.content,
+            fields={"title": article.title, "language": article.language},
+            http=None,
         )
     mongo_db.articles.update_many({}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
     return {url: document_id(url) for url in files}
@@ -95,7 +101,10 @@ def test_partition_of_is_stable_and_spreads() -> None:
     here = [partition_of(i, 4) for i in ids]
     code = "import sys; from ragdag.features.partitions import partition_of; print([partition_of(f'doc-{i}', 4) for i in range(400)])"
     other = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "123"}, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     assert eval(other) == here  # another process (another hash seed) places every document alike
@@ -111,7 +120,9 @@ def test_partitions_give_the_store_of_one_partition(settings, pages, embedder, t
     for ref in plan.partitions:
         staged = load_plan(open_object_store(partitioned), ref.plan_key)
         assert {partition_of(d.document_id, 3) for d in staged.documents} == {ref.partition}
-        manifest, encoded = encode_embedding_partition(partitioned, ref.plan_key, embedder=embedder, config=SMALL_GROUPS)
+        manifest, encoded = encode_embedding_partition(
+            partitioned, ref.plan_key, embedder=embedder, config=SMALL_GROUPS
+        )
         assert encoded and len(manifest.parts) >= 1
     report = finish_embedding(partitioned, "run-1", embedder=embedder)
 
@@ -161,7 +172,9 @@ def test_a_killed_partition_reruns_alone(settings, pages, embedder, tmp_path, mo
     before = {key: store.get_bytes(key) for key in store.list_keys(f"{STAGING_PREFIX}/")}
 
     marker = tmp_path / "held"
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_PARTITION, killed.plan_key, str(marker)], env=dict(os.environ))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PARTITION, killed.plan_key, str(marker)], env=dict(os.environ)
+    )
     deadline = time.monotonic() + 300
     try:
         while not marker.exists():
@@ -181,7 +194,9 @@ def test_a_killed_partition_reruns_alone(settings, pages, embedder, tmp_path, mo
 
     # The retry of the run's encodings: finished partitions are found staged, the killed one is redone.
     for ref in done:
-        _, encoded = encode_embedding_partition(partitioned, ref.plan_key, embedder=_NoModel(partitioned), config=SMALL_GROUPS)
+        _, encoded = encode_embedding_partition(
+            partitioned, ref.plan_key, embedder=_NoModel(partitioned), config=SMALL_GROUPS
+        )
         assert not encoded
     _, encoded = encode_embedding_partition(partitioned, killed.plan_key, embedder=embedder, config=SMALL_GROUPS)
     assert encoded
@@ -199,7 +214,8 @@ def test_changed_and_gone_documents_across_partitions(settings, mongo_db, pages,
     changed, gone = ids[0], ids[1]
     doc = mongo_db.articles.find_one({"_id": changed})
     mongo_db.articles.update_one(
-        {"_id": changed}, {"$set": {"content": doc["content"] + "\n\nA closing paragraph added later.", "content_hash": "changed"}}
+        {"_id": changed},
+        {"$set": {"content": doc["content"] + "\n\nA closing paragraph added later.", "content_hash": "changed"}},
     )
     mongo_db.articles.update_one({"_id": gone}, {"$set": {STATUS_FIELD: DocumentStatus.QUARANTINED.value}})
 

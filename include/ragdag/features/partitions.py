@@ -129,10 +129,14 @@ def pending_documents(
             if _is_current(previous, ref.content_hash, feature_version):
                 skipped += 1
             else:
-                pending.append(PendingDocument(
-                    document_id=ref.document_id, category=ref.category, content_hash=ref.content_hash,
-                    stored=previous is not None,
-                ))
+                pending.append(
+                    PendingDocument(
+                        document_id=ref.document_id,
+                        category=ref.category,
+                        content_hash=ref.content_hash,
+                        stored=previous is not None,
+                    )
+                )
     return pending, skipped
 
 
@@ -145,7 +149,10 @@ def split(
         groups.setdefault(partition_of(doc.document_id, partitions), []).append(doc)
     return [
         PartitionPlan(
-            run_id=run_id, partition=index, partitions=partitions, feature_version=feature_version,
+            run_id=run_id,
+            partition=index,
+            partitions=partitions,
+            feature_version=feature_version,
             documents=sorted(groups[index], key=lambda d: (d.category.value, d.document_id)),
         )
         for index in sorted(groups)

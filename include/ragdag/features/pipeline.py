@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from ragdag.stores.object_store import ObjectStore
 
+
 @dataclass(frozen=True)
 class PipelineConfig:
     page_documents: int = 256  # documents per MongoDB query
@@ -94,8 +95,13 @@ def plan_embedding(settings: Settings, run_id: str, *, config: PipelineConfig = 
     with mongo_database(settings) as db, qdrant_client(settings) as client:
         ensure_collections(client, settings.embedding_dim)
         return plan_run(
-            open_object_store(settings), db, client, run_id, version,
-            partitions=settings.embedding_partitions, page=config.page_documents,
+            open_object_store(settings),
+            db,
+            client,
+            run_id,
+            version,
+            partitions=settings.embedding_partitions,
+            page=config.page_documents,
         )
 
 
@@ -110,8 +116,13 @@ def encode_embedding_partition(
     lazy = embedder if isinstance(embedder, LazyEmbedder) else LazyEmbedder(settings, embedder)
     with mongo_database(settings) as db:
         return encode_partition(
-            open_object_store(settings), db, plan_key, lazy, batch_size=settings.embedding_batch_size,
-            flush_chunks=config.flush_chunks, page_documents=config.page_documents,
+            open_object_store(settings),
+            db,
+            plan_key,
+            lazy,
+            batch_size=settings.embedding_batch_size,
+            flush_chunks=config.flush_chunks,
+            page_documents=config.page_documents,
         )
 
 
@@ -129,7 +140,11 @@ def _staged(store: ObjectStore, plan: RunPlan) -> list[StagedPartition]:
 
 
 def _evaluate(
-    settings: Settings, db: Database, client: QdrantClient, embedder: LazyEmbedder, report: EmbeddingReport,
+    settings: Settings,
+    db: Database,
+    client: QdrantClient,
+    embedder: LazyEmbedder,
+    report: EmbeddingReport,
     config: PipelineConfig,
 ) -> None:
     report.documents_total, report.chunks_total = count_points(client)
@@ -143,7 +158,10 @@ def _evaluate(
     if report.chunks_total == 0:
         return
     evaluation = evaluate_with(
-        client, embedder.get(), sample_size=config.eval_sample_size, k=config.eval_k,
+        client,
+        embedder.get(),
+        sample_size=config.eval_sample_size,
+        k=config.eval_k,
         batch_size=settings.embedding_batch_size,
     )
     report.retrieval_hit_rate = evaluation.hit_rate
@@ -173,15 +191,21 @@ def finish_embedding(
         )
     lazy = embedder if isinstance(embedder, LazyEmbedder) else LazyEmbedder(settings, embedder)
     report = EmbeddingReport(
-        run_id=plan.run_id, embedding_model=settings.embedding_model_id, feature_version=plan.feature_version,
-        retrieval_k=config.eval_k, documents_skipped=plan.documents_skipped,
+        run_id=plan.run_id,
+        embedding_model=settings.embedding_model_id,
+        feature_version=plan.feature_version,
+        retrieval_k=config.eval_k,
+        documents_skipped=plan.documents_skipped,
     )
     manifests = _staged(store, plan)
     server = find_connection(settings.qdrant_conn_id) is not None
     with mongo_database(settings) as db, qdrant_client(settings) as client:
         ensure_collections(client, settings.embedding_dim)
         written = upsert_staged(
-            client, store, manifests, feature_version=plan.feature_version,
+            client,
+            store,
+            manifests,
+            feature_version=plan.feature_version,
             workers=config.server_upsert_workers if server else 1,
         )
         report.documents_embedded = written.documents_embedded

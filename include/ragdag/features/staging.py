@@ -62,8 +62,11 @@ def encode_part(items: list[DocumentFeatures]) -> bytes:
     import numpy as np
 
     meta = [
-        {"document": dict(item.document), "cleaned_text": item.cleaned_text,
-         "chunks": [c.model_dump() for c in item.chunks]}
+        {
+            "document": dict(item.document),
+            "cleaned_text": item.cleaned_text,
+            "chunks": [c.model_dump() for c in item.chunks],
+        }
         for item in items
     ]
     vectors = np.concatenate([item.vectors for item in items if item.vectors is not None]).astype(np.float32)
@@ -82,10 +85,14 @@ def decode_part(data: bytes) -> list[DocumentFeatures]:
     items, start = [], 0
     for entry in meta:
         chunks = [Chunk.model_validate(c) for c in entry["chunks"]]
-        items.append(DocumentFeatures(
-            document=entry["document"], cleaned_text=entry["cleaned_text"], chunks=chunks,
-            vectors=vectors[start : start + len(chunks)],
-        ))
+        items.append(
+            DocumentFeatures(
+                document=entry["document"],
+                cleaned_text=entry["cleaned_text"],
+                chunks=chunks,
+                vectors=vectors[start : start + len(chunks)],
+            )
+        )
         start += len(chunks)
     if start != len(vectors):
         raise ValueError(f"staged part holds {len(vectors)} vectors for {start} chunks")
@@ -179,9 +186,16 @@ def encode_partition(
                     empty.append(EmptyDocument(document_id=item.document_id, stored=stored[item.document_id]))
     encoder.flush()
     manifest = StagedPartition(
-        run_id=plan.run_id, partition=plan.partition, digest=plan.digest, feature_version=plan.feature_version,
-        model_id=encoder.model_id, parts=encoder.parts, documents_embedded=encoder.documents, chunks=encoder.chunks,
-        empty=empty, missing=len(plan.documents) - found,
+        run_id=plan.run_id,
+        partition=plan.partition,
+        digest=plan.digest,
+        feature_version=plan.feature_version,
+        model_id=encoder.model_id,
+        parts=encoder.parts,
+        documents_embedded=encoder.documents,
+        chunks=encoder.chunks,
+        empty=empty,
+        missing=len(plan.documents) - found,
     )
     store.put_bytes(plan.manifest_key, manifest.model_dump_json().encode())  # last: the partition is done
     return manifest, True

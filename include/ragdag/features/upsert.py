@@ -48,9 +48,7 @@ def upsert_partition(
         )
     result = UpsertResult()
     for items in iter_parts(store, manifest):
-        written = write_features(
-            client, items, model_id=str(manifest.model_id), feature_version=feature_version
-        )
+        written = write_features(client, items, model_id=str(manifest.model_id), feature_version=feature_version)
         result.documents_embedded += len(items)
         result.chunks_written += written.chunks_written
         result.chunks_deleted += written.chunks_deleted
