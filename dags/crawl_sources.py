@@ -68,12 +68,14 @@ def crawl_sources() -> None:
     def summarize(groups: list[dict], reports: list[dict], **context):
         from ragdag.crawling.crawl_report import TooManyFailedSources
         from ragdag.crawling.service import summarize_crawl
+        from ragdag.monitoring import check_crawl
 
         try:
             summary = summarize_crawl(get_settings(), groups, list(reports), run_id_of(context))
         except TooManyFailedSources as error:
+            check_crawl(get_settings(), context, error=str(error))  # one alert for the breach
             raise AirflowFailException(str(error)) from error  # the sources, not this task, need fixing
-        yield Metadata(RAW_DOCUMENTS, summary)
+        yield Metadata(RAW_DOCUMENTS, {**summary, "run_id": run_id_of(context)})
 
     groups = plan_targets()
     summarize(groups, crawl.expand(group=groups))

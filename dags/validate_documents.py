@@ -31,11 +31,13 @@ def validate_documents() -> None:
     def validate(**context):
         from airflow.sdk.exceptions import AirflowFailException
 
+        from ragdag.monitoring import check_validation
         from ragdag.validation import ValidationGateFailed, validate_pending_documents
 
         try:
             report = validate_pending_documents(get_settings(), run_id_of(context))
         except ValidationGateFailed as failed:
+            check_validation(get_settings(), context, getattr(failed, "report", None))  # one alert
             # A failed gate is a verdict on the data, not a transient error: retrying cannot help.
             raise AirflowFailException(str(failed)) from failed
         yield Metadata(VALIDATED_DOCUMENTS, report.model_dump(mode="json"))

@@ -63,6 +63,7 @@ import requests
 
 from ragdag.assets import CHAIN_DAG_IDS
 from ragdag.local_ports import free_port
+from ragdag.openlineage import openlineage_env
 from ragdag.settings import PROJECT_ROOT
 from ragdag.stores.mongo import as_airflow_mongo_conn
 from ragdag.stores.qdrant import QDRANT_POOL
@@ -345,6 +346,7 @@ def airflow_env(
                 ),
             }
         )
+    env.update(openlineage_env(data_dir))  # OpenLineage events of every task into the data dir
     env.update(extra_env or {})
     return env
 

@@ -71,7 +71,7 @@ def test_demo_version_is_varied_split_by_document_and_complete(settings, mongo_d
     assert manifest.drift is None and manifest.card_uri.endswith("/README.md")
     assert latest_dataset_version(settings) == manifest.version
     assert load_manifest(settings, manifest.version) == manifest
-    assert mongo_db.runs.find_one({"stage": "dataset", "version": manifest.version})
+    assert mongo_db.runs.find_one({"stage": "dataset", "details.version": manifest.version})
 
 
 def test_card_and_files_load_with_hugging_face_datasets(settings, mongo_db, demo_chunks, tmp_path) -> None:

@@ -22,8 +22,9 @@ from ragdag.crawling.fetching import Fetcher, TransientFetchError
 from ragdag.crawling.host_slots import SharedHostSlots
 from ragdag.crawling.rate_limit import HostRateLimiter
 from ragdag.crawling.robots import RobotsCache
+from ragdag.run_records import record_stage_report
 from ragdag.settings import Settings
-from ragdag.stores.mongo import RUNS, mongo_database
+from ragdag.stores.mongo import mongo_database
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -140,6 +141,6 @@ def summarize_crawl(
     total.failed += missing
     summary = total.model_dump()
     with mongo_database(settings) as db:
-        db[RUNS].insert_one({"stage": "crawl", "run_id": run_id, **summary})
+        record_stage_report(db, "crawl", run_id, summary, settings=settings)
     check_failed_share(total, settings.max_failed_source_share)
     return summary

@@ -40,8 +40,9 @@ from ragdag.datasets.quality import (
 )
 from ragdag.datasets.records import Extract, GeneratedSample
 from ragdag.documents import DOCUMENT_COLLECTIONS
+from ragdag.run_records import record_stage_report
 from ragdag.settings import Settings
-from ragdag.stores.mongo import RUNS, mongo_database
+from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 
 log = logging.getLogger(__name__)
@@ -444,7 +445,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     store.put_bytes(layout.manifest_key(version), manifest.model_dump_json(indent=2).encode("utf-8"))
     store.put_bytes(layout.LATEST_KEY, version.encode())
     with mongo_database(settings) as db:
-        db[RUNS].insert_one({"stage": "dataset", "run_id": run_id, **json.loads(manifest.model_dump_json())})
+        record_stage_report(db, "dataset", run_id, json.loads(manifest.model_dump_json()), settings=settings)
     return DatasetBuild(published=True, reason=reason, manifest=manifest, changes=changes, latest_changed=True)
 
 
