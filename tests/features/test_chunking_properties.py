@@ -84,16 +84,29 @@ _TEXT = st.lists(st.tuples(_WORD, _SEPARATOR), min_size=1, max_size=120).map(
 def assert_covered_in_order(text: str, chunks: list[str], reference: Reference) -> None:
     """Chunks are slices of `text`, each starting after the previous one's start and no later
     than the first character not covered yet; together they cover every character the model
-    sees (a cut may drop whitespace and zero-width characters between chunks)."""
-    covered, previous_start = 0, -1
-    for chunk in chunks:
-        next_uncovered = covered
-        while next_uncovered < len(text) and reference.is_invisible(text[next_uncovered]):
-            next_uncovered += 1
-        start = text.rfind(chunk, previous_start + 1, next_uncovered + len(chunk))
-        assert start >= 0, f"text lost before {chunk[:40]!r}"
-        covered, previous_start = max(covered, start + len(chunk)), start
-    assert all(reference.is_invisible(char) for char in text[covered:]), "text lost at the end"
+    sees (a cut may drop whitespace and zero-width characters between chunks).
+
+    A chunk may occur several times in a repetitive text, so every placement is tried (depth
+    first, memoised), not only the first or the last one found."""
+
+    def next_uncovered(covered: int) -> int:
+        while covered < len(text) and reference.is_invisible(text[covered]):
+            covered += 1
+        return covered
+
+    @cache
+    def placeable(index: int, previous_start: int, covered: int) -> bool:
+        if index == len(chunks):
+            return all(reference.is_invisible(char) for char in text[covered:])
+        chunk, limit = chunks[index], next_uncovered(covered)
+        start = text.find(chunk, previous_start + 1)
+        while 0 <= start <= limit:
+            if placeable(index + 1, start, max(covered, start + len(chunk))):
+                return True
+            start = text.find(chunk, start + 1)
+        return False
+
+    assert placeable(0, -1, 0), f"text lost: no in-order placement of {len(chunks)} chunks covers the text"
 
 
 def assert_chunks_fit(
