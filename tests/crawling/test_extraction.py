@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
-from ragdag.crawling.extraction_content import choose_content
+from ragdag.crawling.extraction_content import choose_content, without_unconfirmed_tail
 from ragdag.crawling.extraction_metadata import nesting_depth_exceeds
 from ragdag.crawling.html_boilerplate import without_link_blocks
 from ragdag.crawling.html_text import element_text
@@ -352,6 +352,42 @@ def test_date_stamps_and_copyright_lines_are_dropped_from_extracted_html() -> No
     content = element_text(without_link_blocks(lxml.html.document_fromstring(article_page(body))))
     assert all(p in content for p in _PARAGRAPHS)
     assert "27.01.2022" not in content and "All rights reserved" not in content
+
+
+def test_picture_credits_are_dropped_but_a_copyright_in_a_table_stays() -> None:
+    caption = "<p>The harbour at dawn. | © Jane Doe / Example Press Agency</p>"
+    table = "<table><tr><td>Symbol</td><td>The sign ©, U+00A9</td></tr></table>"
+    body = f"{caption}{paragraphs_html()}{table}"
+    content = element_text(without_link_blocks(lxml.html.document_fromstring(article_page(body))))
+    assert all(p in content for p in _PARAGRAPHS)
+    assert "Example Press Agency" not in content
+    assert "The sign ©, U+00A9" in content
+
+
+def test_call_to_action_boxes_are_dropped_before_extraction() -> None:
+    signup = "<div class='newsletter-box'><h3>Our newsletter</h3><p>Sign up for the morning briefing.</p></div>"
+    share = "<div class='share-bar'><a href='/fb'>Facebook</a> <a href='/x'>Post it</a></div>"
+    body = f"<article><h1>{_HEADLINE}</h1>{share}{paragraphs_html()}{signup}</article>"
+    content = extract_article(article_page(body)).content
+    assert all(p in content for p in _PARAGRAPHS)
+    assert "morning briefing" not in content and "Post it" not in content
+
+
+def test_a_share_class_around_the_whole_article_keeps_the_article() -> None:
+    # Some themes put the share bar's class on the element that holds the text as well.
+    body = f"<div class='share-zone'><h1>{_HEADLINE}</h1>{paragraphs_html()}</div>"
+    content = extract_article(article_page(body)).content
+    assert all(p in content for p in _PARAGRAPHS)
+
+
+def test_short_closing_lines_only_one_extractor_kept_are_dropped() -> None:
+    article = "\n\n".join(_PARAGRAPHS)
+    assert without_unconfirmed_tail(article + "\n\nTags:\n\nShare this", article) == article
+    # A short last line both extractors kept is the article's own.
+    closing = article + "\n\nThe vote is on Monday."
+    assert without_unconfirmed_tail(closing, closing) == closing
+    # Nothing to compare with: nothing is dropped.
+    assert without_unconfirmed_tail(article + "\n\nTags:", "") == article + "\n\nTags:"
 
 
 def test_article_rendered_in_noscript_is_read() -> None:

@@ -6,8 +6,11 @@ trafilatura walks the whole page and keeps paragraph-like text: it recovers thos
 in more boilerplate and, on short pages, drops text readability keeps. Readability's text is the
 default; trafilatura's replaces it when it clearly contains the same article and more, when the
 two found different blocks of the page, or when readability found next to nothing once page
-furniture was pruned. Both outputs lose teaser links, link-only "related" sections, bare dates
-and copyright lines first (`html_boilerplate.without_link_blocks`).
+furniture was pruned. Both read the page without its call-to-action boxes (newsletter, share
+bar, paywall: `html_boilerplate.without_promotions`); both outputs lose teaser links, link-only
+"related" sections, bare dates, copyright lines and picture credits first
+(`html_boilerplate.without_link_blocks`); the text chosen loses the short closing lines that
+only its own extractor kept.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import trafilatura
 from lxml.html import HtmlElement
 from readability import Document
 
-from ragdag.crawling.html_boilerplate import without_link_blocks, without_unlikely_candidates
+from ragdag.crawling.html_boilerplate import without_link_blocks, without_promotions, without_unlikely_candidates
 from ragdag.crawling.html_text import element_text
 
 _WORD = re.compile(r"\w+")
@@ -38,6 +41,8 @@ _SUPERSET_GROWTH = 1.05
 # page: readability settled on one block (a teaser list, a comment, a sidebar) where trafilatura's
 # whole-page walk kept the article.
 _DISAGREEMENT = 0.8
+# Shorter than a sentence: a label, a tag, a credit, a button.
+_TAIL_LINE_CHARS = 40
 
 
 def _word_counts(text: str) -> Counter[str]:
@@ -100,12 +105,35 @@ def choose_content(precise: str, broad: str) -> str:
     return broad if _broad_is_better(precise, broad) else precise
 
 
+def _normalized(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def without_unconfirmed_tail(chosen: str, other: str) -> str:
+    """`chosen` without the short lines closing it that the other extractor did not keep.
+
+    After an article come its page's last words: "Share:", a tag or two, "Contact", a photo
+    credit. A line that short which only one of the two extractors took is likelier to be those
+    than the article's last line, which both find.
+    """
+    confirmed = _normalized(other)
+    if not confirmed:
+        return chosen
+    paragraphs = chosen.split("\n\n")
+    end = len(paragraphs)
+    while end > 1 and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS and _normalized(paragraphs[end - 1]) not in confirmed:
+        end -= 1
+    return "\n\n".join(paragraphs[:end])
+
+
 def main_text(root: HtmlElement, url: str | None = None) -> str:
     """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`)."""
+    root = without_promotions(root)
     broad = trafilatura_text(root, url)
     precise, retried = readability_text(root)
     # Readability's retry on the unpruned page is its weakest guess (it often lands in the page
     # furniture it first pruned); trafilatura's, when it found an article's worth, is likelier.
     if retried and len(broad) >= _TOO_SHORT_CHARS:
-        return broad
-    return choose_content(precise, broad)
+        return without_unconfirmed_tail(broad, precise)
+    chosen = choose_content(precise, broad)
+    return without_unconfirmed_tail(chosen, broad if chosen is precise else precise)

@@ -63,6 +63,36 @@ def without_unlikely_candidates(root: HtmlElement) -> HtmlElement:
     return pruned
 
 
+# Calls to action a page wraps in their own element: sign-up and subscription boxes, share bars,
+# promotions, paywall notices, the author's bio box. Class names are English on most sites
+# whatever their language. Only small elements go: some themes put such a class on the element
+# that holds the whole article ("share-zone" around the text and its share bar).
+_PROMOTION = re.compile(
+    r"^(?:newsletter|subscribe|subscription|promo|share|sharing|social-share|signup|paywall"
+    r"|author-bio|about-author)",
+    re.IGNORECASE,
+)
+_PROMOTION_MAX_CHARS = 400
+
+
+def _is_promotion(element: HtmlElement) -> bool:
+    if element.tag in _NEVER_UNLIKELY_TAGS or element.tag == "html":
+        return False
+    if not any(_PROMOTION.match(token) for token in class_and_id(element).split()):
+        return False
+    return len(" ".join(element.text_content().split())) < _PROMOTION_MAX_CHARS
+
+
+def without_promotions(root: HtmlElement) -> HtmlElement:
+    """A copy of the page without its call-to-action boxes (newsletter, share bar, paywall)."""
+    pruned = copy.deepcopy(root)
+    doomed = [element for element in pruned.iter() if isinstance(element, HtmlElement) and _is_promotion(element)]
+    for element in doomed:
+        if element.getparent() is not None:  # not inside one already dropped
+            element.drop_tree()
+    return pruned
+
+
 # A text block that is nearly all link text and long enough to be a headline is a teaser for
 # another page ("Read more: ...", "See also: ..."), not prose; shorter link-only blocks are often
 # content (a "Download the report" link, a table-of-contents entry) and list items are lists of
@@ -79,6 +109,7 @@ _NEVER_TEASER_TAGS = frozenset({"li", "td", "th", "pre"})
 _DATE_STAMP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[\s,T|-]+\d{1,2}[:.h]\d{2}(?::\d{2})?)?")
 _COPYRIGHT = re.compile(r"\s*(?:©|\(c\)\s|copyright\b)", re.IGNORECASE)
 _NOTICE_MAX_CHARS = 100
+_CREDIT_MAX_CHARS = 150
 
 
 def _squeezed_length(text: str) -> int:
@@ -100,11 +131,15 @@ def _link_density(element: HtmlElement, length: int) -> float:
     return linked / length if length else 0.0
 
 
-def _is_notice(text: str, length: int) -> bool:
+def _is_notice(text: str, length: int, tag: str = "p") -> bool:
     """A bare date stamp, or a copyright / picture credit line: page furniture, not prose."""
     if _DATE_STAMP.fullmatch(text.strip()):
         return True
-    return length <= _NOTICE_MAX_CHARS and _COPYRIGHT.match(text) is not None
+    if length <= _NOTICE_MAX_CHARS and _COPYRIGHT.match(text) is not None:
+        return True
+    # A caption's credit: "Lee Elder in 1975. | © Augusta National/Getty Images".
+    # Table cells and list items are data, where a © may be what the article is about.
+    return length <= _CREDIT_MAX_CHARS and "©" in text and tag not in _NEVER_TEASER_TAGS
 
 
 def without_link_blocks(tree: HtmlElement, teaser_lines: bool = True) -> HtmlElement:
@@ -121,7 +156,7 @@ def without_link_blocks(tree: HtmlElement, teaser_lines: bool = True) -> HtmlEle
         index
         for index, (block, length) in enumerate(blocks)
         if (teaser_lines and dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS)
-        or _is_notice(block.text_content(), length)
+        or _is_notice(block.text_content(), length, block.tag)
     }
     headings = [block.tag in _HEADING_TAGS for block, _ in blocks]
     for index in range(len(blocks)):
