@@ -165,3 +165,90 @@ def test_the_page_renders_inside_the_session(api_server: ApiServer) -> None:
     assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
     script = requests.get(f"{api_server.base_url}/ragdag/static/actions.js", timeout=30)
     assert script.status_code == 200 and "fetch(" in script.text
+
+
+HOSTILE_TITLE = "<script>alert('owned')</script> Draft"
+
+
+@pytest.fixture(scope="module")
+def quarantined(api_server: ApiServer, mongo_uri: str) -> str:
+    """A crawled page with markup in its title, held in quarantine by the validation stage's own
+    function, in the database the api-server reads."""
+    from datetime import UTC, datetime
+
+    from pymongo import MongoClient
+
+    from ragdag.documents import DocumentRecord, collection_name
+    from ragdag.models import Category, content_hash, document_id
+    from ragdag.validation.gate import FailedExpectation
+    from ragdag.validation.quarantine import hold_in_quarantine
+
+    port = api_server.base_url.rsplit(":", 1)[1]
+    url = "http://127.0.0.1:1/drafts/evil.html"
+    now = datetime.now(UTC)
+    text = "Too short."
+    record = DocumentRecord(
+        _id=document_id(url), url=url, category=Category.ARTICLES, platform="127.0.0.1", author_id="a1",
+        author_full_name="Jane Doe", content=text, content_hash=content_hash(text), crawled_at=now,
+        first_crawled_at=now, crawler_version="test", title=HOSTILE_TITLE,
+    )
+    with MongoClient(mongo_uri, serverSelectionTimeoutMS=5_000, tz_aware=True) as client:
+        db = client[f"ui_{port}"]
+        stored = record.stored()
+        db[collection_name(Category.ARTICLES)].insert_one(stored)
+        qid = hold_in_quarantine(
+            db, category=Category.ARTICLES, document=stored,
+            failures=[FailedExpectation(name="content_min_length", type="expect_column_value_lengths_to_be_between")],
+            suite="articles", suite_version=1, run_id="manual__ui-test", at=now,
+        )
+    assert qid
+    return qid
+
+
+def test_quarantine_lists_the_document_and_the_page_shows_its_title_as_text(
+    api_server: ApiServer, quarantined: str
+) -> None:
+    listed = requests.get(f"{api_server.base_url}/ragdag/api/quarantine", headers=api_server.headers("reader"), timeout=30)
+    assert listed.status_code == 200, listed.text
+    entry = next(e for e in listed.json() if e["id"] == quarantined)
+    assert entry["title"] == HOSTILE_TITLE and entry["failed_expectations"] == ["content_min_length"]
+    page = requests.get(
+        f"{api_server.base_url}/ragdag/quarantine", cookies={"_token": api_server.token("reader")}, timeout=30
+    )
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt; Draft" in page.text
+
+
+def test_release_needs_edit_permission_and_is_audited_with_the_airflow_user(
+    api_server: ApiServer, quarantined: str, mongo_uri: str
+) -> None:
+    from pymongo import MongoClient
+
+    from ragdag.audit import AUDIT_TRAIL
+    from ragdag.documents import accepted_filter, collection_name
+    from ragdag.models import Category
+
+    route = f"{api_server.base_url}/ragdag/api/quarantine/{quarantined}/release"
+    refused = requests.post(route, headers=api_server.headers("reader"), json={"reason": "looks fine"}, timeout=30)
+    assert refused.status_code == 403
+    released = requests.post(route, headers=api_server.headers("editor"), json={"reason": "looks fine"}, timeout=30)
+    assert released.status_code == 200, released.text
+    assert released.json()["status"] == "released"
+    again = requests.post(route, headers=api_server.headers("editor"), json={"reason": "twice"}, timeout=30)
+    assert again.status_code == 409
+    port = api_server.base_url.rsplit(":", 1)[1]
+    with MongoClient(mongo_uri, serverSelectionTimeoutMS=5_000) as client:
+        db = client[f"ui_{port}"]
+        audit = list(db[AUDIT_TRAIL].find({"details.quarantine_id": quarantined}))
+        assert [(a["actor"], a["reason"]) for a in audit] == [("airflow:editor", "looks fine")]
+        assert db[collection_name(Category.ARTICLES)].count_documents(accepted_filter()) == 1
+
+
+def test_reports_are_served_sandboxed_and_only_from_the_validation_evidence(api_server: ApiServer) -> None:
+    cookies = {"_token": api_server.token("reader")}
+    missing = requests.get(f"{api_server.base_url}/ragdag/reports/validation/run/articles/data-docs/index.html",
+                           cookies=cookies, timeout=30)
+    assert missing.status_code == 404
+    for key in ("validation/../instruct_datasets/LATEST", "models/x/model.tar.gz", "validation//x"):
+        response = requests.get(f"{api_server.base_url}/ragdag/reports/{key}", cookies=cookies, timeout=30)
+        assert response.status_code == 404, key

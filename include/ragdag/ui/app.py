@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -117,6 +117,12 @@ def build_pages() -> APIRouter:
     def run_page(request: Request, dag_id: str, run_id: str) -> HTMLResponse:
         records = services.run(get_settings(), dag_id, run_id)
         return render_page(request, "run", dag_id=dag_id, run_id=run_id, records=records)
+
+    @pages.get("/reports/{key:path}", dependencies=[can_read(VALIDATION_DAG)])
+    def report_file(key: str) -> Response:
+        content, media_type = services.validation_report_file(get_settings(), key)
+        # GX's Data Docs show crawled values: shown sandboxed, so no script in them ever runs.
+        return Response(content, media_type=media_type, headers={"Content-Security-Policy": "sandbox"})
 
     @pages.get("/quarantine", response_class=HTMLResponse, dependencies=[can_read(VALIDATION_DAG)])
     def quarantine_page(request: Request, include_released: bool = False) -> HTMLResponse:

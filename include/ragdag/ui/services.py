@@ -65,6 +65,22 @@ def release(settings: Settings, quarantine_id: str, actor: str, reason: str) -> 
         raise (NotFound if "no quarantine record" in str(error) else Conflict)(str(error)) from error
 
 
+def validation_report_file(settings: Settings, key: str) -> tuple[bytes, str]:
+    """A file of the validation evidence (a run's Data Docs, its results): bytes and media type."""
+    import mimetypes
+
+    from ragdag.stores.object_store import open_object_store
+    from ragdag.validation.reports import ROOT
+
+    parts = key.split("/")
+    if parts[0] != ROOT or any(part in ("", ".", "..") for part in parts):
+        raise NotFound(f"no validation report {key!r}")
+    store = open_object_store(settings)
+    if not store.exists(key):
+        raise NotFound(f"no validation report {key!r}")
+    return store.get_bytes(key), mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
 def datasets(settings: Settings) -> list[Any]:
     from ragdag.datasets.catalog import list_versions
 

@@ -31,6 +31,7 @@ from ragdag.documents import (
 from ragdag.models import Category
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
+from ragdag.validation.reports import data_docs_index_key
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -58,9 +59,11 @@ class QuarantineEntry(BaseModel):
     document_id: str
     category: Category
     url: str | None
+    title: str | None = None
     content_hash: str | None
     failed_expectations: list[str]
     run_id: str  # the run that quarantined this version
+    data_docs_key: str | None = None  # that run's Data Docs index in the object store
     quarantined_at: datetime | None
     status: QuarantineStatus
     released_by: str | None = None
@@ -94,6 +97,7 @@ def hold_in_quarantine(
         "document_id": doc_id,
         "category": category.value,
         "url": document.get("url"),
+        "title": document.get("title"),
         "content_hash": digest,
         "failed_expectations": [f.model_dump(mode="json") for f in failures],
         "suite": suite,
@@ -157,9 +161,11 @@ def _entry(record: dict[str, Any]) -> QuarantineEntry:
         document_id=str(record.get("document_id")),
         category=Category(record["category"]),
         url=record.get("url"),
+        title=record.get("title"),
         content_hash=record.get("content_hash"),
         failed_expectations=[f.get("name", "?") for f in record.get("failed_expectations") or []],
         run_id=str(record.get("run_id")),
+        data_docs_key=data_docs_index_key(str(record.get("last_run_id") or record.get("run_id")), Category(record["category"])),
         quarantined_at=record.get("quarantined_at"),
         status=QuarantineStatus(record.get("status", QuarantineStatus.QUARANTINED)),
         released_by=release_info.get("by"),

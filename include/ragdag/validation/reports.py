@@ -32,6 +32,11 @@ def category_prefix(run_id: str, category: Category) -> str:
     return f"{ROOT}/{run_key(run_id)}/{category.value}"
 
 
+def data_docs_index_key(run_id: str, category: Category) -> str:
+    """Where :func:`publish_data_docs` puts the index page of a run's Data Docs for a category."""
+    return f"{category_prefix(run_id, category)}/{DATA_DOCS}/index.html"
+
+
 def batch_stamp(attempt_started_at: datetime, batch_number: int) -> str:
     return f"{attempt_started_at:%Y%m%dT%H%M%S%fZ}-{batch_number:03d}"
 
@@ -89,7 +94,7 @@ def publish_data_docs(store: ObjectStore, *, run_id: str, category: Category, si
         if key.startswith("static/") and path.name not in pages:
             continue
         store.put_bytes(f"{prefix}/{key}", path.read_bytes())
-    return store.uri(f"{prefix}/index.html")
+    return store.uri(data_docs_index_key(run_id, category))
 
 
 def write_summary(store: ObjectStore, *, run_id: str, summary: dict[str, Any]) -> str:
