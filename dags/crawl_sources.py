@@ -75,7 +75,7 @@ def crawl_sources() -> None:
         except TooManyFailedSources as error:
             check_crawl(get_settings(), context, error=str(error))  # one alert for the breach
             raise AirflowFailException(str(error)) from error  # the sources, not this task, need fixing
-        yield Metadata(RAW_DOCUMENTS, {**summary, "run_id": run_id_of(context)})
+        yield Metadata(RAW_DOCUMENTS, summary)  # the event carries the run id (source_run_id)
 
     groups = plan_targets()
     summarize(groups, crawl.expand(group=groups))
