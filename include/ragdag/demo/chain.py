@@ -14,8 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragdag.assets import CHAIN_DAG_IDS
 from ragdag.settings import PROJECT_ROOT
+
+# ragdag.assets (and so Airflow) is imported inside the functions: Airflow reads AIRFLOW_HOME when
+# it is first imported, which must come after prepare_airflow_home has set it.
 
 
 @dataclass
@@ -45,6 +47,8 @@ def prepare_airflow_home() -> Path:
 def run_chain(crawl_conf: dict | None) -> list[ChainRun]:
     from airflow.dag_processing.dagbag import DagBag
 
+    from ragdag.assets import CHAIN_DAG_IDS
+
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
@@ -61,4 +65,6 @@ def run_chain(crawl_conf: dict | None) -> list[ChainRun]:
 
 def chain_succeeded(runs: list[ChainRun]) -> bool:
     """Every DAG of the chain ran, in order, and succeeded."""
+    from ragdag.assets import CHAIN_DAG_IDS
+
     return [r.dag_id for r in runs] == list(CHAIN_DAG_IDS) and all(r.state == "success" for r in runs)
