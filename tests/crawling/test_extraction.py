@@ -390,6 +390,22 @@ def test_short_closing_lines_only_one_extractor_kept_are_dropped() -> None:
     assert without_unconfirmed_tail(article + "\n\nTags:", "") == article + "\n\nTags:"
 
 
+def test_lines_the_page_furniture_also_says_are_dropped_but_table_of_contents_headings_stay() -> None:
+    nav = "<nav><ul><li><a href='/city'>City life</a></li><li><a href='/contact'>Contact us</a></li></ul></nav>"
+    toc = "<nav><a href='#bridge'>The bridge repairs</a></nav>"
+    footer = "<footer><p>Contact us</p><p>Follow the council</p></footer>"
+    body = (
+        f"{nav}{toc}<article><h1>{_HEADLINE}</h1>{paragraphs_html(_PARAGRAPHS[:2])}"
+        f"<h2 id='bridge'>The bridge repairs</h2>{paragraphs_html(_PARAGRAPHS[2:])}"
+        "<p>Contact us</p><p>Follow the council</p></article>"
+        f"{footer}"
+    )
+    content = extract_article(article_page(body)).content
+    assert all(p in content for p in _PARAGRAPHS)
+    assert "Contact us" not in content and "Follow the council" not in content
+    assert "The bridge repairs" in content  # an in-page link: the article's own heading
+
+
 def test_article_rendered_in_noscript_is_read() -> None:
     # The page shows a script-built shell; the article itself is the <noscript> fallback.
     body = f"<div id='app'>Loading…</div><noscript><article><h1>{_HEADLINE}</h1>{paragraphs_html()}</article></noscript>"

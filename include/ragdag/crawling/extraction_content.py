@@ -10,7 +10,7 @@ furniture was pruned. Both read the page without its call-to-action boxes (newsl
 bar, paywall: `html_boilerplate.without_promotions`); both outputs lose teaser links, link-only
 "related" sections, bare dates, copyright lines and picture credits first
 (`html_boilerplate.without_link_blocks`); the text chosen loses the short closing lines that
-only its own extractor kept.
+only its own extractor kept, and the short lines the page's nav, aside, header or footer says too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ import trafilatura
 from lxml.html import HtmlElement
 from readability import Document
 
-from ragdag.crawling.html_boilerplate import without_link_blocks, without_promotions, without_unlikely_candidates
+from ragdag.crawling.html_boilerplate import (
+    FURNITURE_LINE_MAX_CHARS,
+    furniture_lines,
+    normalized_line,
+    without_link_blocks,
+    without_promotions,
+    without_unlikely_candidates,
+)
 from ragdag.crawling.html_text import element_text
 
 _WORD = re.compile(r"\w+")
@@ -105,10 +112,6 @@ def choose_content(precise: str, broad: str) -> str:
     return broad if _broad_is_better(precise, broad) else precise
 
 
-def _normalized(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
-
-
 def without_unconfirmed_tail(chosen: str, other: str) -> str:
     """`chosen` without the short lines closing it that the other extractor did not keep.
 
@@ -116,24 +119,36 @@ def without_unconfirmed_tail(chosen: str, other: str) -> str:
     credit. A line that short which only one of the two extractors took is likelier to be those
     than the article's last line, which both find.
     """
-    confirmed = _normalized(other)
+    confirmed = normalized_line(other)
     if not confirmed:
         return chosen
     paragraphs = chosen.split("\n\n")
     end = len(paragraphs)
-    while end > 1 and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS and _normalized(paragraphs[end - 1]) not in confirmed:
+    while end > 1 and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS and normalized_line(paragraphs[end - 1]) not in confirmed:
         end -= 1
     return "\n\n".join(paragraphs[:end])
 
 
+def without_furniture_lines(text: str, furniture: set[str]) -> str:
+    """`text` without the short paragraphs that are also what a nav, aside, header or footer says."""
+    paragraphs = text.split("\n\n")
+    kept = [
+        p for p in paragraphs if len(p) > FURNITURE_LINE_MAX_CHARS or normalized_line(p) not in furniture
+    ]
+    return "\n\n".join(kept)
+
+
 def main_text(root: HtmlElement, url: str | None = None) -> str:
     """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`)."""
+    furniture = furniture_lines(root)
     root = without_promotions(root)
     broad = trafilatura_text(root, url)
     precise, retried = readability_text(root)
     # Readability's retry on the unpruned page is its weakest guess (it often lands in the page
     # furniture it first pruned); trafilatura's, when it found an article's worth, is likelier.
     if retried and len(broad) >= _TOO_SHORT_CHARS:
-        return without_unconfirmed_tail(broad, precise)
-    chosen = choose_content(precise, broad)
-    return without_unconfirmed_tail(chosen, broad if chosen is precise else precise)
+        chosen = without_unconfirmed_tail(broad, precise)
+    else:
+        chosen = choose_content(precise, broad)
+        chosen = without_unconfirmed_tail(chosen, broad if chosen is precise else precise)
+    return without_furniture_lines(chosen, furniture)

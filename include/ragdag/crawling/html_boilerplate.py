@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 
 from lxml.html import HtmlElement
 
@@ -91,6 +92,42 @@ def without_promotions(root: HtmlElement) -> HtmlElement:
         if element.getparent() is not None:  # not inside one already dropped
             element.drop_tree()
     return pruned
+
+
+# Page furniture by its markup: what a nav, aside, header or footer element says ("Kontakt",
+# "Auch interessant", "Sign up", the site's slogan) is no article line when an extractor's output
+# repeats it. Longer text there can be a summary the article repeats on purpose.
+_FURNITURE_TAGS = frozenset({"nav", "aside", "header", "footer"})
+_FURNITURE_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo"})
+FURNITURE_LINE_MAX_CHARS = 100
+
+
+def normalized_line(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _links_within_page(element: HtmlElement) -> bool:
+    """A table of contents: its entries are the article's own headings."""
+    return any((a.get("href") or "").startswith("#") for a in element.iter("a"))
+
+
+def _collect_furniture(element: HtmlElement, inside: bool, found: set[str]) -> None:
+    for child in element:
+        if not isinstance(child, HtmlElement):
+            continue
+        child_inside = inside or child.tag in _FURNITURE_TAGS or child.get("role") in _FURNITURE_ROLES
+        if child_inside and not _links_within_page(child):
+            line = normalized_line(child.text_content())
+            if line and len(line) <= FURNITURE_LINE_MAX_CHARS:
+                found.add(line)
+        _collect_furniture(child, child_inside, found)
+
+
+def furniture_lines(root: HtmlElement) -> set[str]:
+    """The short texts of the page's nav, aside, header and footer elements, normalised."""
+    found: set[str] = set()
+    _collect_furniture(root, False, found)
+    return found
 
 
 # A text block that is nearly all link text and long enough to be a headline is a teaser for
