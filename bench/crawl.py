@@ -182,7 +182,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> Measured:
             for n, host in enumerate(hosts)
         ]
         base = Settings(
-            data_dir=tmp / "data", allow_private_networks=True, http_timeout_s=30.0,
+            data_dir=tmp / "data",
+            allow_private_networks=True,
+            http_timeout_s=30.0,
             per_host_delay_s=args.delay_ms / 1000,
         )
         # Imports, the extractor's first call and the MongoDB connection are paid before timing.
@@ -196,8 +198,13 @@ def measure(args: argparse.Namespace, tmp: Path) -> Measured:
         pooled_s = crawl(base.model_copy(update={"mongo_database": "bench_pool"}), targets, args.workers)
     window_s = WINDOW_GAPS * base.per_host_delay_s
     return Measured(
-        sequential_s, pooled_s, requests.gaps_s(), sequential_gaps, requests.mean_gap_s(),
-        requests.most_in_window(window_s), requests.robots_per_host(),
+        sequential_s,
+        pooled_s,
+        requests.gaps_s(),
+        sequential_gaps,
+        requests.mean_gap_s(),
+        requests.most_in_window(window_s),
+        requests.robots_per_host(),
     )
 
 
@@ -205,26 +212,34 @@ def report(args: argparse.Namespace, m: Measured) -> bool:
     pages = args.pages_per_host * len(HOSTS)
     delay_s = args.delay_ms / 1000
     floor_s = args.pages_per_host * delay_s  # robots.txt, then one page per delay
-    print(f"{pages} pages over {len(HOSTS)} hosts, {args.latency_ms:.0f} ms server latency, "
-          f"per_host_delay_s={delay_s:.3f}; plan by host + fetch + extract + MongoDB upsert per page")
+    print(
+        f"{pages} pages over {len(HOSTS)} hosts, {args.latency_ms:.0f} ms server latency, "
+        f"per_host_delay_s={delay_s:.3f}; plan by host + fetch + extract + MongoDB upsert per page"
+    )
     print(f"{'run':34s} {'seconds':>8s} {'pages/s':>8s}")
     print(f"{'one host at a time (1 worker)':34s} {m.sequential_s:8.2f} {pages / m.sequential_s:8.1f}")
     print(f"{f'hosts in parallel ({args.workers} workers)':34s} {m.pooled_s:8.2f} {pages / m.pooled_s:8.1f}")
     ratio = m.sequential_s / m.pooled_s
-    print(f"ratio={ratio:.2f} (hosts in parallel over one at a time; target >= 4); the per-host delay "
-          f"alone keeps the parallel run at >= {floor_s:.2f} s")
+    print(
+        f"ratio={ratio:.2f} (hosts in parallel over one at a time; target >= 4); the per-host delay "
+        f"alone keeps the parallel run at >= {floor_s:.2f} s"
+    )
     # The limiter counts the delay from the last answer, so even the arrival times the server
     # stamps are a full delay apart; and no window of WINDOW_GAPS delays holds more requests.
     allowed = WINDOW_GAPS + 1
     smallest = min(min(m.gaps_s), min(m.sequential_gaps_s))
     gap_holds = smallest >= delay_s and m.most_in_window <= allowed
     robots_once = set(m.robots_per_host.values()) == {1} and len(m.robots_per_host) == len(HOSTS)
-    print(f"per-host gap (server side, both runs): min {smallest * 1000:.1f} ms, median (parallel) "
-          f"{statistics.median(m.gaps_s) * 1000:.1f} ms, lowest per-host mean {m.lowest_mean_gap_s * 1000:.1f} ms; "
-          f"per_host_delay_s {args.delay_ms:.1f} ms -> {'holds' if gap_holds else 'VIOLATED'}")
+    print(
+        f"per-host gap (server side, both runs): min {smallest * 1000:.1f} ms, median (parallel) "
+        f"{statistics.median(m.gaps_s) * 1000:.1f} ms, lowest per-host mean {m.lowest_mean_gap_s * 1000:.1f} ms; "
+        f"per_host_delay_s {args.delay_ms:.1f} ms -> {'holds' if gap_holds else 'VIOLATED'}"
+    )
     print(f"most requests to one host in any {WINDOW_GAPS} x delay window: {m.most_in_window} (allowed {allowed})")
-    print(f"robots.txt requests per host (parallel run): {sorted(set(m.robots_per_host.values()))} "
-          f"-> {'once each' if robots_once else 'NOT once'}")
+    print(
+        f"robots.txt requests per host (parallel run): {sorted(set(m.robots_per_host.values()))} "
+        f"-> {'once each' if robots_once else 'NOT once'}"
+    )
     return gap_holds and robots_once
 
 

@@ -48,8 +48,10 @@ def main() -> int:
         net = raw - baseline
         worst = max(worst, raw)
         print(f"{path.name:32s} {raw:7.3f} {net:7.3f} {net / TARGET_S:10.2f}x")
-    print(f"baseline (one Asset, airflow.sdk already imported): {baseline:.3f} s; "
-          f"worst raw {worst:.3f} s = {worst / TARGET_S:.2f}x the {TARGET_S} s target")
+    print(
+        f"baseline (one Asset, airflow.sdk already imported): {baseline:.3f} s; "
+        f"worst raw {worst:.3f} s = {worst / TARGET_S:.2f}x the {TARGET_S} s target"
+    )
     return 0
 
 

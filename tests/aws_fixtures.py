@@ -20,7 +20,8 @@ def moto_endpoint() -> Iterator[str]:
     server = Path(sys.executable).with_name("moto_server")
     process = subprocess.Popen(
         [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -49,10 +50,12 @@ def aws_s3_settings(settings, moto_endpoint: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps({
-            "conn_type": "aws",
-            "extra": {"region_name": "us-east-1", "endpoint_url": moto_endpoint},
-        }),
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "extra": {"region_name": "us-east-1", "endpoint_url": moto_endpoint},
+            }
+        ),
     )
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     monkeypatch.setenv("RAGDAG_OBJECT_STORE_URL", f"s3://{bucket}/platform")

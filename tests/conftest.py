@@ -30,9 +30,7 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 def article_pages_dir() -> Path:
     """The shared real-world article pages (read at test time, never copied into the repo)."""
     if not ARTICLE_PAGES_DIR.is_dir():
-        raise FileNotFoundError(
-            f"{ARTICLE_PAGES_DIR} is missing: clone the project beside the shared/ folder"
-        )
+        raise FileNotFoundError(f"{ARTICLE_PAGES_DIR} is missing: clone the project beside the shared/ folder")
     return ARTICLE_PAGES_DIR
 
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -99,11 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--markdown", action="store_true", help="the settings table with defaults")
     settings.set_defaults(func=_cmd_settings)
     from ragdag.validation.cli_commands import register as register_quarantine
+
     register_quarantine(sub)
-    from ragdag.features.cli_commands import register as register_search; register_search(sub)  # noqa: E702
-    from ragdag.datasets.cli_commands import register as register_datasets; register_datasets(sub)  # noqa: E702
-    from ragdag.training.cli_commands import register as register_models; register_models(sub)  # noqa: E702
-    from ragdag.observability_cli import register as register_observability; register_observability(sub)  # noqa: E702
+    from ragdag.features.cli_commands import register as register_search
+
+    register_search(sub)  # noqa: E702
+    from ragdag.datasets.cli_commands import register as register_datasets
+
+    register_datasets(sub)  # noqa: E702
+    from ragdag.training.cli_commands import register as register_models
+
+    register_models(sub)  # noqa: E702
+    from ragdag.observability_cli import register as register_observability
+
+    register_observability(sub)  # noqa: E702
     return parser
 
 

@@ -23,12 +23,8 @@ class Settings(BaseSettings):
 
     # --- where things live -------------------------------------------------------------------
     data_dir: Path = Field(PROJECT_ROOT / "data", description="Root of every embedded store.")
-    sources_file: Path = Field(
-        PROJECT_ROOT / "include" / "sources.yaml", description="Authors and their sources."
-    )
-    expectations_dir: Path = Field(
-        PROJECT_ROOT / "expectations", description="Great Expectations suites (JSON)."
-    )
+    sources_file: Path = Field(PROJECT_ROOT / "include" / "sources.yaml", description="Authors and their sources.")
+    expectations_dir: Path = Field(PROJECT_ROOT / "expectations", description="Great Expectations suites (JSON).")
 
     # --- connections ---------------------------------------------------------------------------
     mongo_conn_id: str = Field(
@@ -96,7 +92,9 @@ class Settings(BaseSettings):
         description="Links one run may crawl (a REST conf's `links`, or all authors' in the sources file).",
     )
     crawl_max_url_chars: int = Field(2048, ge=16, description="Longest link accepted in a conf or the sources file.")
-    crawl_max_author_chars: int = Field(200, ge=1, description="Longest author name accepted in a conf or the sources file.")
+    crawl_max_author_chars: int = Field(
+        200, ge=1, description="Longest author name accepted in a conf or the sources file."
+    )
 
     # --- validation ----------------------------------------------------------------------------
     validation_max_failed_share: float = Field(
@@ -132,13 +130,16 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(64, description="Chunks encoded per model call.")
     embedding_partitions: int = Field(
-        4, ge=1, le=256,
+        4,
+        ge=1,
+        le=256,
         description="Mapped encoding tasks of embed_documents: pending documents are split among them by a "
         "hash of their id (each encodes in parallel and stages its vectors in the object store).",
     )
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
     qdrant_lock_wait_s: float = Field(
-        30.0, ge=0,
+        30.0,
+        ge=0,
         description="How long opening Qdrant local mode waits while another process holds its folder "
         "(then the task fails with a message naming the folder, and Airflow retries it).",
     )
@@ -161,18 +162,26 @@ class Settings(BaseSettings):
         2000, ge=1, description="Upper bound of an extract (a single longer chunk stays one extract)."
     )
     dataset_min_changed_documents: int = Field(
-        1, ge=1, description="A new dataset version is built only when this many documents were added, changed "
-        "or removed since the last version (or the dataset settings changed)."
+        1,
+        ge=1,
+        description="A new dataset version is built only when this many documents were added, changed "
+        "or removed since the last version (or the dataset settings changed).",
     )
     dataset_min_answer_tokens: int = Field(20, ge=0, description="Samples with shorter answers (words) are dropped.")
     dataset_max_answer_tokens: int = Field(1024, ge=1, description="Samples with longer answers (words) are dropped.")
     dataset_near_duplicate_threshold: float = Field(
-        0.8, gt=0, le=1, description="Estimated Jaccard similarity (MinHash LSH, word 5-grams) above which an "
-        "answer is a near-duplicate of an earlier one and dropped."
+        0.8,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity (MinHash LSH, word 5-grams) above which an "
+        "answer is a near-duplicate of an earlier one and dropped.",
     )
     dataset_max_boilerplate_share: float = Field(
-        0.5, ge=0, le=1, description="Answers whose lines are more than this share boilerplate (or code, in "
-        "articles and posts) are dropped."
+        0.5,
+        ge=0,
+        le=1,
+        description="Answers whose lines are more than this share boilerplate (or code, in "
+        "articles and posts) are dropped.",
     )
     dataset_decontamination_ngram: int = Field(
         13, ge=3, description="A test answer sharing a word n-gram this long with a train answer is dropped."
@@ -180,14 +189,15 @@ class Settings(BaseSettings):
     dataset_min_distinct_instruction_share: float = Field(
         0.9, ge=0, le=1, description="Quality gate: share of distinct instructions a version must reach."
     )
-    dataset_license: str = Field(
-        "other", description="License named in the dataset card (a Hugging Face license id)."
-    )
+    dataset_license: str = Field("other", description="License named in the dataset card (a Hugging Face license id).")
     llm_conn_id: str = Field(
-        "llm_default", description="Airflow connection of the OpenAI-compatible endpoint: host (base URL), "
-        'password (API key), extra {"model": ...}.'
+        "llm_default",
+        description="Airflow connection of the OpenAI-compatible endpoint: host (base URL), "
+        'password (API key), extra {"model": ...}.',
     )
-    llm_pairs_per_extract: int = Field(5, ge=1, description="Instruction-answer pairs the `llm` generator asks for per extract.")
+    llm_pairs_per_extract: int = Field(
+        5, ge=1, description="Instruction-answer pairs the `llm` generator asks for per extract."
+    )
     llm_temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature of the `llm` generator.")
     llm_token_budget: int = Field(
         200_000, ge=0, description="Tokens (prompt + completion) one dataset build may spend; generation stops there."
@@ -199,9 +209,10 @@ class Settings(BaseSettings):
         "local", description="`local` runs the entry point here; `sagemaker` starts a training job."
     )
     training_base_model: str = Field(
-        "", description="Base model (hub id or local path), fine-tuned with LoRA; empty: the tiny Llama of "
+        "",
+        description="Base model (hub id or local path), fine-tuned with LoRA; empty: the tiny Llama of "
         "training/tiny_llama/config.json with a tokenizer trained on the dataset, fully fine-tuned (proves the "
-        "pipeline, not a useful twin)."
+        "pipeline, not a useful twin).",
     )
     training_steps: int = Field(
         30, ge=0, description="SFT optimizer steps of one training job; 0 trains `training_epochs` epochs instead."
@@ -225,33 +236,36 @@ class Settings(BaseSettings):
         "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
         description="Modules the LoRA adapter wraps (comma-separated, or all-linear).",
     )
-    training_dpo: bool = Field(
-        True, description="Run DPO after SFT when the dataset version has a preference split."
-    )
+    training_dpo: bool = Field(True, description="Run DPO after SFT when the dataset version has a preference split.")
     training_dpo_steps: int = Field(5, ge=0, description="DPO optimizer steps; 0 trains one epoch.")
     training_dpo_beta: float = Field(0.5, gt=0, description="DPO beta (LLM Twin: 0.5).")
     training_dpo_learning_rate: float = Field(2e-6, gt=0, description="DPO learning rate (LLM Twin: 2e-6).")
     training_num_threads: int = Field(
-        1, ge=0, description="torch CPU threads of local training and evaluation (same seed + same threads = "
-        "same metrics); 0 keeps torch's default."
+        1,
+        ge=0,
+        description="torch CPU threads of local training and evaluation (same seed + same threads = "
+        "same metrics); 0 keeps torch's default.",
     )
     training_timeout_s: float = Field(3600.0, gt=0, description="Time limit of one local training process.")
     training_eval_generations: int = Field(
         8, ge=0, description="Test instructions the evaluation generates answers for (scored with ROUGE-L)."
     )
     training_eval_max_new_tokens: int = Field(48, ge=1, description="Tokens generated per evaluation answer.")
-    training_promotion_metric: Literal["nll_per_byte", "perplexity", "rouge_l", "judge_accuracy", "judge_style"] = Field(
-        "nll_per_byte",
-        description="Evaluation metric a candidate must beat production (or, with none, the base model) on: "
-        "nll_per_byte (lower is better, comparable across tokenizers), perplexity, rouge_l, judge_* (higher).",
+    training_promotion_metric: Literal["nll_per_byte", "perplexity", "rouge_l", "judge_accuracy", "judge_style"] = (
+        Field(
+            "nll_per_byte",
+            description="Evaluation metric a candidate must beat production (or, with none, the base model) on: "
+            "nll_per_byte (lower is better, comparable across tokenizers), perplexity, rouge_l, judge_* (higher).",
+        )
     )
     training_promotion_margin: float = Field(
         0.0, ge=0, description="How much better than production the candidate must be on that metric."
     )
     sagemaker_role_arn: str = Field("", description="IAM role of SageMaker training jobs.")
     sagemaker_image_uri: str = Field(
-        "", description="Hugging Face PyTorch training image that runs train.py, e.g. 763104351884.dkr.ecr."
-        "us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04."
+        "",
+        description="Hugging Face PyTorch training image that runs train.py, e.g. 763104351884.dkr.ecr."
+        "us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04.",
     )
     sagemaker_instance_type: str = Field("ml.g5.2xlarge", description="Instance type of training jobs.")
     sagemaker_volume_size_gb: int = Field(100, ge=1, description="EBS volume of a training instance (GB).")
@@ -269,15 +283,16 @@ class Settings(BaseSettings):
 
     # --- observability (alerts, drift) -------------------------------------------------------
     alert_webhook_conn_id: str = Field(
-        "ragdag_alert_webhook", description="Airflow connection (URL in host) that alerts are POSTed to as JSON; "
-        "undefined means no generic webhook."
+        "ragdag_alert_webhook",
+        description="Airflow connection (URL in host) that alerts are POSTed to as JSON; "
+        "undefined means no generic webhook.",
     )
     alert_slack_conn_id: str = Field(
-        "ragdag_alert_slack", description="Airflow connection holding a Slack incoming-webhook URL (host); "
-        "undefined means no Slack."
+        "ragdag_alert_slack",
+        description="Airflow connection holding a Slack incoming-webhook URL (host); undefined means no Slack.",
     )
     alert_email_to: list[str] = Field(
-        [], description='Alert recipients (JSON list); mail goes through the SMTP connection. Empty: no mail.'
+        [], description="Alert recipients (JSON list); mail goes through the SMTP connection. Empty: no mail."
     )
     alert_smtp_conn_id: str = Field("smtp_default", description="Airflow connection of the SMTP server for alerts.")
     drift_alpha: float = Field(

@@ -71,9 +71,7 @@ class LocalHttpServer:
         with self._lock:
             self.hits.append(hit)
         route = self.routes.get(urlsplit(hit.path).path)
-        return (
-            route(hit) if route else Reply(status=404, body=b"not found", content_type="text/plain")
-        )
+        return route(hit) if route else Reply(status=404, body=b"not found", content_type="text/plain")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -77,10 +77,14 @@ SMALL = ConfLimits(max_links=5, max_url_chars=60, max_author_chars=20)
 @pytest.mark.parametrize(
     ("conf", "message"),
     [
-        ({**GOOD, "links": [f"https://a.example/{n}" for n in range(6)]},
-         r"links: .*6 links, more than 5 \(RAGDAG_CRAWL_MAX_LINKS\)"),
-        ({**GOOD, "links": ["https://a.example/" + "x" * 100]},
-         r"links\.0: .*118 characters, more than 60 \(RAGDAG_CRAWL_MAX_URL_CHARS\)"),
+        (
+            {**GOOD, "links": [f"https://a.example/{n}" for n in range(6)]},
+            r"links: .*6 links, more than 5 \(RAGDAG_CRAWL_MAX_LINKS\)",
+        ),
+        (
+            {**GOOD, "links": ["https://a.example/" + "x" * 100]},
+            r"links\.0: .*118 characters, more than 60 \(RAGDAG_CRAWL_MAX_URL_CHARS\)",
+        ),
         ({**GOOD, "author": "J" * 21}, r"author: .*21 characters, more than 20 \(RAGDAG_CRAWL_MAX_AUTHOR_CHARS\)"),
     ],
     ids=["links", "url", "author"],
@@ -127,8 +131,13 @@ def test_an_error_lists_a_few_problems_not_all() -> None:
 
 def test_targets_are_grouped_by_host_in_first_seen_order() -> None:
     links = [
-        "https://a.example/1", "https://B.example/1", "https://a.example:8443/2",
-        "file:///srv/repo-one", "https://b.example./2", "https://bücher.example/x", "file:///srv/repo-two",
+        "https://a.example/1",
+        "https://B.example/1",
+        "https://a.example:8443/2",
+        "file:///srv/repo-one",
+        "https://b.example./2",
+        "https://bücher.example/x",
+        "file:///srv/repo-two",
         "https://xn--bcher-kva.example/y",
     ]
     groups = group_by_host(plan_targets({"author": "Jane", "links": links}, Path("unused"), allow_file_links=True))
@@ -145,8 +154,12 @@ def test_targets_are_grouped_by_host_in_first_seen_order() -> None:
 _text = st.text(st.characters(codec="utf-8"), max_size=80)
 _link = st.one_of(
     _text,
-    st.builds(lambda s, h, p: f"{s}://{h}/{p}", st.sampled_from(["http", "https", "ftp", "file", "HTTP", ""]),
-              st.text(alphabet="abc.-:@[]0123456789", max_size=20), _text),
+    st.builds(
+        lambda s, h, p: f"{s}://{h}/{p}",
+        st.sampled_from(["http", "https", "ftp", "file", "HTTP", ""]),
+        st.text(alphabet="abc.-:@[]0123456789", max_size=20),
+        _text,
+    ),
 )
 _value = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _text),
@@ -156,8 +169,10 @@ _value = st.recursive(
 _conf = st.one_of(
     st.dictionaries(_text, _value, max_size=4),
     st.fixed_dictionaries(
-        {"author": st.one_of(_text, st.text(min_size=15, max_size=40), _value),
-         "links": st.one_of(st.lists(_link, max_size=8), _value)},
+        {
+            "author": st.one_of(_text, st.text(min_size=15, max_size=40), _value),
+            "links": st.one_of(st.lists(_link, max_size=8), _value),
+        },
         optional={"extra": _value},
     ),
 )

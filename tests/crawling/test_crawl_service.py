@@ -13,20 +13,18 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from blog_site import LAST_MODIFIED, BlogSite
+from http_server import LocalHttpServer, Reply, html, redirect, running_server
 
-from ragdag.crawling.crawl_plan import CrawlTarget, plan_targets
+from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host, plan_targets
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import CRAWLER_VERSION
 from ragdag.crawling.fetching import TransientFetchError
 from ragdag.crawling.host_slots import SharedHostSlots
-from ragdag.crawling.crawl_plan import group_by_host
 from ragdag.crawling.service import crawl_host, crawl_targets
 from ragdag.crawling.url_safety import normalize_url
 from ragdag.models import author_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
-
-from blog_site import LAST_MODIFIED, BlogSite
-from http_server import LocalHttpServer, Reply, html, redirect, running_server
 
 AUTHOR = "Jane Doe"
 FEED_PAGES = ("medium-1", "ars-1")
@@ -73,8 +71,7 @@ def targets(server: LocalHttpServer, *paths: str) -> list[CrawlTarget]:
 
 def snapshot(db) -> dict[str, tuple]:
     return {
-        doc["url"]: (doc["_id"], doc["version"], doc["crawled_at"], doc["content_hash"])
-        for doc in db.articles.find()
+        doc["url"]: (doc["_id"], doc["version"], doc["crawled_at"], doc["content_hash"]) for doc in db.articles.find()
     }
 
 
@@ -280,22 +277,21 @@ def test_planned_host_tasks_run_at_once_and_each_host_stays_polite(server, crawl
     assert sum(1 for a, b in pairwise(order) if a != b) > 4
 
 
-def test_a_feed_on_one_host_and_the_task_of_another_host_share_its_slots(
-    server, crawl_settings, mongo_db
-) -> None:
+def test_a_feed_on_one_host_and_the_task_of_another_host_share_its_slots(server, crawl_settings, mongo_db) -> None:
     """Host 127.0.0.1 has a feed listing pages on localhost, while localhost's own task crawls
     other pages there: both tasks at once, and localhost still sees one request per delay."""
     delay = 0.2
     polite = crawl_settings.model_copy(update={"per_host_delay_s": delay})
     for n in range(8):
         server.route(f"/post-{n}", html(f"Post {n}: requests from two tasks to one host, spaced."))
-    foreign = "".join(
-        f"<item><link>{server.url(f'/post-{n}', host='localhost')}</link></item>" for n in range(4)
+    foreign = "".join(f"<item><link>{server.url(f'/post-{n}', host='localhost')}</link></item>" for n in range(4))
+    server.route(
+        "/feed.xml",
+        Reply(
+            body=f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{foreign}</channel></rss>".encode(),
+            content_type="application/rss+xml",
+        ),
     )
-    server.route("/feed.xml", Reply(
-        body=f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{foreign}</channel></rss>".encode(),
-        content_type="application/rss+xml",
-    ))
     links = [server.url("/feed.xml")] + [server.url(f"/post-{n}", host="localhost") for n in range(4, 8)]
     groups = [g.model_dump() for g in group_by_host(plan_targets({"author": AUTHOR, "links": links}, Path("-")))]
     assert [g["host"] for g in groups] == ["127.0.0.1", "localhost"]

@@ -250,9 +250,7 @@ def test_str_input_with_xml_encoding_declaration() -> None:
 # -- robustness ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "page", ["", b"", "   \n\t", "<html></html>", "<!-- nothing -->", "<script>x=1</script>"]
-)
+@pytest.mark.parametrize("page", ["", b"", "   \n\t", "<html></html>", "<!-- nothing -->", "<script>x=1</script>"])
 def test_empty_pages_give_empty_content(page: str | bytes) -> None:
     article = extract_article(page)
     assert article.content == ""
@@ -408,7 +406,9 @@ def test_lines_the_page_furniture_also_says_are_dropped_but_table_of_contents_he
 
 def test_article_rendered_in_noscript_is_read() -> None:
     # The page shows a script-built shell; the article itself is the <noscript> fallback.
-    body = f"<div id='app'>Loading…</div><noscript><article><h1>{_HEADLINE}</h1>{paragraphs_html()}</article></noscript>"
+    body = (
+        f"<div id='app'>Loading…</div><noscript><article><h1>{_HEADLINE}</h1>{paragraphs_html()}</article></noscript>"
+    )
     content = extract_article(article_page(body)).content
     assert all(p in content for p in _PARAGRAPHS)
 
@@ -430,8 +430,7 @@ def test_choose_content_takes_trafilatura_when_the_two_found_different_blocks() 
     # trafilatura's walk over the whole page is the likelier article.
     article = "\n\n".join(_PARAGRAPHS)
     comments = "\n\n".join(
-        f"Reader {i} wrote: thanks for sharing this, I completely agree with every point made here."
-        for i in range(8)
+        f"Reader {i} wrote: thanks for sharing this, I completely agree with every point made here." for i in range(8)
     )
     assert choose_content(comments, article) == article
 
@@ -448,8 +447,7 @@ def test_json_ld_author_and_date_are_used() -> None:
         "author": [{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "Max Roe"}],
     }
     head = (
-        f'<script type="application/ld+json">{json.dumps(json_ld)}</script>'
-        '<meta name="author" content="Meta Author">'
+        f'<script type="application/ld+json">{json.dumps(json_ld)}</script><meta name="author" content="Meta Author">'
     )
     article = extract_article(article_page(paragraphs_html(), head=head))
     assert article.title == "Council approves budget"

@@ -45,9 +45,9 @@ def _element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     attributes = st.tuples(_CLASSES, st.sampled_from(["", ' style="display:none"', " hidden",
                                                       ' role="navigation"', ' lang="fr"', ' id="main"']))  # fmt: skip
     return st.builds(
-        lambda tag, attrs, inner, closed: f'<{tag} class="{attrs[0]}"{attrs[1]}>'
-        + "".join(inner)
-        + (f"</{tag}>" if closed else ""),
+        lambda tag, attrs, inner, closed: (
+            f'<{tag} class="{attrs[0]}"{attrs[1]}>' + "".join(inner) + (f"</{tag}>" if closed else "")
+        ),
         _TAGS,
         attributes,
         st.lists(children, max_size=5),
@@ -63,8 +63,15 @@ _JSON = st.recursive(
 _JSON_LD = st.one_of(
     _JSON.map(json.dumps),
     st.builds(
-        lambda kind, value: json.dumps({"@context": "https://schema.org", "@type": kind, "headline": value,
-                                        "author": value, "datePublished": value}),
+        lambda kind, value: json.dumps(
+            {
+                "@context": "https://schema.org",
+                "@type": kind,
+                "headline": value,
+                "author": value,
+                "datePublished": value,
+            }
+        ),
         st.sampled_from(["NewsArticle", "Article", "BlogPosting", "WebPage"]),
         _JSON,
     ),
@@ -86,8 +93,15 @@ def pages(draw: st.DrawFn) -> str:
                     _JSON_LD.map(lambda j: f'<script type="application/ld+json">{j}</script>'),
                     st.just(f"<script>var x = '{HIDDEN_MARKER}';</script>"),
                     st.just(f"<style>.{HIDDEN_MARKER} {{ color: red }}</style>"),
-                    st.sampled_from(['<meta charset="utf-8">', '<meta charset="shift_jis">',
-                                     '<meta charset="bogus">', '<html lang="de">', '<base href="x">']),  # fmt: skip
+                    st.sampled_from(
+                        [
+                            '<meta charset="utf-8">',
+                            '<meta charset="shift_jis">',
+                            '<meta charset="bogus">',
+                            '<html lang="de">',
+                            '<base href="x">',
+                        ]
+                    ),  # fmt: skip
                 ),
                 max_size=6,
             )
@@ -96,9 +110,7 @@ def pages(draw: st.DrawFn) -> str:
     body = "".join(draw(st.lists(_BODY, max_size=6)))
     hidden = f'<div style="display:none">{HIDDEN_MARKER}</div><div hidden>{HIDDEN_MARKER}</div>'
     return draw(st.sampled_from(["<!DOCTYPE html>", "", "<?xml version='1.0'?>"])) + (
-        f"<html><head>{head}</head><body>{body}{hidden}</body></html>"
-        if draw(st.booleans())
-        else head + body + hidden
+        f"<html><head>{head}</head><body>{body}{hidden}</body></html>" if draw(st.booleans()) else head + body + hidden
     )
 
 
@@ -152,9 +164,30 @@ def test_random_html_never_crashes_and_keeps_only_page_text(page: str) -> None:
 
 _CHARSETS = st.one_of(
     st.none(),
-    st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "windows-1252", "shift_jis", "euc-jp", "gb2312",
-                     "big5", "koi8-r", "utf-16", "utf-16le", "utf-32", "iso-2022-jp", "ascii",
-                     "x-user-defined", "base64", "rot13", "zlib", "unknown", ""]),  # fmt: skip
+    st.sampled_from(
+        [
+            "utf-8",
+            "UTF-8",
+            "iso-8859-1",
+            "windows-1252",
+            "shift_jis",
+            "euc-jp",
+            "gb2312",
+            "big5",
+            "koi8-r",
+            "utf-16",
+            "utf-16le",
+            "utf-32",
+            "iso-2022-jp",
+            "ascii",
+            "x-user-defined",
+            "base64",
+            "rot13",
+            "zlib",
+            "unknown",
+            "",
+        ]
+    ),  # fmt: skip
     st.text(max_size=20),
 )
 _LEAD = st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00",

@@ -12,6 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from http_server import Hit, LocalHttpServer, Reply, html, redirect, running_server
 
 from ragdag.crawling import fetching, url_safety
 from ragdag.crawling.fetching import (
@@ -24,8 +25,6 @@ from ragdag.crawling.fetching import (
 from ragdag.crawling.rate_limit import HostRateLimiter
 from ragdag.crawling.robots import RobotsCache, RobotsPolicy, product_token
 from ragdag.settings import Settings, get_settings
-
-from http_server import Hit, LocalHttpServer, Reply, html, redirect, running_server
 
 USER_AGENT = "ragdag-crawler/0.1 (+https://github.com/ragdag/ragdag)"
 
@@ -44,9 +43,7 @@ def make_fetcher() -> Iterator[MakeFetcher]:
     """Fetchers for loopback tests: private networks allowed, no delay, fast retries."""
     made: list[Fetcher] = []
 
-    def make(
-        *, max_retries: int = 2, rate_limiter: HostRateLimiter | None = None, **settings: Any
-    ) -> Fetcher:
+    def make(*, max_retries: int = 2, rate_limiter: HostRateLimiter | None = None, **settings: Any) -> Fetcher:
         values: dict[str, Any] = {
             "allow_private_networks": True,
             "per_host_delay_s": 0.0,
@@ -102,9 +99,7 @@ def test_fetches_a_page(server: LocalHttpServer, make_fetcher: MakeFetcher) -> N
 
 
 @pytest.mark.parametrize("status", [404, 410, 403])
-def test_client_errors_are_permanent(
-    server: LocalHttpServer, make_fetcher: MakeFetcher, status: int
-) -> None:
+def test_client_errors_are_permanent(server: LocalHttpServer, make_fetcher: MakeFetcher, status: int) -> None:
     server.route("/gone", Reply(status=status))
     with pytest.raises(PermanentFetchError, match=f"HTTP {status}") as caught:
         make_fetcher().fetch(server.url("/gone"))
@@ -113,9 +108,7 @@ def test_client_errors_are_permanent(
     assert len(server.hits_for("/gone")) == 1  # never retried
 
 
-def test_non_html_is_permanent_unless_allowed(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_non_html_is_permanent_unless_allowed(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/paper.pdf", Reply(body=b"%PDF-1.7", content_type="application/pdf"))
     fetcher = make_fetcher()
     with pytest.raises(PermanentFetchError, match=r"not HTML.*application/pdf"):
@@ -125,9 +118,7 @@ def test_non_html_is_permanent_unless_allowed(
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_too_large_pages_are_permanent(
-    server: LocalHttpServer, make_fetcher: MakeFetcher, chunked: bool
-) -> None:
+def test_too_large_pages_are_permanent(server: LocalHttpServer, make_fetcher: MakeFetcher, chunked: bool) -> None:
     server.route("/huge", Reply(body=b"<html>" + b"x" * 10_000, chunked=chunked))
     fetcher = make_fetcher()
     with pytest.raises(PermanentFetchError, match="too large"):
@@ -135,9 +126,7 @@ def test_too_large_pages_are_permanent(
     assert len(fetcher.fetch(server.url("/huge"), max_bytes=10_006).content) == 10_006
 
 
-def test_max_page_bytes_setting_is_the_default_limit(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_max_page_bytes_setting_is_the_default_limit(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/huge", Reply(body=b"x" * 2_000, chunked=True))
     with pytest.raises(PermanentFetchError, match="too large: more than 1000 bytes"):
         make_fetcher(max_page_bytes=1_000).fetch(server.url("/huge"))
@@ -146,9 +135,7 @@ def test_max_page_bytes_setting_is_the_default_limit(
 # --- conditional GET ------------------------------------------------------------------------
 
 
-def test_conditional_get_with_etag_and_last_modified(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_conditional_get_with_etag_and_last_modified(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     validators = {"ETag": '"v1"', "Last-Modified": "Wed, 21 Oct 2025 07:28:00 GMT"}
 
     def route(hit: Hit) -> Reply:
@@ -172,9 +159,7 @@ def test_conditional_get_with_etag_and_last_modified(
 # --- redirects and the SSRF guard -----------------------------------------------------------
 
 
-def test_redirect_chain_reports_final_url(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_redirect_chain_reports_final_url(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/old", redirect("/moved"))  # relative Location
     server.route("/moved", redirect(server.url("/Final/", host="LOCALHOST"), status=301))
     server.route("/Final/", html("arrived"))
@@ -184,9 +169,7 @@ def test_redirect_chain_reports_final_url(
     assert b"arrived" in result.content
 
 
-def test_too_many_redirects_are_permanent(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_too_many_redirects_are_permanent(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/loop", lambda hit: redirect(f"/loop?n={len(server.hits_for('/loop'))}"))
     with pytest.raises(PermanentFetchError, match="more than 5 redirects"):
         make_fetcher().fetch(server.url("/loop"))
@@ -220,9 +203,7 @@ def test_redirect_to_loopback_is_refused(
     assert server.hits_for("/admin") == []
 
 
-def test_unresolvable_host_is_transient(
-    make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unresolvable_host_is_transient(make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_dns(*args: object, **kwargs: object) -> None:
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure")
 
@@ -234,9 +215,7 @@ def test_unresolvable_host_is_transient(
 # --- transient failures and retries ---------------------------------------------------------
 
 
-def test_slow_server_times_out_as_transient(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_slow_server_times_out_as_transient(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/slow", Reply(body=b"<html></html>", delay_s=1.0))
     started = time.monotonic()
     with pytest.raises(TransientFetchError, match=r"no answer within 0\.2s"):
@@ -244,9 +223,7 @@ def test_slow_server_times_out_as_transient(
     assert time.monotonic() - started < 0.9
 
 
-def test_server_error_then_success_is_retried(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_server_error_then_success_is_retried(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/flaky", _fail_then(500))
     result = make_fetcher(max_retries=2).fetch(server.url("/flaky"))
     assert b"finally" in result.content
@@ -272,9 +249,7 @@ def test_short_retry_after_is_honoured(server: LocalHttpServer, make_fetcher: Ma
     assert time.monotonic() - started < 3
 
 
-def test_long_retry_after_is_left_to_airflow(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_long_retry_after_is_left_to_airflow(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/busy", _fail_then(429, headers={"Retry-After": "3600"}))
     with pytest.raises(TransientFetchError) as caught:
         make_fetcher(max_retries=2).fetch(server.url("/busy"))
@@ -298,12 +273,8 @@ def test_fetch_errors_survive_pickling() -> None:
 # --- robots.txt -----------------------------------------------------------------------------
 
 
-def test_robots_txt_is_honoured_and_cached(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
-    server.route(
-        "/robots.txt", Reply(body=b"User-agent: *\nDisallow: /private\n", content_type="text/plain")
-    )
+def test_robots_txt_is_honoured_and_cached(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /private\n", content_type="text/plain"))
     server.route("/private/page", html("no"))
     server.route("/public/page", html("yes"))
     fetcher = make_fetcher()
@@ -316,9 +287,7 @@ def test_robots_txt_is_honoured_and_cached(
     assert len(server.hits_for("/robots.txt")) == 1
 
 
-def test_robots_txt_redirect_target_is_checked(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_robots_txt_redirect_target_is_checked(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     # Each hop has its own robots.txt: the redirect lands on a path the site forbids.
     server.route("/robots.txt", Reply(body=b"User-agent: ragdag-crawler\nDisallow: /members\n"))
     server.route("/login", redirect("/members/area"))
@@ -327,17 +296,13 @@ def test_robots_txt_redirect_target_is_checked(
     assert server.hits_for("/members/area") == []
 
 
-def test_missing_robots_txt_allows_everything(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_missing_robots_txt_allows_everything(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/page", html("ok"))
     assert make_fetcher().fetch(server.url("/page")).status == 200
     assert len(server.hits_for("/robots.txt")) == 1  # answered 404
 
 
-def test_failing_robots_txt_is_transient(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_failing_robots_txt_is_transient(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/robots.txt", Reply(status=503))
     server.route("/page", html("ok"))
     with pytest.raises(TransientFetchError, match=r"robots\.txt must be readable"):
@@ -436,9 +401,7 @@ def test_robots_cache_does_not_keep_failures() -> None:
 
     with pytest.raises(TransientFetchError):
         cache.policy_for("https://a.example/x", failing)
-    assert cache.policy_for("https://a.example/x", lambda url: RobotsPolicy.allow_all()).allows(
-        "https://a.example/x"
-    )
+    assert cache.policy_for("https://a.example/x", lambda url: RobotsPolicy.allow_all()).allows("https://a.example/x")
 
 
 # --- rate limiting --------------------------------------------------------------------------
@@ -463,9 +426,7 @@ def _gaps(hits: list[Hit]) -> list[float]:
     return [later.at - earlier.at for earlier, later in pairwise(hits)]
 
 
-def test_requests_to_one_host_are_spaced(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_requests_to_one_host_are_spaced(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     delay, pages = 0.15, 4
     for n in range(pages):
         server.route(f"/p{n}", html(str(n)))
@@ -478,9 +439,7 @@ def test_requests_to_one_host_are_spaced(
     assert min(_gaps(server.hits)) >= delay  # counted from the last answer: arrivals too
 
 
-def test_different_hosts_do_not_wait_for_each_other(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_different_hosts_do_not_wait_for_each_other(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     delay, pages = 0.2, 3
     server.route("/page", html("ok"))
     limiter = HostRateLimiter(delay)  # shared, as crawl threads would share it
@@ -510,9 +469,7 @@ def test_different_hosts_do_not_wait_for_each_other(
 # --- the convenience function ---------------------------------------------------------------
 
 
-def test_fetch_page_uses_the_settings(
-    server: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fetch_page_uses_the_settings(server: LocalHttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     server.route("/article", html("via settings"))
     monkeypatch.setenv("RAGDAG_ALLOW_PRIVATE_NETWORKS", "true")
     monkeypatch.setenv("RAGDAG_PER_HOST_DELAY_S", "0")
@@ -550,9 +507,7 @@ def test_rate_limiter_takes_the_larger_of_its_delay_and_the_hosts() -> None:
     assert limiter.wait("b.example") == 1.0
 
 
-def test_crawl_delay_of_robots_txt_spaces_the_requests(
-    server: LocalHttpServer, make_fetcher: MakeFetcher
-) -> None:
+def test_crawl_delay_of_robots_txt_spaces_the_requests(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     crawl_delay, pages = 0.4, 3
     server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 0.4\n", content_type="text/plain"))
     for n in range(pages):
@@ -636,9 +591,7 @@ def test_connection_goes_to_the_checked_address_not_a_second_lookup(
     server.route("/page", html("checked"))
     second_loopback_server.route("/page", html("rebound"))
     real_kind = url_safety.internal_address_kind
-    monkeypatch.setattr(
-        url_safety, "internal_address_kind", lambda a: None if str(a) == "127.0.0.1" else real_kind(a)
-    )
+    monkeypatch.setattr(url_safety, "internal_address_kind", lambda a: None if str(a) == "127.0.0.1" else real_kind(a))
     answers = ["127.0.0.1", "127.0.0.1", "127.0.0.2"]
     monkeypatch.setattr(socket, "getaddrinfo", _rebinding_resolver("rebind.test", answers))
     fetcher = make_fetcher(allow_private_networks=False)

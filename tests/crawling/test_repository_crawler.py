@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host
 from ragdag.crawling import repository_crawler
+from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host
 from ragdag.crawling.fetching import TransientFetchError
 from ragdag.crawling.repository_crawler import repository_source
 from ragdag.crawling.service import crawl_host, crawl_targets
@@ -93,13 +93,17 @@ def test_repository_is_stored_as_one_document_of_its_text_files(repo, repo_setti
         {"path": "src/engine/app.py", "content": APP},
     ]
     assert doc["skipped_files"] == {
-        "binary or data file": 1, "link or submodule": 1, "lock file": 1, "minified": 1, "not UTF-8 text": 1,
-        "too large": 1, "vendored or generated folder": 2,
+        "binary or data file": 1,
+        "link or submodule": 1,
+        "lock file": 1,
+        "minified": 1,
+        "not UTF-8 text": 1,
+        "too large": 1,
+        "vendored or generated folder": 2,
     }
     # The README's own ``` block must not close the fence around it.
     assert doc["content"] == (
-        f"### README.md\n````\n{README.rstrip()}\n````\n\n"
-        f"### src/engine/app.py\n```\n{APP.rstrip()}\n```"
+        f"### README.md\n````\n{README.rstrip()}\n````\n\n### src/engine/app.py\n```\n{APP.rstrip()}\n```"
     )
     assert doc["http"] is None and doc["version"] == 1
 
@@ -142,7 +146,10 @@ def test_file_limits_keep_the_first_files_in_path_order(repo, repo_settings, mon
     assert [f["path"] for f in doc["files"]] == ["README.md"]
     # Files skipped by their path keep that reason; the four others that came later are over it.
     assert doc["skipped_files"] == {
-        "over the file limit": 4, "binary or data file": 1, "lock file": 1, "minified": 1,
+        "over the file limit": 4,
+        "binary or data file": 1,
+        "lock file": 1,
+        "minified": 1,
         "vendored or generated folder": 2,
     }
 
@@ -211,14 +218,34 @@ def test_clone_over_the_disk_limit_is_stopped_and_recorded(
 @pytest.mark.parametrize(
     ("url", "identity", "clone_url", "platform", "name"),
     [
-        ("https://github.com/decodingml/llm-twin-course", "https://github.com/decodingml/llm-twin-course",
-         "https://github.com/decodingml/llm-twin-course.git", "github", "llm-twin-course"),
-        ("https://www.GitHub.com/owner/repo.git/", "https://www.github.com/owner/repo",
-         "https://www.github.com/owner/repo.git", "github", "repo"),
-        ("https://gitlab.com/group/sub/project", "https://gitlab.com/group/sub/project",
-         "https://gitlab.com/group/sub/project.git", "gitlab", "project"),
-        ("https://git.example.org/tools/thing.git", "https://git.example.org/tools/thing.git",
-         "https://git.example.org/tools/thing.git", "git", "thing"),
+        (
+            "https://github.com/decodingml/llm-twin-course",
+            "https://github.com/decodingml/llm-twin-course",
+            "https://github.com/decodingml/llm-twin-course.git",
+            "github",
+            "llm-twin-course",
+        ),
+        (
+            "https://www.GitHub.com/owner/repo.git/",
+            "https://www.github.com/owner/repo",
+            "https://www.github.com/owner/repo.git",
+            "github",
+            "repo",
+        ),
+        (
+            "https://gitlab.com/group/sub/project",
+            "https://gitlab.com/group/sub/project",
+            "https://gitlab.com/group/sub/project.git",
+            "gitlab",
+            "project",
+        ),
+        (
+            "https://git.example.org/tools/thing.git",
+            "https://git.example.org/tools/thing.git",
+            "https://git.example.org/tools/thing.git",
+            "git",
+            "thing",
+        ),
         ("file:///srv/repos/engine/", "file:///srv/repos/engine", "file:///srv/repos/engine", "git", "engine"),
     ],
 )

@@ -52,9 +52,7 @@ def test_render_files_fences_each_file() -> None:
         RepositoryFile(path="a.py", content="x = 1\n"),
         RepositoryFile(path="README.md", content="```sh\nrun\n```\n`````\n"),
     ]
-    assert render_files(files) == (
-        "### a.py\n```\nx = 1\n```\n\n### README.md\n``````\n```sh\nrun\n```\n`````\n``````"
-    )
+    assert render_files(files) == ("### a.py\n```\nx = 1\n```\n\n### README.md\n``````\n```sh\nrun\n```\n`````\n``````")
 
 
 @pytest.mark.parametrize(
@@ -75,9 +73,21 @@ def test_name_rules(path: str, reason: str | None) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "src/app.py", "README.md", "LICENSE", ".gitignore", "static/logo.PNG", "dist/app.min.js",
-        ".venv/lib/site.py", "coverage/report.js", "target/debug/build.rs", "Gemfile.lock",
-        "composer.lock", "web/app.js.map", "static/app.min.mjs", "pkg/vendor/x.go", "notes/todo.txt",
+        "src/app.py",
+        "README.md",
+        "LICENSE",
+        ".gitignore",
+        "static/logo.PNG",
+        "dist/app.min.js",
+        ".venv/lib/site.py",
+        "coverage/report.js",
+        "target/debug/build.rs",
+        "Gemfile.lock",
+        "composer.lock",
+        "web/app.js.map",
+        "static/app.min.mjs",
+        "pkg/vendor/x.go",
+        "notes/todo.txt",
         "windows\\node_modules\\x.js",
     ],
 )

@@ -96,9 +96,7 @@ def test_private_networks_can_be_allowed() -> None:
     check_url_is_safe("http://10.0.0.1/", allow_private_networks=True)
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.com/file", "file:///etc/passwd", "javascript:alert(1)", "gopher://x/"]
-)
+@pytest.mark.parametrize("url", ["ftp://example.com/file", "file:///etc/passwd", "javascript:alert(1)", "gopher://x/"])
 def test_only_http_and_https_schemes(url: str) -> None:
     with pytest.raises(UnsafeUrlError, match="only http and https"):
         check_url_is_safe(url, allow_private_networks=True)

@@ -69,7 +69,11 @@ def test_bad_conf_fails_the_first_task_naming_the_field(crawl_dag, settings, cap
     dag_run = crawl_dag.test(run_conf=conf)
 
     assert run_state(dag_run) == "failed"
-    assert task_states(dag_run) == {"plan_targets": "failed", "crawl": "upstream_failed", "summarize": "upstream_failed"}
+    assert task_states(dag_run) == {
+        "plan_targets": "failed",
+        "crawl": "upstream_failed",
+        "summarize": "upstream_failed",
+    }
     # The task log carries the same message, naming the field; no retry was attempted.
     log = capfd.readouterr()
     assert f"AirflowFailException: {expected.value}" in log.out + log.err
@@ -91,7 +95,12 @@ def test_good_conf_crawls_into_mongodb_and_emits_counts(crawl_dag, settings, mon
     [event] = asset_events_of(dag_run)
     assert event.source_task_id == "summarize"
     assert event.extra == {
-        "new": len(pages), "updated": 0, "unchanged": 0, "failed": 1, "failed_sources": 1, "sources": len(pages) + 1,
+        "new": len(pages),
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 1,
+        "failed_sources": 1,
+        "sources": len(pages) + 1,
     }
 
 

@@ -64,9 +64,7 @@ def test_asset_chain_is_exactly_the_five_dags(dag_bag) -> None:
         condition = dag.timetable.asset_condition
         for asset in condition.objects if condition is not None else ():
             consumers.setdefault(asset.uri, []).append(dag_id)
-    edges = sorted(
-        (producers[uri], consumer) for uri, dags in consumers.items() for consumer in dags
-    )
+    edges = sorted((producers[uri], consumer) for uri, dags in consumers.items() for consumer in dags)
     assert edges == sorted(zip(CHAIN, CHAIN[1:]))
     # The first DAG runs on a time schedule, the last emits an Asset nobody consumes (yet).
     assert dag_bag.dags["crawl_sources"].timetable.asset_condition is None

@@ -23,13 +23,21 @@ def sample_corpus(mongo_db) -> dict[str, str]:
     from ragdag.models import Category, document_id
 
     pages = {f"https://blog.test/{p.name}": p for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))}
-    pages.update({f"https://blog.test/pages/{name}.html": SHARED_PAGES_DIR / name / "source.html" for name in SHARED_PAGES})
+    pages.update(
+        {f"https://blog.test/pages/{name}.html": SHARED_PAGES_DIR / name / "source.html" for name in SHARED_PAGES}
+    )
     ids = {}
     for url, path in pages.items():
         article = extract_article(path.read_bytes(), url=url)
         upsert_document(
-            mongo_db, category=Category.ARTICLES, url=url, author_full_name="Jane Doe", platform="blog.test",
-            content=article.content, fields={"title": article.title, "language": article.language}, http=None,
+            mongo_db,
+            category=Category.ARTICLES,
+            url=url,
+            author_full_name="Jane Doe",
+            platform="blog.test",
+            content=article.content,
+            fields={"title": article.title, "language": article.language},
+            http=None,
         )
         ids[url] = document_id(url)
     mongo_db.articles.update_many({}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})

@@ -52,7 +52,9 @@ def main() -> None:
     from ragdag.features.pipeline import PipelineConfig, embed_validated_documents
     from ragdag.settings import get_settings
 
-    report = embed_validated_documents(get_settings(), args.run_id, config=PipelineConfig(flush_chunks=args.flush_chunks))
+    report = embed_validated_documents(
+        get_settings(), args.run_id, config=PipelineConfig(flush_chunks=args.flush_chunks)
+    )
     print(report.model_dump_json())
 
 

@@ -36,16 +36,29 @@ def _killed_run(settings, point: str, tmp_path: Path, flush_chunks: int = 8) -> 
     marker = tmp_path / f"held-{point}"
     log = (tmp_path / f"worker-{point}.log").open("w")
     child = subprocess.Popen(
-        [sys.executable, str(WORKER), f"killed-{point}", "--hold-at", point, "--marker", str(marker),
-         "--flush-chunks", str(flush_chunks)],
-        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            str(WORKER),
+            f"killed-{point}",
+            "--hold-at",
+            point,
+            "--marker",
+            str(marker),
+            "--flush-chunks",
+            str(flush_chunks),
+        ],
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + HOLD_TIMEOUT_S
     try:
         while not marker.exists():
             if child.poll() is not None:
-                pytest.fail(f"the worker ended (rc {child.returncode}) before {point}:\n"
-                            + (tmp_path / f"worker-{point}.log").read_text()[-3000:])
+                pytest.fail(
+                    f"the worker ended (rc {child.returncode}) before {point}:\n"
+                    + (tmp_path / f"worker-{point}.log").read_text()[-3000:]
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"the worker never reached {point}")
             time.sleep(0.05)
@@ -73,9 +86,14 @@ def _chunk_documents(settings) -> list[str]:
 def _change(mongo_db, doc_id: str) -> None:
     doc = mongo_db.articles.find_one({"_id": doc_id})
     upsert_document(
-        mongo_db, category=Category.ARTICLES, url=doc["url"], author_full_name=doc["author_full_name"],
-        platform=doc["platform"], content=doc["content"] + "\n\nAn added closing paragraph, crawled later.",
-        fields={"title": doc["title"], "language": doc.get("language")}, http=None,
+        mongo_db,
+        category=Category.ARTICLES,
+        url=doc["url"],
+        author_full_name=doc["author_full_name"],
+        platform=doc["platform"],
+        content=doc["content"] + "\n\nAn added closing paragraph, crawled later.",
+        fields={"title": doc["title"], "language": doc.get("language")},
+        http=None,
     )
     mongo_db.articles.update_one({"_id": doc_id}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
 

@@ -47,8 +47,12 @@ def _stored(uri: str, database: str) -> dict:
     with MongoClient(uri, serverSelectionTimeoutMS=5_000) as client:
         db = client[database]
         return {
-            **{name: sorted((d["url"], d["content_hash"], d["version"], d["validation"]["status"])
-                            for d in db[name].find()) for name in DOCUMENT_COLLECTIONS},
+            **{
+                name: sorted(
+                    (d["url"], d["content_hash"], d["version"], d["validation"]["status"]) for d in db[name].find()
+                )
+                for name in DOCUMENT_COLLECTIONS
+            },
             AUTHORS: sorted(d["full_name"] for d in db[AUTHORS].find()),
         }
 
@@ -66,8 +70,10 @@ def test_mongodb_killed_mid_crawl_recovers_with_nothing_lost_or_duplicated(setti
     base = f"http://127.0.0.1:{site.server_address[1]}"
     pages = [f"{base}/{p.name}" for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))]
     pages += [f"{base}/pages/{name}.html" for name in SHARED_PAGES]
-    group = HostGroup(host=f"127.0.0.1:{site.server_address[1]}",
-                      targets=[CrawlTarget(author_full_name="Jane Doe", url=u) for u in pages]).model_dump()
+    group = HostGroup(
+        host=f"127.0.0.1:{site.server_address[1]}",
+        targets=[CrawlTarget(author_full_name="Jane Doe", url=u) for u in pages],
+    ).model_dump()
     try:
         handler.hooks["on_request"] = lambda n: n == KILL_AT_REQUEST and os.kill(server.pid, signal.SIGKILL)
         with pytest.raises(PyMongoError):

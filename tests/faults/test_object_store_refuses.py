@@ -31,8 +31,13 @@ def test_a_refused_write_mid_version_leaves_latest_and_no_partial_version(
     # A page changes: the next version differs.
     doc = mongo_db.articles.find_one({"_id": sorted(sample_corpus.values())[0]})
     upsert_document(
-        mongo_db, category=Category.ARTICLES, url=doc["url"], author_full_name=doc["author_full_name"],
-        platform=doc["platform"], content=doc["content"] + "\n\n" + doc["content"][:1500], fields={"title": doc["title"]},
+        mongo_db,
+        category=Category.ARTICLES,
+        url=doc["url"],
+        author_full_name=doc["author_full_name"],
+        platform=doc["platform"],
+        content=doc["content"] + "\n\n" + doc["content"][:1500],
+        fields={"title": doc["title"]},
         http=None,
     )
     mongo_db.articles.update_one({"_id": doc["_id"]}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
@@ -58,5 +63,7 @@ def test_a_refused_write_mid_version_leaves_latest_and_no_partial_version(
     for name in layout.DATA_FILES:
         key = layout.file_key(again.version, name)
         assert store.get_bytes(key) == reference_store.get_bytes(key), name
-    versions = {k.split("/")[1] for k in store.list_keys(f"{layout.DATASETS_PREFIX}/") if k.endswith(layout.MANIFEST_FILE)}
+    versions = {
+        k.split("/")[1] for k in store.list_keys(f"{layout.DATASETS_PREFIX}/") if k.endswith(layout.MANIFEST_FILE)
+    }
     assert versions == {first, again.version}

@@ -46,7 +46,9 @@ def _letters(count: int, alphabet: str) -> str:
 
 
 ADVERSARIAL = {
-    "unbroken token": "Intro sentence. " + _letters(12000, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/") + " Outro sentence.",
+    "unbroken token": "Intro sentence. "
+    + _letters(12000, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+    + " Outro sentence.",
     "one long sentence": " ".join(f"word{i} and" for i in range(1500)),
     "cjk without spaces": "".join(chr(0x4E00 + _random.randrange(3000)) for _ in range(2000)) + "。结束。",
     "long lines": "\n".join(_letters(900, "xyz") for _ in range(10)),

@@ -109,9 +109,7 @@ def assert_covered_in_order(text: str, chunks: list[str], reference: Reference) 
     assert placeable(0, -1, 0), f"text lost: no in-order placement of {len(chunks)} chunks covers the text"
 
 
-def assert_chunks_fit(
-    text: str, category: Category, tokenizer: ModelTokenizer, reference: Reference, rules
-) -> None:
+def assert_chunks_fit(text: str, category: Category, tokenizer: ModelTokenizer, reference: Reference, rules) -> None:
     chunks = chunk_texts(CleanedDocument((Section(text),)), category, tokenizer, rules)
     for chunk, count in chunks:
         assert count == reference.model_length(chunk), "the count is the model input length"
@@ -120,9 +118,7 @@ def assert_chunks_fit(
     assert_covered_in_order(text, [chunk for chunk, _ in chunks], reference)
 
 
-_QUICK = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+_QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @_QUICK
@@ -139,9 +135,7 @@ def test_random_texts_with_the_real_rules(text, category, model_tokenizer, refer
     max_size=st.integers(4, 60),
     overlap=st.integers(0, 12),
 )
-def test_random_texts_cut_small(
-    text, boundary, unit, max_size, overlap, stress_tokenizer, reference
-) -> None:
+def test_random_texts_cut_small(text, boundary, unit, max_size, overlap, stress_tokenizer, reference) -> None:
     rule = ChunkingRule(boundary, max_size=max_size, unit=unit, overlap=overlap, split_overlap_tokens=4)
     rules = {category: rule for category in Category}
     assert_chunks_fit(text, Category.POSTS, stress_tokenizer, reference, rules)

@@ -30,23 +30,34 @@ pytestmark = pytest.mark.slow  # loads the embedding model (once per session)
 PAGES = ("ars-1", "bbc-1", "cnet", "gitlab-blog", "nytimes-1", "theverge", "webmd-2")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHUNK_PAYLOAD = {
-    "author_id", "author_full_name", "category", "document_id", "url", "chunk_index", "text",
-    "content_hash", "chunk_hash", "embedding_model",
+    "author_id",
+    "author_full_name",
+    "category",
+    "document_id",
+    "url",
+    "chunk_index",
+    "text",
+    "content_hash",
+    "chunk_hash",
+    "embedding_model",
 }
 
 
 @pytest.fixture(scope="module")
 def articles(article_pages_dir: Path) -> dict[str, ExtractedArticle]:
-    return {
-        name: extract_article((article_pages_dir / name / "source.html").read_bytes())
-        for name in PAGES
-    }
+    return {name: extract_article((article_pages_dir / name / "source.html").read_bytes()) for name in PAGES}
 
 
 def _store(db, category: Category, url: str, content: str, author: str = "Jane Doe", **fields) -> str:
     upsert_document(
-        db, category=category, url=url, author_full_name=author, platform="test",
-        content=content, fields=fields, http=None,
+        db,
+        category=category,
+        url=url,
+        author_full_name=author,
+        platform="test",
+        content=content,
+        fields=fields,
+        http=None,
     )
     doc_id = document_id(url)
     db[category.value].update_one({"_id": doc_id}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
@@ -62,8 +73,11 @@ def corpus(mongo_db, articles) -> dict[str, str]:
     }
     first_paragraph = next(p for p in articles["ars-1"].content.split("\n") if len(p.split()) >= 20)
     ids["post"] = _store(
-        mongo_db, Category.POSTS, "https://social.test/posts/1",
-        f"{first_paragraph} 🚀 https://t.co/xyz", author="John Roe",
+        mongo_db,
+        Category.POSTS,
+        "https://social.test/posts/1",
+        f"{first_paragraph} 🚀 https://t.co/xyz",
+        author="John Roe",
     )
     files = [
         {"path": f"ragdag/stores/{path.name}", "content": path.read_text()}
@@ -71,8 +85,13 @@ def corpus(mongo_db, articles) -> dict[str, str]:
     ]
     files.append({"path": "package-lock.json", "content": '{"lockfileVersion": 3}'})
     ids["repository"] = _store(
-        mongo_db, Category.REPOSITORIES, "https://git.test/ragdag", "\n".join(f["content"] for f in files),
-        author="John Roe", title="ragdag stores", files=files,
+        mongo_db,
+        Category.REPOSITORIES,
+        "https://git.test/ragdag",
+        "\n".join(f["content"] for f in files),
+        author="John Roe",
+        title="ragdag stores",
+        files=files,
     )
     return ids
 
@@ -199,7 +218,9 @@ def test_chunks_left_without_a_record_are_replaced_or_removed(settings, mongo_db
     after = _chunk_ids_by_document(settings)
     assert corpus["cnet"] not in after
     expected = _expected_chunks(mongo_db, Category.ARTICLES, corpus["bbc-1"], embedder.tokenizer)
-    assert after[corpus["bbc-1"]] == {chunk_point_id(corpus["bbc-1"], c.chunk_index, content_hash(c.text)) for c in expected}
+    assert after[corpus["bbc-1"]] == {
+        chunk_point_id(corpus["bbc-1"], c.chunk_index, content_hash(c.text)) for c in expected
+    }
     assert {p.payload["content_hash"] for p in _points(settings, CHUNKS_COLLECTION)} == {
         d["content_hash"] for name in DOCUMENT_NAMES for d in mongo_db[name].find()
     }

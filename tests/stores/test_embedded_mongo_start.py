@@ -43,7 +43,9 @@ def test_eight_processes_starting_at_once_share_one_server(tmp_path: Path) -> No
     starters = [
         subprocess.Popen(
             [sys.executable, "-c", _STARTER, str(tmp_path), str(port), str(at), str(n)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(8)
     ]

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pymongo
 import pytest
 
-from ragdag.stores import embedded_mongo
 from ragdag.documents import DOCUMENT_COLLECTIONS
+from ragdag.stores import embedded_mongo
 
 
 def test_indexes_make_url_unique(mongo_db) -> None:

@@ -136,7 +136,9 @@ def test_a_viewer_reads_but_cannot_act(api_server: ApiServer) -> None:
     assert listed.status_code == 200, listed.text
     assert listed.json() == []
     for route in WRITE_ROUTES:
-        response = requests.post(f"{api_server.base_url}{route}", headers=headers, json={"reason": "try it"}, timeout=30)
+        response = requests.post(
+            f"{api_server.base_url}{route}", headers=headers, json={"reason": "try it"}, timeout=30
+        )
         assert response.status_code == 403, (route, response.status_code, response.text[:300])
 
 
@@ -188,18 +190,32 @@ def quarantined(api_server: ApiServer, mongo_uri: str) -> str:
     now = datetime.now(UTC)
     text = "Too short."
     record = DocumentRecord(
-        _id=document_id(url), url=url, category=Category.ARTICLES, platform="127.0.0.1", author_id="a1",
-        author_full_name="Jane Doe", content=text, content_hash=content_hash(text), crawled_at=now,
-        first_crawled_at=now, crawler_version="test", title=HOSTILE_TITLE,
+        _id=document_id(url),
+        url=url,
+        category=Category.ARTICLES,
+        platform="127.0.0.1",
+        author_id="a1",
+        author_full_name="Jane Doe",
+        content=text,
+        content_hash=content_hash(text),
+        crawled_at=now,
+        first_crawled_at=now,
+        crawler_version="test",
+        title=HOSTILE_TITLE,
     )
     with MongoClient(mongo_uri, serverSelectionTimeoutMS=5_000, tz_aware=True) as client:
         db = client[f"ui_{port}"]
         stored = record.stored()
         db[collection_name(Category.ARTICLES)].insert_one(stored)
         qid = hold_in_quarantine(
-            db, category=Category.ARTICLES, document=stored,
+            db,
+            category=Category.ARTICLES,
+            document=stored,
             failures=[FailedExpectation(name="content_min_length", type="expect_column_value_lengths_to_be_between")],
-            suite="articles", suite_version=1, run_id="manual__ui-test", at=now,
+            suite="articles",
+            suite_version=1,
+            run_id="manual__ui-test",
+            at=now,
         )
     assert qid
     return qid
@@ -208,7 +224,9 @@ def quarantined(api_server: ApiServer, mongo_uri: str) -> str:
 def test_quarantine_lists_the_document_and_the_page_shows_its_title_as_text(
     api_server: ApiServer, quarantined: str
 ) -> None:
-    listed = requests.get(f"{api_server.base_url}/ragdag/api/quarantine", headers=api_server.headers("reader"), timeout=30)
+    listed = requests.get(
+        f"{api_server.base_url}/ragdag/api/quarantine", headers=api_server.headers("reader"), timeout=30
+    )
     assert listed.status_code == 200, listed.text
     entry = next(e for e in listed.json() if e["id"] == quarantined)
     assert entry["title"] == HOSTILE_TITLE and entry["failed_expectations"] == ["content_min_length"]
@@ -246,8 +264,11 @@ def test_release_needs_edit_permission_and_is_audited_with_the_airflow_user(
 
 def test_reports_are_served_sandboxed_and_only_from_the_validation_evidence(api_server: ApiServer) -> None:
     cookies = {"_token": api_server.token("reader")}
-    missing = requests.get(f"{api_server.base_url}/ragdag/reports/validation/run/articles/data-docs/index.html",
-                           cookies=cookies, timeout=30)
+    missing = requests.get(
+        f"{api_server.base_url}/ragdag/reports/validation/run/articles/data-docs/index.html",
+        cookies=cookies,
+        timeout=30,
+    )
     assert missing.status_code == 404
     for key in ("validation/../instruct_datasets/LATEST", "models/x/model.tar.gz", "validation//x"):
         response = requests.get(f"{api_server.base_url}/ragdag/reports/{key}", cookies=cookies, timeout=30)

@@ -7,7 +7,6 @@ does; the bad ones are the failures the suites exist for. GX runs for real and w
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -51,9 +50,15 @@ def _crawl_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides)
     fields = {"title": article.title, "published_at": article.published_at, "language": article.language}
     fields.update({k: v for k, v in overrides.items() if k in fields})
     return upsert_document(
-        db, category=Category.ARTICLES, url=url, author_full_name=AUTHOR, platform="example",
-        content=article.content, fields=fields,
-        http={"status": 200, "final_url": url}, crawled_at=crawled_at,
+        db,
+        category=Category.ARTICLES,
+        url=url,
+        author_full_name=AUTHOR,
+        platform="example",
+        content=article.content,
+        fields=fields,
+        http={"status": 200, "final_url": url},
+        crawled_at=crawled_at,
     )
 
 
@@ -65,9 +70,15 @@ def _store_page(db, url: str, html: bytes, *, crawled_at: datetime, **overrides)
 def _store_ticker(db, *, crawled_at: datetime) -> str:
     url = "https://news.example.com/ticker"
     upsert_document(
-        db, category=Category.ARTICLES, url=url, author_full_name=AUTHOR, platform="example", content=BOILERPLATE_TEXT,
+        db,
+        category=Category.ARTICLES,
+        url=url,
+        author_full_name=AUTHOR,
+        platform="example",
+        content=BOILERPLATE_TEXT,
         fields={"title": "Market ticker", "published_at": None, "language": "en"},
-        http={"status": 200, "final_url": url}, crawled_at=crawled_at,
+        http={"status": 200, "final_url": url},
+        crawled_at=crawled_at,
     )
     return document_id(url)
 
@@ -77,8 +88,12 @@ def _store_good_articles(db, pages_dir: Path, count: int = len(GOOD_PAGES)) -> d
     start = datetime.now(UTC) - timedelta(hours=1)
     ids = {}
     for offset, name in enumerate(GOOD_PAGES[:count]):
-        ids[name] = _store_page(db, f"https://news.example.com/{name}", (pages_dir / name / "source.html").read_bytes(),
-                                crawled_at=start + timedelta(minutes=offset))
+        ids[name] = _store_page(
+            db,
+            f"https://news.example.com/{name}",
+            (pages_dir / name / "source.html").read_bytes(),
+            crawled_at=start + timedelta(minutes=offset),
+        )
         stored = db.articles.find_one({"_id": ids[name]})
         assert len(stored["content"]) >= 1000 and stored["title"], f"{name} no longer extracts to an article"
     return ids
@@ -93,13 +108,27 @@ def _store_bad_articles(db, pages_dir: Path) -> dict[str, str]:
         # Same page as GOOD_PAGES[0] under another URL, crawled later: the later copy is the duplicate.
         "duplicate": _store_page(db, "https://mirror.example.org/copy", original.read_bytes(), crawled_at=now),
         # A buggy extractor returning the title as a number.
-        "wrong_type": _store_page(db, "https://news.example.com/typed", (pages_dir / "webmd-2" / "source.html").read_bytes(),
-                                  crawled_at=now, title=20240101),
-        "future": _store_page(db, "https://news.example.com/future", (pages_dir / "tumblr" / "source.html").read_bytes(),
-                              crawled_at=now + timedelta(days=1)),
+        "wrong_type": _store_page(
+            db,
+            "https://news.example.com/typed",
+            (pages_dir / "webmd-2" / "source.html").read_bytes(),
+            crawled_at=now,
+            title=20240101,
+        ),
+        "future": _store_page(
+            db,
+            "https://news.example.com/future",
+            (pages_dir / "tumblr" / "source.html").read_bytes(),
+            crawled_at=now + timedelta(days=1),
+        ),
         # A German page; the settings allow English only.
-        "foreign": _store_page(db, "https://news.example.de/heise", (pages_dir / "heise" / "source.html").read_bytes(),
-                               crawled_at=now, language="de-DE"),
+        "foreign": _store_page(
+            db,
+            "https://news.example.de/heise",
+            (pages_dir / "heise" / "source.html").read_bytes(),
+            crawled_at=now,
+            language="de-DE",
+        ),
     }
 
 
@@ -273,26 +302,39 @@ def test_release_refuses_to_overwrite_a_newer_crawl(settings, mongo_db, article_
     validate_pending_documents(settings, "run-conflict")
     (entry,) = list_quarantined(settings)
     # The page is crawled again with real content while its old version sits in quarantine.
-    _store_page(mongo_db, "https://news.example.com/empty",
-                (article_pages_dir / "cnet" / "source.html").read_bytes(), crawled_at=datetime.now(UTC))
+    _store_page(
+        mongo_db,
+        "https://news.example.com/empty",
+        (article_pages_dir / "cnet" / "source.html").read_bytes(),
+        crawled_at=datetime.now(UTC),
+    )
 
     with pytest.raises(QuarantineError, match="crawled again"):
         release_quarantined(settings, entry.id, reason="looks fine")
 
 
-def test_an_expectation_gx_cannot_evaluate_stops_the_run_and_names_it(settings, mongo_db, article_pages_dir, tmp_path) -> None:
+def test_an_expectation_gx_cannot_evaluate_stops_the_run_and_names_it(
+    settings, mongo_db, article_pages_dir, tmp_path
+) -> None:
     suites = tmp_path / "expectations"
     shutil.copytree(settings.expectations_dir, suites)
     articles = json.loads((suites / "articles.json").read_text())
-    articles["expectations"].append({"type": "expect_column_values_to_not_be_null",
-                                     "kwargs": {"column": "word_count"}, "meta": {"name": "word_count_present"}})
+    articles["expectations"].append(
+        {
+            "type": "expect_column_values_to_not_be_null",
+            "kwargs": {"column": "word_count"},
+            "meta": {"name": "word_count_present"},
+        }
+    )
     (suites / "articles.json").write_text(json.dumps(articles))
     ids = _store_good_articles(mongo_db, article_pages_dir, count=2)
 
     with pytest.raises(ValidationRunError, match="word_count_present"):
         validate_pending_documents(settings.model_copy(update={"expectations_dir": suites}), "run-broken")
 
-    assert {d["validation"]["status"] for d in mongo_db.articles.find({"_id": {"$in": list(ids.values())}})} == {"pending"}
+    assert {d["validation"]["status"] for d in mongo_db.articles.find({"_id": {"$in": list(ids.values())}})} == {
+        "pending"
+    }
     (run,) = mongo_db[RUNS].find({"run_id": "run-broken"})
     assert "word_count_present" in run["error"] and run["status"] == "failed"
 
@@ -304,8 +346,14 @@ def test_a_document_changed_during_validation_stays_pending(mongo_db, article_pa
     _store_page(mongo_db, url, (article_pages_dir / "cnet" / "source.html").read_bytes(), crawled_at=datetime.now(UTC))
 
     held = hold_in_quarantine(
-        mongo_db, category=Category.ARTICLES, document=seen, failures=[], suite="articles",
-        suite_version=1, run_id="run-race", at=datetime.now(UTC),
+        mongo_db,
+        category=Category.ARTICLES,
+        document=seen,
+        failures=[],
+        suite="articles",
+        suite_version=1,
+        run_id="run-race",
+        at=datetime.now(UTC),
     )
 
     assert held is None
@@ -331,8 +379,15 @@ def test_derived_columns() -> None:
 
 def _store(db, category: Category, url: str, content: str, **fields) -> str:
     upsert_document(
-        db, category=category, url=url, author_full_name=AUTHOR, platform="github", content=content,
-        fields=fields, http=None, crawled_at=datetime.now(UTC) - timedelta(minutes=5),
+        db,
+        category=category,
+        url=url,
+        author_full_name=AUTHOR,
+        platform="github",
+        content=content,
+        fields=fields,
+        http=None,
+        crawled_at=datetime.now(UTC) - timedelta(minutes=5),
     )
     return document_id(url)
 
@@ -341,13 +396,24 @@ def test_posts_and_repositories_have_their_own_suites(settings, mongo_db, articl
     readme = "# ragdag\n\nA batch RAG data platform: crawl, validate, embed, train.\n"
     code = "def chunk(text: str, size: int) -> list[str]:\n    return [text[i:i + size] for i in range(0, len(text), size)]\n"
     files = [{"path": "README.md", "content": readme}, {"path": "ragdag/chunk.py", "content": code}]
-    repo = _store(mongo_db, Category.REPOSITORIES, "https://github.com/ragdag/ragdag", readme + code,
-                  title="ragdag", files=files)
-    broken = _store(mongo_db, Category.REPOSITORIES, "https://github.com/ragdag/broken", readme + code + "x",
-                    title="broken", files=[{"path": "README.md"}])
-    post = _store(mongo_db, Category.POSTS, "https://social.example.com/ada/1",
-                  "Shipped the validation stage today: every document is checked before it is embedded.",
-                  language="en")
+    repo = _store(
+        mongo_db, Category.REPOSITORIES, "https://github.com/ragdag/ragdag", readme + code, title="ragdag", files=files
+    )
+    broken = _store(
+        mongo_db,
+        Category.REPOSITORIES,
+        "https://github.com/ragdag/broken",
+        readme + code + "x",
+        title="broken",
+        files=[{"path": "README.md"}],
+    )
+    post = _store(
+        mongo_db,
+        Category.POSTS,
+        "https://social.example.com/ada/1",
+        "Shipped the validation stage today: every document is checked before it is embedded.",
+        language="en",
+    )
     _store_good_articles(mongo_db, article_pages_dir, count=4)
 
     report = validate_pending_documents(settings, "run-categories")
@@ -375,7 +441,9 @@ def test_a_changed_document_is_validated_again(settings, mongo_db, article_pages
     assert mongo_db.articles.find_one({"_id": changed})["validation"]["run_id"] == "run-second"
 
 
-def test_a_quarantined_page_crawled_again_unchanged_stays_quarantined_once(settings, mongo_db, article_pages_dir) -> None:
+def test_a_quarantined_page_crawled_again_unchanged_stays_quarantined_once(
+    settings, mongo_db, article_pages_dir
+) -> None:
     """Break 1 of issue 9: the quarantine deleted the page, so every crawl stored it again as new and
     pending, its records multiplied (one per run) and from the second run on it was the whole batch."""
     _store_good_articles(mongo_db, article_pages_dir, count=5)

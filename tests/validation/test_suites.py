@@ -39,9 +39,17 @@ def test_every_suite_file_loads_into_gx(path: Path) -> None:
     names = [e.meta["name"] for e in suite.expectations]
     # The checks the stage promises, whatever else a suite adds.
     for required in (
-        "url_present", "url_is_text", "url_well_formed", "url_unique", "content_is_text",
-        "content_length_in_bounds", "language_allowed", "crawled_not_in_future",
-        "content_not_boilerplate", "content_not_duplicate", "crawled_at_is_datetime",
+        "url_present",
+        "url_is_text",
+        "url_well_formed",
+        "url_unique",
+        "content_is_text",
+        "content_length_in_bounds",
+        "language_allowed",
+        "crawled_not_in_future",
+        "content_not_boilerplate",
+        "content_not_duplicate",
+        "crawled_at_is_datetime",
     ):
         assert required in names, f"{path.name} lost {required}"
 
@@ -66,7 +74,11 @@ def _write(tmp_path: Path, expectations: list[dict], **meta) -> Path:
 
 
 def _expectation(name: str = "url_present", **kwargs) -> dict:
-    return {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "url", **kwargs}, "meta": {"name": name}}
+    return {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "url", **kwargs},
+        "meta": {"name": name},
+    }
 
 
 @pytest.mark.parametrize(
@@ -77,8 +89,13 @@ def _expectation(name: str = "url_present", **kwargs) -> dict:
         ([_expectation(), _expectation()], {}, "used twice"),
         ([_expectation(mostly=0.9)], {}, "remove `mostly`"),
         (
-            [{"type": "expect_column_values_to_be_in_set", "meta": {"name": "lang"},
-              "kwargs": {"column": "language_code", "value_set": {"$PARAMETER": "languages"}}}],
+            [
+                {
+                    "type": "expect_column_values_to_be_in_set",
+                    "meta": {"name": "lang"},
+                    "kwargs": {"column": "language_code", "value_set": {"$PARAMETER": "languages"}},
+                }
+            ],
             {},
             "unknown parameter 'languages'",
         ),
@@ -90,8 +107,11 @@ def test_bad_suite_files_are_refused_with_what_to_change(tmp_path, expectations,
 
 
 def test_expectations_that_cannot_name_documents_are_refused(tmp_path) -> None:
-    aggregate = {"type": "expect_column_mean_to_be_between", "meta": {"name": "mean_length"},
-                 "kwargs": {"column": "content_length", "min_value": 1}}
+    aggregate = {
+        "type": "expect_column_mean_to_be_between",
+        "meta": {"name": "mean_length"},
+        "kwargs": {"column": "content_length", "min_value": 1},
+    }
     definition = load_suite_definition(_write(tmp_path, [aggregate]), suite_parameters(_settings()))
     with pytest.raises(SuiteError, match="not a column map expectation"):
         build_gx_suite(definition)

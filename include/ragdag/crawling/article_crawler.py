@@ -34,9 +34,7 @@ def fetch_known(ctx: CrawlContext, category: Category, url: str, **options: Any)
     except ValueError as exc:
         raise PermanentFetchError(url, str(exc)) from exc
     known = stored_fields(ctx.db, category, normalized, "http").get("http") or {}
-    return ctx.fetcher.fetch(
-        normalized, etag=known.get("etag"), last_modified=known.get("last_modified"), **options
-    )
+    return ctx.fetcher.fetch(normalized, etag=known.get("etag"), last_modified=known.get("last_modified"), **options)
 
 
 def _refuse_binary(page: FetchResult) -> None:

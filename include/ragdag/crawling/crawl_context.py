@@ -28,9 +28,7 @@ class CrawlContext:
         return self.fetcher.settings
 
     def record_error(self, url: str, reason: str) -> None:
-        record_crawl_error(
-            self.db, url=url, author_full_name=self.author_full_name, reason=reason, run_id=self.run_id
-        )
+        record_crawl_error(self.db, url=url, author_full_name=self.author_full_name, reason=reason, run_id=self.run_id)
 
 
 # A crawler stores what one link yields and returns one outcome per document it wrote or skipped.

@@ -56,9 +56,7 @@ def _cap_links(value: Any, info: ValidationInfo) -> Any:
     # Before the items are validated: 10,000 links fail at once, not after 10,000 checks.
     cap = _limits(info).max_links
     if isinstance(value, list | tuple) and len(value) > cap:
-        raise ValueError(
-            f"{len(value)} links, more than {cap} (RAGDAG_CRAWL_MAX_LINKS); split them over several runs"
-        )
+        raise ValueError(f"{len(value)} links, more than {cap} (RAGDAG_CRAWL_MAX_LINKS); split them over several runs")
     return value
 
 
@@ -190,9 +188,7 @@ def parse_crawl_conf(
         raise _explain(error, "crawl_sources conf") from None
 
 
-def load_sources_file(
-    path: Path, *, allow_file_links: bool = False, limits: ConfLimits | None = None
-) -> SourcesFile:
+def load_sources_file(path: Path, *, allow_file_links: bool = False, limits: ConfLimits | None = None) -> SourcesFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return SourcesFile.model_validate(data, context=_context(allow_file_links, limits))

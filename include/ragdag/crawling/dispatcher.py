@@ -88,9 +88,7 @@ def crawler_for(url: str) -> tuple[str, Crawler]:
     for name, pattern, crawler in CRAWLERS:
         if pattern.search(url.strip()):
             return name, crawler
-    raise PermanentFetchError(
-        url, "no crawler handles this URL; link an http(s) page, feed or repository"
-    )
+    raise PermanentFetchError(url, "no crawler handles this URL; link an http(s) page, feed or repository")
 
 
 def crawl_target(

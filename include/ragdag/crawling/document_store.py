@@ -136,9 +136,7 @@ def stored_fields(db: Database, category: Category, url: str, *names: str) -> di
     return found or {}
 
 
-def record_crawl_error(
-    db: Database, *, url: str, author_full_name: str, reason: str, run_id: str | None
-) -> None:
+def record_crawl_error(db: Database, *, url: str, author_full_name: str, reason: str, run_id: str | None) -> None:
     db[CRAWL_ERRORS].update_one(
         {"url": url, "run_id": run_id},
         {

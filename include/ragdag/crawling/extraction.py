@@ -24,9 +24,7 @@ class ExtractedArticle(BaseModel):
     content: str = ""  # plain text main content, paragraphs separated by blank lines
 
 
-def extract_article(
-    html: str | bytes, url: str | None = None, charset: str | None = None
-) -> ExtractedArticle:
+def extract_article(html: str | bytes, url: str | None = None, charset: str | None = None) -> ExtractedArticle:
     """Extract title, author, published date, language and main text from one HTML page.
 
     `charset` is the label of the HTTP Content-Type header (`FetchResult.encoding`), if any; it

@@ -101,10 +101,7 @@ def _broad_is_better(precise: str, broad: str) -> bool:
     shared = sum((precise_words & broad_words).values())
     if shared < _DISAGREEMENT * min(precise_total, broad_total):
         return True
-    return (
-        shared >= _CONTAINMENT * precise_total
-        and sum(broad_words.values()) >= _SUPERSET_GROWTH * precise_total
-    )
+    return shared >= _CONTAINMENT * precise_total and sum(broad_words.values()) >= _SUPERSET_GROWTH * precise_total
 
 
 def choose_content(precise: str, broad: str) -> str:
@@ -124,7 +121,11 @@ def without_unconfirmed_tail(chosen: str, other: str) -> str:
         return chosen
     paragraphs = chosen.split("\n\n")
     end = len(paragraphs)
-    while end > 1 and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS and normalized_line(paragraphs[end - 1]) not in confirmed:
+    while (
+        end > 1
+        and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS
+        and normalized_line(paragraphs[end - 1]) not in confirmed
+    ):
         end -= 1
     return "\n\n".join(paragraphs[:end])
 
@@ -132,9 +133,7 @@ def without_unconfirmed_tail(chosen: str, other: str) -> str:
 def without_furniture_lines(text: str, furniture: set[str]) -> str:
     """`text` without the short paragraphs that are also what a nav, aside, header or footer says."""
     paragraphs = text.split("\n\n")
-    kept = [
-        p for p in paragraphs if len(p) > FURNITURE_LINE_MAX_CHARS or normalized_line(p) not in furniture
-    ]
+    kept = [p for p in paragraphs if len(p) > FURNITURE_LINE_MAX_CHARS or normalized_line(p) not in furniture]
     return "\n\n".join(kept)
 
 

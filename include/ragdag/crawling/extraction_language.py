@@ -7,9 +7,7 @@ import re
 from lxml.html import HtmlElement
 
 _PRIMARY_SUBTAG = re.compile(r"^\s*([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)*\s*$")
-_LANGUAGE_META_NAMES = frozenset(
-    {"language", "content-language", "dc.language", "dcterms.language"}
-)
+_LANGUAGE_META_NAMES = frozenset({"language", "content-language", "dc.language", "dcterms.language"})
 # langid is unreliable on a couple of words (menus, captions); below this it says nothing.
 _MIN_DETECTION_CHARS = 40
 _DETECTION_SAMPLE_CHARS = 5000

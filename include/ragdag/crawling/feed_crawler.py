@@ -50,9 +50,7 @@ def _safe_xml_root(body: bytes, url: str) -> etree._Element:
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
         # feedparser parses the bytes again with expat, which would expand them.
-        raise PermanentFetchError(
-            url, "the feed declares XML entities, which are refused (entity expansion)"
-        )
+        raise PermanentFetchError(url, "the feed declares XML entities, which are refused (entity expansion)")
     return root
 
 
@@ -107,8 +105,7 @@ def parse_feed(body: bytes, url: str) -> FeedLinks:
     if reader is None:
         raise PermanentFetchError(
             url,
-            f"not a feed or sitemap: the root element is <{kind}>; "
-            "link an RSS, Atom or sitemap.xml document",
+            f"not a feed or sitemap: the root element is <{kind}>; link an RSS, Atom or sitemap.xml document",
         )
     links = reader(root, body)
     return FeedLinks(
@@ -117,9 +114,7 @@ def parse_feed(body: bytes, url: str) -> FeedLinks:
     )
 
 
-def crawl_feed_page(
-    ctx: CrawlContext, page: FetchResult, *, follow_sitemaps: bool = True
-) -> list[WriteOutcome]:
+def crawl_feed_page(ctx: CrawlContext, page: FetchResult, *, follow_sitemaps: bool = True) -> list[WriteOutcome]:
     """Crawl the links of a fetched feed: at most ``feed_max_links`` of them, in listed order.
 
     A link that fails for good is recorded in ``crawl_errors`` and the others go on; a transient

@@ -226,9 +226,7 @@ class Fetcher:
         # Jitter keeps parallel tasks that failed together from retrying in lockstep.
         return max(random.uniform(backoff / 2, backoff), exc.retry_after_s or 0.0)
 
-    def _fetch_once(
-        self, page: str, url: str, headers: dict[str, str], require_html: bool, limit: int
-    ) -> FetchResult:
+    def _fetch_once(self, page: str, url: str, headers: dict[str, str], require_html: bool, limit: int) -> FetchResult:
         started = time.monotonic()
         response, final_url = self._open(page, url, headers, check_robots=True)
         with response:
@@ -328,9 +326,7 @@ class Fetcher:
 
     def _load_robots(self, page: str, robots: str) -> RobotsPolicy:
         try:
-            response, final_url = self._open(
-                page, robots, {"Accept": "text/plain"}, check_robots=False
-            )
+            response, final_url = self._open(page, robots, {"Accept": "text/plain"}, check_robots=False)
         except PermanentFetchError:
             # RFC 9309 §2.3.1.2: a robots.txt behind too many (or unfollowable) redirects counts
             # as unavailable, which allows everything; each page hop is still guarded itself.
@@ -388,9 +384,7 @@ class Fetcher:
                 status=status,
                 retry_after_s=_retry_after_s(response),
             )
-        raise PermanentFetchError(
-            page, f"{where}: {_CLIENT_ERROR_HINTS.get(status, _HINT)}", status=status
-        )
+        raise PermanentFetchError(page, f"{where}: {_CLIENT_ERROR_HINTS.get(status, _HINT)}", status=status)
 
     def _read_body(
         self,
@@ -411,9 +405,7 @@ class Fetcher:
         )
         declared = response.headers.get("Content-Length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
-            raise PermanentFetchError(
-                page, f"{too_large} (Content-Length: {declared})", status=response.status_code
-            )
+            raise PermanentFetchError(page, f"{too_large} (Content-Length: {declared})", status=response.status_code)
         body = bytearray()
         try:
             for chunk in response.iter_content(_CHUNK_BYTES):

@@ -22,9 +22,7 @@ _UNLIKELY = re.compile(
 )
 # A boilerplate-looking name that also says "content" or "article" may well be the article.
 _MAYBE_CANDIDATE = re.compile(r"and|article|body|column|content|main|mathjax|shadow", re.IGNORECASE)
-_UNLIKELY_ROLES = frozenset(
-    {"menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog"}
-)
+_UNLIKELY_ROLES = frozenset({"menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog"})
 _NEVER_UNLIKELY_TAGS = frozenset({"body", "a"})
 # Inside tables and code, class names describe data layout, not page furniture.
 SAFE_CONTAINER_TAGS = frozenset({"table", "code"})
@@ -212,4 +210,3 @@ def without_link_blocks(tree: HtmlElement, teaser_lines: bool = True) -> HtmlEle
         if block.getparent() is not None:
             block.drop_tree()
     return tree
-

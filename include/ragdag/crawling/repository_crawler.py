@@ -164,9 +164,14 @@ def run_git(
     fast clone may pass the limit by what arrives in that time), and once more at the end.
     """
     process = subprocess.Popen(
-        _git_command(settings, *args, pinned=pinned), cwd=workdir, env=_git_env(workdir),
-        encoding="utf-8", errors="replace",  # a path that is not UTF-8 then reads as no file
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        _git_command(settings, *args, pinned=pinned),
+        cwd=workdir,
+        env=_git_env(workdir),
+        encoding="utf-8",
+        errors="replace",  # a path that is not UTF-8 then reads as no file
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,  # a process group, so a timeout also stops git's helpers
     )
     deadline = time.monotonic() + settings.repo_clone_timeout_s
@@ -197,9 +202,7 @@ def run_git(
     return out
 
 
-def _check_disk(
-    settings: Settings, source: RepositorySource, workdir: str, running: subprocess.Popen | None
-) -> None:
+def _check_disk(settings: Settings, source: RepositorySource, workdir: str, running: subprocess.Popen | None) -> None:
     used = disk_bytes(Path(workdir))
     if used <= settings.repo_max_clone_bytes:
         return
@@ -222,9 +225,7 @@ def _remote_head(settings: Settings, source: RepositorySource, workdir: str, pin
     out = run_git(settings, source, workdir, "ls-remote", "--", source.clone_url, "HEAD", pinned=pinned)
     sha = out.split("\t", 1)[0].strip()
     if not sha:
-        raise PermanentFetchError(
-            source.url, "the repository has no commits (no HEAD); link a repository with content"
-        )
+        raise PermanentFetchError(source.url, "the repository has no commits (no HEAD); link a repository with content")
     return sha
 
 
@@ -237,15 +238,11 @@ def crawl_repository(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
         if stored_fields(ctx.db, Category.REPOSITORIES, source.url, "commit").get("commit") == head:
             return [WriteOutcome.UNCHANGED]
         clone = ("clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet")
-        run_git(
-            settings, source, workdir, *clone, "--", source.clone_url, "checkout", pinned=pinned, watch_disk=True
-        )
+        run_git(settings, source, workdir, *clone, "--", source.clone_url, "checkout", pinned=pinned, watch_disk=True)
         checkout = Path(workdir) / "checkout"
         commit = run_git(settings, source, str(checkout), "rev-parse", "HEAD").strip()
         paths = run_git(settings, source, str(checkout), "ls-files", "-z").split("\0")
-        limits = FileLimits(
-            settings.repo_max_files, settings.repo_max_file_bytes, settings.repo_max_total_bytes
-        )
+        limits = FileLimits(settings.repo_max_files, settings.repo_max_file_bytes, settings.repo_max_total_bytes)
         files, skipped = select_files(checkout, [p for p in paths if p], limits)
     return [
         upsert_document(

@@ -21,24 +21,68 @@ from ragdag.models import RepositoryFile
 
 IGNORED_DIRS = frozenset(
     {
-        ".git", "node_modules", "vendor", "dist", "build", "__pycache__", ".venv", "venv",
-        ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".next", "target", "coverage",
+        ".git",
+        "node_modules",
+        "vendor",
+        "dist",
+        "build",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".next",
+        "target",
+        "coverage",
     }
 )
 LOCK_FILES = frozenset(
     {
-        "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
-        "Pipfile.lock", "uv.lock", "pdm.lock", "Cargo.lock", "Gemfile.lock", "composer.lock",
-        "go.sum", "flake.lock", "packages.lock.json",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "Pipfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "Cargo.lock",
+        "Gemfile.lock",
+        "composer.lock",
+        "go.sum",
+        "flake.lock",
+        "packages.lock.json",
     }
 )
 MINIFIED = re.compile(r"\.min\.(js|mjs|css)$|\.map$")
 # Known by their name alone: media, archives, compiled code, model weights, notebooks (JSON with
 # their outputs). Compared in lower case.
 BINARY_OR_DATA_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".svg", ".webp", ".pdf", ".zip", ".gz", ".tar",
-    ".whl", ".pyc", ".so", ".dll", ".exe", ".bin", ".woff", ".woff2", ".ttf", ".parquet",
-    ".safetensors", ".ipynb",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".ico",
+    ".svg",
+    ".webp",
+    ".pdf",
+    ".zip",
+    ".gz",
+    ".tar",
+    ".whl",
+    ".pyc",
+    ".so",
+    ".dll",
+    ".exe",
+    ".bin",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".parquet",
+    ".safetensors",
+    ".ipynb",
 )
 # Files about the repository rather than its content: the same text in thousands of projects.
 METADATA_FILES = frozenset({".gitignore", ".gitattributes", "LICENSE"})
@@ -94,9 +138,7 @@ def _read_text(root: Path, path: str, max_file_bytes: int) -> tuple[str | None, 
     return text_of(full.read_bytes())
 
 
-def select_files(
-    root: Path, paths: Iterable[str], limits: FileLimits
-) -> tuple[list[RepositoryFile], Counter[str]]:
+def select_files(root: Path, paths: Iterable[str], limits: FileLimits) -> tuple[list[RepositoryFile], Counter[str]]:
     """The files to store from a checkout at ``root`` and the count of skipped files per reason."""
     kept: list[RepositoryFile] = []
     skipped: Counter[str] = Counter()

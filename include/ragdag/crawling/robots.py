@@ -148,9 +148,7 @@ class RobotsCache:
     One cache serves one user agent: the loader parses for the caller's agent.
     """
 
-    def __init__(
-        self, *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()

@@ -129,9 +129,7 @@ def link_count(groups: list[dict]) -> int:
     return sum(len(HostGroup.model_validate(group).targets) for group in groups)
 
 
-def summarize_crawl(
-    settings: Settings, groups: list[dict], reports: list[dict], run_id: str | None = None
-) -> dict:
+def summarize_crawl(settings: Settings, groups: list[dict], reports: list[dict], run_id: str | None = None) -> dict:
     """Sum the mapped tasks' reports; the links of a host whose task failed outright count as
     failed."""
     total = CrawlReport.total(r for r in reports if r)

@@ -97,9 +97,15 @@ def build_sample_repository(root: Path) -> Path:
         "locally and on SageMaker.\n",
         encoding="utf-8",
     )
-    env = {"GIT_AUTHOR_NAME": "Jane Doe", "GIT_AUTHOR_EMAIL": "jane@example.com",
-           "GIT_COMMITTER_NAME": "Jane Doe", "GIT_COMMITTER_EMAIL": "jane@example.com",
-           "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(root), "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        "GIT_AUTHOR_NAME": "Jane Doe",
+        "GIT_AUTHOR_EMAIL": "jane@example.com",
+        "GIT_COMMITTER_NAME": "Jane Doe",
+        "GIT_COMMITTER_EMAIL": "jane@example.com",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "HOME": str(root),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     steps = [
         (work, ["init", "-q", "-b", "main"]),
         (work, ["add", "."]),

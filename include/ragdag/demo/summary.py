@@ -23,7 +23,9 @@ def platform_summary(settings: Settings) -> dict:
     with mongo_database(settings) as db:
         for name in (*DOCUMENT_COLLECTIONS, AUTHORS, CRAWL_ERRORS, QUARANTINE):
             summary["mongodb"][name] = db[name].count_documents({})
-        summary["mongodb"]["accepted"] = sum(db[name].count_documents(accepted_filter()) for name in DOCUMENT_COLLECTIONS)
+        summary["mongodb"]["accepted"] = sum(
+            db[name].count_documents(accepted_filter()) for name in DOCUMENT_COLLECTIONS
+        )
         summary["mongodb"]["quarantined"] = sum(
             db[name].count_documents(status_filter(DocumentStatus.QUARANTINED)) for name in DOCUMENT_COLLECTIONS
         )

@@ -47,9 +47,7 @@ class ChunkingRule:
 
 CHUNKING_RULES: Mapping[Category, ChunkingRule] = {
     Category.POSTS: ChunkingRule("prose", max_size=250, overlap=25),
-    Category.ARTICLES: ChunkingRule(
-        "prose", max_size=2000, unit="chars", min_size=1000, split_overlap_tokens=50
-    ),
+    Category.ARTICLES: ChunkingRule("prose", max_size=2000, unit="chars", min_size=1000, split_overlap_tokens=50),
     Category.REPOSITORIES: ChunkingRule("code", max_size=1500, overlap=100, split_overlap_tokens=25),
 }
 
@@ -122,9 +120,7 @@ def _code_blocks(text: str, span: Span) -> list[Span]:
     previous_line = ""
     for line in _line_spans(text, span):
         content = text[line.start : line.end]
-        starts_block = (
-            _CODE_BLOCK_START.match(content) is not None and not previous_line.startswith("@")
-        )
+        starts_block = _CODE_BLOCK_START.match(content) is not None and not previous_line.startswith("@")
         if current is None or starts_block:
             if current is not None:
                 blocks.append(current)
@@ -164,9 +160,7 @@ class _Measure:
         while first < stop:
             cut = min(first + size, stop)
             if cut < stop:
-                word_cut = next(
-                    (i for i in range(cut, first, -1) if self.t.word_starts[i]), None
-                )
+                word_cut = next((i for i in range(cut, first, -1) if self.t.word_starts[i]), None)
                 cut = word_cut or cut  # one word longer than the window: cut inside it
             windows.append(Span(self.t.starts[first], self.t.ends[cut - 1]))
             first = cut
@@ -251,9 +245,7 @@ def _join_short_tail(chunks: list[Span], packing: _Packing, min_size: int) -> li
 # --- sections and documents --------------------------------------------------------------------
 
 
-def _section_spans(
-    text: str, rule: ChunkingRule, tokenizer: ModelTokenizer, budget: int
-) -> list[Span]:
+def _section_spans(text: str, rule: ChunkingRule, tokenizer: ModelTokenizer, budget: int) -> list[Span]:
     measure = _Measure(tokenizer.tokenize(text))
     levels = LEVELS[rule.boundary]
     whole = _trimmed(text, 0, len(text)) if rule.boundary == "prose" else Span(0, len(text))
@@ -280,17 +272,12 @@ def _section_texts(section: Section, rule: ChunkingRule, tokenizer: ModelTokeniz
     prefix = f"{section.heading}\n" if section.heading else ""
     budget = tokenizer.max_content_tokens
     if prefix:
-        heading_tokens = (
-            tokenizer.count_with_special([section.heading or ""])[0] - tokenizer.special_tokens
-        )
+        heading_tokens = tokenizer.count_with_special([section.heading or ""])[0] - tokenizer.special_tokens
         if heading_tokens * 2 < budget:  # a path as long as the chunk would leave no room: drop it
             budget -= heading_tokens
         else:
             prefix = ""
-    return [
-        prefix + section.body[s.start : s.end]
-        for s in _section_spans(section.body, rule, tokenizer, budget)
-    ]
+    return [prefix + section.body[s.start : s.end] for s in _section_spans(section.body, rule, tokenizer, budget)]
 
 
 def _fit(texts: list[str], tokenizer: ModelTokenizer) -> list[tuple[str, int]]:

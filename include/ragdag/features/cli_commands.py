@@ -36,16 +36,17 @@ def _cmd_search(args: argparse.Namespace) -> int:
     # One client for both: Qdrant local mode lets a path be opened once at a time.
     with qdrant_client(settings) as client:
         if args.query:
-            hits = search_with(
-                client, embedder, args.query, k=args.k, author=args.author, category=args.category
-            )
+            hits = search_with(client, embedder, args.query, k=args.k, author=args.author, category=args.category)
             if args.json:
                 print(json.dumps([h.model_dump() for h in hits], ensure_ascii=False))
             else:
                 _print_hits(hits)
         if args.eval:
             evaluation = evaluate_with(
-                client, embedder, sample_size=args.sample_size, k=args.k,
+                client,
+                embedder,
+                sample_size=args.sample_size,
+                k=args.k,
                 batch_size=settings.embedding_batch_size,
             )
             if args.json:
@@ -69,9 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--category", choices=[c.value for c in Category])
     parser.add_argument("-k", type=int, default=5, help="number of chunks (default 5)")
     parser.add_argument(
-        "--eval", action="store_true",
-        help="measure retrieval: share of sampled documents whose title (or a sentence) finds "
-        "them in the top k",
+        "--eval",
+        action="store_true",
+        help="measure retrieval: share of sampled documents whose title (or a sentence) finds them in the top k",
     )
     parser.add_argument("--sample-size", type=int, default=50, help="documents sampled by --eval")
     parser.add_argument("--json", action="store_true", help="print JSON")

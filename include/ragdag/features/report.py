@@ -34,9 +34,7 @@ class EmbeddingReport(BaseModel):
 
     @property
     def changed_store(self) -> bool:
-        return bool(
-            self.documents_embedded or self.documents_deleted or self.chunks_written or self.chunks_deleted
-        )
+        return bool(self.documents_embedded or self.documents_deleted or self.chunks_written or self.chunks_deleted)
 
 
 def record_run(db: Database, report: EmbeddingReport) -> None:

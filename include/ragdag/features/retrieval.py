@@ -106,9 +106,7 @@ def evaluation_query(title: str | None, text: str) -> str | None:
     title = " ".join((title or "").split())
     if len(title.split()) >= _MIN_TITLE_WORDS:
         return title
-    sentences = [
-        s.strip() for s in _SENTENCE_END.split(text) if len(s.split()) >= _MIN_SENTENCE_WORDS
-    ]
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if len(s.split()) >= _MIN_SENTENCE_WORDS]
     return sentences[len(sentences) // 2] if sentences else None
 
 
@@ -136,14 +134,15 @@ def evaluate_with(
     ]
     hits = len(queries) - len(missed)
     return RetrievalEvaluation(
-        hit_rate=hits / len(queries), sample_size=len(queries), hits=hits, k=k,
+        hit_rate=hits / len(queries),
+        sample_size=len(queries),
+        hits=hits,
+        k=k,
         missed_queries=missed,
     )
 
 
-def evaluate_retrieval(
-    settings: Settings, sample_size: int = DEFAULT_SAMPLE_SIZE, k: int = DEFAULT_K
-) -> float | None:
+def evaluate_retrieval(settings: Settings, sample_size: int = DEFAULT_SAMPLE_SIZE, k: int = DEFAULT_K) -> float | None:
     """Share of sampled documents whose own query finds them in the top ``k`` chunks."""
     embedder = load_embedder(settings)
     with qdrant_client(settings) as client:

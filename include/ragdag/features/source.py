@@ -22,8 +22,18 @@ _EMBEDDABLE = accepted_filter()
 _FEATURE_FIELDS = {
     name: 1
     for name in (
-        "url", "category", "platform", "author_id", "author_full_name", "title", "published_at",
-        "language", "content", "files", "content_hash", "version",
+        "url",
+        "category",
+        "platform",
+        "author_id",
+        "author_full_name",
+        "title",
+        "published_at",
+        "language",
+        "content",
+        "files",
+        "content_hash",
+        "version",
     )
 }
 
@@ -45,22 +55,15 @@ def iter_document_refs(db: Database, page: int) -> Iterator[list[DocumentRef]]:
             query: dict[str, Any] = dict(_EMBEDDABLE)
             if last_id is not None:
                 query["_id"] = {"$gt": last_id}
-            rows = list(
-                db[collection_name(category)].find(query, {"content_hash": 1}).sort("_id", 1).limit(page)
-            )
+            rows = list(db[collection_name(category)].find(query, {"content_hash": 1}).sort("_id", 1).limit(page))
             if rows:
-                yield [
-                    DocumentRef(str(r["_id"]), category, str(r.get("content_hash", "")))
-                    for r in rows
-                ]
+                yield [DocumentRef(str(r["_id"]), category, str(r.get("content_hash", ""))) for r in rows]
             if len(rows) < page:
                 break
             last_id = rows[-1]["_id"]
 
 
-def fetch_documents(
-    db: Database, category: Category, document_ids: Sequence[str]
-) -> list[dict[str, Any]]:
+def fetch_documents(db: Database, category: Category, document_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The full records of these documents that are still embeddable."""
     if not document_ids:
         return []

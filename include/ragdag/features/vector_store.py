@@ -97,9 +97,7 @@ def ensure_collections(client: QdrantClient, dim: int) -> None:
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
             for name_of_field in fields:
                 if name_of_field not in existing:
-                    client.create_payload_index(
-                        name, name_of_field, field_schema=models.PayloadSchemaType.KEYWORD
-                    )
+                    client.create_payload_index(name, name_of_field, field_schema=models.PayloadSchemaType.KEYWORD)
 
 
 def _stored(point_id: Any, payload: Mapping[str, Any]) -> StoredDocument:
@@ -115,9 +113,7 @@ def _stored(point_id: Any, payload: Mapping[str, Any]) -> StoredDocument:
 _STATE_FIELDS = ["category", "content_hash", "feature_version", "chunk_count"]
 
 
-def stored_documents(
-    client: QdrantClient, document_ids: Sequence[str]
-) -> dict[str, StoredDocument]:
+def stored_documents(client: QdrantClient, document_ids: Sequence[str]) -> dict[str, StoredDocument]:
     """The stored state of these documents (absent ids were never stored)."""
     if not document_ids:
         return {}
@@ -127,9 +123,7 @@ def stored_documents(
     return {str(p.id): _stored(p.id, p.payload or {}) for p in points}
 
 
-def iter_stored_documents(
-    client: QdrantClient, page: int = SCROLL_PAGE
-) -> Iterator[list[StoredDocument]]:
+def iter_stored_documents(client: QdrantClient, page: int = SCROLL_PAGE) -> Iterator[list[StoredDocument]]:
     """Every stored document, a page at a time."""
     for points in _scroll(client, DOCUMENTS_COLLECTION, with_payload=_STATE_FIELDS, page=page):
         yield [_stored(p.id, p.payload or {}) for p in points]
@@ -147,8 +141,12 @@ def _chunk_ids_of(client: QdrantClient, document_ids: Sequence[str]) -> set[str]
     offset = None
     while True:
         points, offset = client.scroll(
-            CHUNKS_COLLECTION, scroll_filter=_document_filter(document_ids), limit=SCROLL_PAGE,
-            offset=offset, with_payload=False, with_vectors=False,
+            CHUNKS_COLLECTION,
+            scroll_filter=_document_filter(document_ids),
+            limit=SCROLL_PAGE,
+            offset=offset,
+            with_payload=False,
+            with_vectors=False,
         )
         ids.update(str(p.id) for p in points)
         if offset is None:
@@ -174,15 +172,11 @@ def _upsert(
 
     for start in range(0, len(ids), WRITE_BATCH):
         stop = start + WRITE_BATCH
-        batch = models.Batch(
-            ids=ids[start:stop], vectors=vectors[start:stop].tolist(), payloads=payloads[start:stop]
-        )
+        batch = models.Batch(ids=ids[start:stop], vectors=vectors[start:stop].tolist(), payloads=payloads[start:stop])
         client.upsert(collection, points=batch)
 
 
-def _chunk_payload(
-    item: DocumentFeatures, chunk: Chunk, model_id: str, digest: str
-) -> dict[str, Any]:
+def _chunk_payload(item: DocumentFeatures, chunk: Chunk, model_id: str, digest: str) -> dict[str, Any]:
     doc = item.document
     return {
         "author_id": doc.get("author_id"),
@@ -200,9 +194,7 @@ def _chunk_payload(
     }
 
 
-def _document_payload(
-    item: DocumentFeatures, model_id: str, feature_version: str
-) -> dict[str, Any]:
+def _document_payload(item: DocumentFeatures, model_id: str, feature_version: str) -> dict[str, Any]:
     doc = item.document
     published = doc.get("published_at")
     return {
@@ -260,9 +252,7 @@ def write_features(
             payloads.append(_chunk_payload(item, chunk, model_id, digest))
     vectors = np.concatenate([item.vectors for item in items if item.vectors is not None])
     if len(vectors) != len(ids):
-        raise ValueError(
-            f"{len(ids)} chunks but {len(vectors)} vectors: embed every chunk before writing"
-        )
+        raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors: embed every chunk before writing")
     _upsert(client, CHUNKS_COLLECTION, ids, vectors, payloads)
     stale = sorted(old_ids - set(ids))
     _delete_ids(client, CHUNKS_COLLECTION, stale)
@@ -359,7 +349,11 @@ class StoredPoint:
 
 
 def _scroll(
-    client: QdrantClient, collection: str, *, with_payload: Any = True, with_vectors: bool = False,
+    client: QdrantClient,
+    collection: str,
+    *,
+    with_payload: Any = True,
+    with_vectors: bool = False,
     page: int = SCROLL_PAGE,
 ) -> Iterator[list[Any]]:
     if not client.collection_exists(collection):
@@ -422,9 +416,7 @@ def _equals_filter(fields: Mapping[str, str | None]) -> Any:
     from qdrant_client import models
 
     conditions = [
-        models.FieldCondition(key=key, match=models.MatchValue(value=value))
-        for key, value in fields.items()
-        if value
+        models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in fields.items() if value
     ]
     return models.Filter(must=conditions) if conditions else None
 
@@ -447,8 +439,7 @@ def nearest_chunks(
     responses = client.query_batch_points(
         CHUNKS_COLLECTION,
         requests=[
-            models.QueryRequest(query=list(v), limit=k, filter=query_filter, with_payload=payload)
-            for v in vectors
+            models.QueryRequest(query=list(v), limit=k, filter=query_filter, with_payload=payload) for v in vectors
         ],
     )
     return [[ScoredChunk(float(p.score), dict(p.payload or {})) for p in r.points] for r in responses]

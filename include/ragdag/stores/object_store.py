@@ -123,6 +123,4 @@ def open_object_store(settings: Settings | None = None) -> ObjectStore:
         return S3ObjectStore(parsed.netloc, parsed.path, settings.aws_conn_id)
     if parsed.scheme == "file":
         return LocalObjectStore(Path(url2pathname(parsed.path)))
-    raise ValueError(
-        f"RAGDAG_OBJECT_STORE_URL={settings.object_store_url!r}: use s3://bucket/prefix or leave it empty"
-    )
+    raise ValueError(f"RAGDAG_OBJECT_STORE_URL={settings.object_store_url!r}: use s3://bucket/prefix or leave it empty")

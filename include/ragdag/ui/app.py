@@ -186,4 +186,3 @@ def create_app() -> FastAPI:
     app.include_router(build_api())
     app.include_router(build_pages())
     return app
-

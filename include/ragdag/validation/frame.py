@@ -17,12 +17,28 @@ if TYPE_CHECKING:
 
 INDEX_COLUMN = "document_id"
 RAW_FIELDS = (
-    "url", "category", "platform", "author_id", "author_full_name", "title", "published_at",
-    "language", "content", "content_hash", "crawled_at", "first_crawled_at", "version",
-    "crawler_version", "files",
+    "url",
+    "category",
+    "platform",
+    "author_id",
+    "author_full_name",
+    "title",
+    "published_at",
+    "language",
+    "content",
+    "content_hash",
+    "crawled_at",
+    "first_crawled_at",
+    "version",
+    "crawler_version",
+    "files",
 )
 DERIVED_COLUMNS = (
-    "content_length", "non_letter_share", "language_code", "crawl_age_s", "duplicate_of",
+    "content_length",
+    "non_letter_share",
+    "language_code",
+    "crawl_age_s",
+    "duplicate_of",
     "malformed_files",
 )
 
@@ -62,8 +78,9 @@ def malformed_files(files: Any) -> int | None:
     return sum(
         1
         for entry in files
-        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
-                and isinstance(entry.get("content"), str))
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("content"), str)
+        )
     )
 
 
@@ -74,9 +91,7 @@ def _crawl_order(doc: Mapping[str, Any]) -> tuple[int, str, str]:
     return (0 if stamp else 1, stamp, str(doc.get("url")))
 
 
-def find_duplicates(
-    documents: Iterable[Mapping[str, Any]], validated_owners: Mapping[str, str]
-) -> dict[str, str]:
+def find_duplicates(documents: Iterable[Mapping[str, Any]], validated_owners: Mapping[str, str]) -> dict[str, str]:
     """Map document id -> id of the copy it duplicates (same content hash, another document).
 
     An already validated document owns its hash; otherwise the earliest-crawled document of the

@@ -186,7 +186,10 @@ class GxSession:
             for row in rows:
                 failures.setdefault(str(row[INDEX_COLUMN]), []).append(
                     FailedExpectation(
-                        name=name, type=config.type, column=column, kwargs=kwargs,
+                        name=name,
+                        type=config.type,
+                        column=column,
+                        kwargs=kwargs,
                         observed=_json_safe(row.get(column)) if column else None,
                     )
                 )
@@ -211,9 +214,9 @@ def enforce_gate(
     """Raise :class:`ValidationGateFailed` when ``share`` exceeds ``threshold``."""
     if share <= threshold:
         return
-    worst_text = ", ".join(
-        f"{name} ({count} doc{'s' if count != 1 else ''})" for name, count in worst
-    ) or "none recorded"
+    worst_text = (
+        ", ".join(f"{name} ({count} doc{'s' if count != 1 else ''})" for name, count in worst) or "none recorded"
+    )
     raise ValidationGateFailed(
         f"validation gate failed for run {run_id}: {share:.0%} of the documents failed validation, "
         f"above the threshold of {threshold:.0%} (RAGDAG_VALIDATION_MAX_FAILED_SHARE). "

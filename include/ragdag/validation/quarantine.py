@@ -89,8 +89,14 @@ def hold_in_quarantine(
     qid = quarantine_id(doc_id, digest)
     names = [f.name for f in failures]
     validation = ValidationState(
-        status=DocumentStatus.QUARANTINED, content_hash=digest, suite=suite, suite_version=suite_version,
-        run_id=run_id, quarantine_id=qid, quarantined_at=at, failed_expectations=names,
+        status=DocumentStatus.QUARANTINED,
+        content_hash=digest,
+        suite=suite,
+        suite_version=suite_version,
+        run_id=run_id,
+        quarantine_id=qid,
+        quarantined_at=at,
+        failed_expectations=names,
     )
     previous = db[QUARANTINE].find_one({"_id": qid})
     record = {
@@ -143,8 +149,11 @@ def supersede_records(db: Database, category: Category, documents: list[dict[str
     changed, and its new version is judged on its own."""
     current = {str(doc["_id"]): doc.get("content_hash") for doc in documents}
     held = db[QUARANTINE].find(
-        {"document_id": {"$in": list(current)}, "category": category.value,
-         "status": QuarantineStatus.QUARANTINED.value},
+        {
+            "document_id": {"$in": list(current)},
+            "category": category.value,
+            "status": QuarantineStatus.QUARANTINED.value,
+        },
         {"document_id": 1, "content_hash": 1},
     )
     stale = [r["_id"] for r in held if r.get("content_hash") != current.get(str(r.get("document_id")))]
@@ -165,7 +174,9 @@ def _entry(record: dict[str, Any]) -> QuarantineEntry:
         content_hash=record.get("content_hash"),
         failed_expectations=[f.get("name", "?") for f in record.get("failed_expectations") or []],
         run_id=str(record.get("run_id")),
-        data_docs_key=data_docs_index_key(str(record.get("last_run_id") or record.get("run_id")), Category(record["category"])),
+        data_docs_key=data_docs_index_key(
+            str(record.get("last_run_id") or record.get("run_id")), Category(record["category"])
+        ),
         quarantined_at=record.get("quarantined_at"),
         status=QuarantineStatus(record.get("status", QuarantineStatus.QUARANTINED)),
         released_by=release_info.get("by"),
@@ -216,13 +227,21 @@ def release(db: Database, qid: str, released_by: str, reason: str) -> Quarantine
         )
     now = datetime.now(UTC)
     held = ValidationState.model_validate(document.get("validation") or {})
-    validation = held.model_copy(update={
-        "status": DocumentStatus.RELEASED.value, "quarantine_id": qid,
-        "released_at": now, "released_by": released_by, "release_reason": reason,
-    })
+    validation = held.model_copy(
+        update={
+            "status": DocumentStatus.RELEASED.value,
+            "quarantine_id": qid,
+            "released_at": now,
+            "released_by": released_by,
+            "release_reason": reason,
+        }
+    )
     replaced = collection.replace_one(
-        {"_id": document["_id"], "content_hash": record.get("content_hash"),
-         **status_filter(DocumentStatus.QUARANTINED)},
+        {
+            "_id": document["_id"],
+            "content_hash": record.get("content_hash"),
+            **status_filter(DocumentStatus.QUARANTINED),
+        },
         {**{k: v for k, v in document.items() if k != "_id"}, "validation": validation.stored()},
     )
     if not replaced.matched_count:
@@ -234,9 +253,17 @@ def release(db: Database, qid: str, released_by: str, reason: str) -> Quarantine
     }
     db[QUARANTINE].replace_one({"_id": qid}, released)
     record_audit(
-        db, AuditAction.QUARANTINE_RELEASE, str(document["_id"]), actor=released_by, reason=reason,
-        details={"quarantine_id": qid, "category": record["category"], "url": url,
-                 "content_hash": record.get("content_hash"),
-                 "failed_expectations": [f.get("name") for f in record.get("failed_expectations") or []]},
+        db,
+        AuditAction.QUARANTINE_RELEASE,
+        str(document["_id"]),
+        actor=released_by,
+        reason=reason,
+        details={
+            "quarantine_id": qid,
+            "category": record["category"],
+            "url": url,
+            "content_hash": record.get("content_hash"),
+            "failed_expectations": [f.get("name") for f in record.get("failed_expectations") or []],
+        },
     )
     return _entry({"_id": qid, **released})

@@ -32,8 +32,8 @@ from ragdag.documents import (
     pending_filter,
 )
 from ragdag.models import Category
-from ragdag.settings import Settings
 from ragdag.run_records import record_stage_report, stage_reports
+from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.validation.frame import documents_to_frame
@@ -102,8 +102,12 @@ def _mark_validated(
     # Guarded by hash and status: a version stored by the crawler meanwhile stays pending. A whole
     # replacement keeps validated_at a datetime on every server.
     validation = ValidationState(
-        status=DocumentStatus.VALIDATED, suite=suite.name, suite_version=suite.version, run_id=run_id,
-        validated_at=at, content_hash=doc.get("content_hash"),
+        status=DocumentStatus.VALIDATED,
+        suite=suite.name,
+        suite_version=suite.version,
+        run_id=run_id,
+        validated_at=at,
+        content_hash=doc.get("content_hash"),
     )
     result = db[collection_name(category)].replace_one(
         {"_id": doc["_id"], "content_hash": doc.get("content_hash"), **pending_filter()},
@@ -153,8 +157,14 @@ def _validate_batch(
         failures = outcome.failures.get(doc_id)
         if failures:
             qid = hold_in_quarantine(
-                db, category=category, document=doc, failures=failures, suite=suite.name,
-                suite_version=suite.version, run_id=run_id, at=now,
+                db,
+                category=category,
+                document=doc,
+                failures=failures,
+                suite=suite.name,
+                suite_version=suite.version,
+                run_id=run_id,
+                at=now,
             )
             if qid is not None:
                 quarantined[doc_id] = qid
@@ -169,12 +179,21 @@ def _validate_batch(
     counts.quarantined += len(quarantined)
     counts.skipped += len(skipped)
     attempt.report_uris += write_batch_report(
-        store, run_id=run_id, outcome=outcome, stamp=batch_stamp(attempt.started_at, number),
-        validated=validated, quarantined=quarantined, skipped=skipped,
+        store,
+        run_id=run_id,
+        outcome=outcome,
+        stamp=batch_stamp(attempt.started_at, number),
+        validated=validated,
+        quarantined=quarantined,
+        skipped=skipped,
     )
     log.info(
         "%s batch %d: %d validated, %d quarantined, %d skipped",
-        category.value, number, len(validated), len(quarantined), len(skipped),
+        category.value,
+        number,
+        len(validated),
+        len(quarantined),
+        len(skipped),
     )
 
 
@@ -183,9 +202,7 @@ def _validate_category(
 ) -> None:
     ids = sorted(doc["_id"] for doc in db[collection_name(category)].find(pending_filter(), {"_id": 1}))
     for number, chunk in enumerate(_batched(ids, BATCH_SIZE), start=1):
-        _validate_batch(
-            db, store, session, category=category, ids=chunk, run_id=run_id, number=number, attempt=attempt
-        )
+        _validate_batch(db, store, session, category=category, ids=chunk, run_id=run_id, number=number, attempt=attempt)
     site = publish_data_docs(store, run_id=run_id, category=category, site_dir=session.docs_dir(category))
     if site:
         attempt.sites.append(site)
@@ -266,7 +283,11 @@ def validate_pending_documents(settings: Settings, run_id: str) -> ValidationRep
         record_stage_report(db, STAGE, run_id, record, settings=settings)
     log.info(
         "run %s: %d validated, %d quarantined, %d skipped, failed share %.1f%%",
-        run_id, report.validated, report.quarantined, report.skipped, 100 * report.failed_share,
+        run_id,
+        report.validated,
+        report.quarantined,
+        report.skipped,
+        100 * report.failed_share,
     )
     docs = [uri for uri in report.report_uris if uri.endswith("/index.html")]
     try:

@@ -114,9 +114,7 @@ def _check_expectations(path: Path, expectations: Any, *, row_level: bool = True
             )
 
 
-def load_suite_config(
-    path: Path, parameters: dict[str, Any], *, row_level: bool = True
-) -> tuple[dict[str, Any], int]:
+def load_suite_config(path: Path, parameters: dict[str, Any], *, row_level: bool = True) -> tuple[dict[str, Any], int]:
     """Read any suite file, check the house rules, fill its placeholders; return (config, version).
 
     ``row_level=False`` is for suites that judge a whole batch (the instruct samples' suite, whose
