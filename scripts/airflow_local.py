@@ -339,11 +339,8 @@ def airflow_env(
                 "AIRFLOW__CELERY__RESULT_BACKEND": broker_url.rsplit("/", 1)[0] + "/1",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
-                # scripts/ for worker_hostname (the hostname callable of the workers' task instances);
-                # scripts/celery_compat: Celery 5.7 with provider 3.26 (see its sitecustomize.py).
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(SCRIPTS_DIR / "celery_compat"), str(SCRIPTS_DIR), env.get("PYTHONPATH", "")) if p
-                ),
+                # scripts/ for worker_hostname (the hostname callable of the workers' task instances).
+                "PYTHONPATH": os.pathsep.join(p for p in (str(SCRIPTS_DIR), env.get("PYTHONPATH", "")) if p),
             }
         )
     env.update(openlineage_env(data_dir))  # OpenLineage events of every task into the data dir
