@@ -619,8 +619,11 @@ def wait_for_chain(
 ) -> list[ChainRun]:
     """Follow a chain run by run: each DAG's run must be one started by the Asset event of the previous run.
 
-    Returns the finished runs in chain order (all success); raises :class:`ChainFailed` naming the
-    DAG, its run, its failed tasks and their log tails when one fails, or when the time is up.
+    Returns the finished runs in chain order (all success). The chain ends early, with fewer runs,
+    when a run succeeds without emitting an Asset event: the DAG decided nothing downstream is due
+    (``build_instruct_dataset`` on unchanged data publishes no version and triggers no training).
+    Raises :class:`ChainFailed` naming the DAG, its run, its failed tasks and their log tails when
+    one fails, or when the time is up.
     """
     import airflow_client.client as af
 
@@ -645,7 +648,7 @@ def wait_for_chain(
                 finished.append(done)
                 if on_run:
                     on_run(done)
-                if len(finished) == len(chain):
+                if len(finished) == len(chain) or not _emitted_an_event(client, done):
                     return finished
                 previous = done
                 dag_id, run_id = chain[len(finished)], None
@@ -669,6 +672,18 @@ def wait_for_chain(
                 + (failure_report(client, dag_id, run_id) if run_id else "")
             )
         time.sleep(poll_s)
+
+
+def _emitted_an_event(client: ApiClient, run: ChainRun) -> bool:
+    """Did this run emit an Asset event? (True when the API cannot tell: keep waiting.)"""
+    import airflow_client.client as af
+    from airflow_client.client.exceptions import ApiException
+
+    try:
+        events = af.AssetApi(client).get_asset_events(source_dag_id=run.dag_id, source_run_id=run.run_id, limit=1)
+    except ApiException:  # Airflow 3.3.2 answers 500 while a run that an event created is queued
+        return True
+    return bool(events.total_entries)
 
 
 def _asset_triggered_run(runs_api: Any, dag_id: str, previous: ChainRun, checked: set[tuple[str, str]]) -> str | None:

@@ -119,6 +119,8 @@ def _print_where_to_look(airflow, data_dir: Path, mongo_uri: str) -> None:
 def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
     from airflow_local import ChainFailed, trigger_dag, wait_for_chain
 
+    from ragdag.assets import CHAIN_DAG_IDS
+
     conf = {"author": args.author, "links": links}
     first = trigger_dag(client, "crawl_sources", conf)
     print(f"triggered crawl_sources {first.dag_run_id} with {len(links)} links", flush=True)
@@ -138,6 +140,11 @@ def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
             f"chain: all {len(runs)} DAGs succeeded, {time.perf_counter() - chain_started:.1f}s "
             "from the trigger to the end of the last run"
         )
+        if len(runs) < len(CHAIN_DAG_IDS):
+            print(
+                f"  the chain ended after {runs[-1].dag_id}: it emitted no Asset event, so nothing "
+                "downstream was due (e.g. unchanged data: no new dataset version, no training)"
+            )
     except ChainFailed as error:
         ok = False
         print(f"CHAIN FAILED: {error}", file=sys.stderr)
