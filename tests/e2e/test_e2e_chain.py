@@ -266,8 +266,8 @@ def test_rag_platform_page_shows_the_chain_and_releases_from_the_quarantine(e2e:
             assert "expect_" in row.inner_text() or row.locator("td").nth(2).inner_text().strip()
             page.screenshot(path=str(OUTPUT_DIR / "platform-quarantine.png"), full_page=True)
             row.locator("input[name=reason]").fill("reviewed: the draft is fine to use")
-            row.get_by_role("button", name="Release").click()
-            page.wait_for_load_state("networkidle")
+            with page.expect_navigation():  # the page reloads once the API accepted the release
+                row.get_by_role("button", name="Release").click()
             page.goto(f"{base}/ragdag/quarantine?include_released=true", wait_until="networkidle")
             released_row = page.locator("#quarantine tbody tr").filter(has_text="evaluating-retrieval").first
             assert "released" in released_row.inner_text()

@@ -79,3 +79,31 @@ def test_pages_forbid_foreign_framing_and_inline_scripts() -> None:
     policy = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in policy and "script-src 'self'" in policy
     assert "no run yet" in response.body.decode()
+
+
+def test_lineage_page_follows_a_model_to_its_documents_urls() -> None:
+    from ragdag.lineage import DatasetLineage, DocumentLineage, LineageGraph, ModelLineage
+
+    graph = LineageGraph(
+        query="m1",
+        kind="model",
+        models=[ModelLineage(model_id="m1", dataset_version="v-1", metrics={"nll_per_byte": 1.2})],
+        datasets=[
+            DatasetLineage(
+                version="v-1",
+                train_samples=3,
+                test_samples=1,
+                documents=[
+                    DocumentLineage(
+                        document_id="d1", url="https://blog.example/a", content_hash="abc", title="<b>T</b>"
+                    ),
+                    DocumentLineage(document_id="d2", url="javascript:alert(1)", content_hash="def"),
+                ],
+            )
+        ],
+    )
+    html = render_page(_request(), "lineage", subject="m1", graph=graph).body.decode()
+    assert '<a href="https://blog.example/a"' in html
+    assert 'href="javascript:' not in html and "javascript:alert(1)" in html
+    assert "&lt;b&gt;T&lt;/b&gt;" in html
+    assert "Dataset v-1" in html and "Model m1" in html
