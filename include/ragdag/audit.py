@@ -53,11 +53,22 @@ def record_audit(
     actor: str | None,
     reason: str,
     details: dict[str, Any] | None = None,
+    event_id: str | None = None,
 ) -> AuditEvent:
+    """Append one event; with ``event_id``, at most once (a retried task records it again harmlessly)."""
     event = AuditEvent(
         action=action, subject=subject, actor=actor or default_actor(), reason=reason, details=details or {}
     )
-    db[AUDIT_TRAIL].insert_one({"_id": event.id, **event.model_dump(mode="python", exclude={"id"})})
+    if event_id:
+        event.id = event_id
+        if db[AUDIT_TRAIL].find_one({"_id": event_id}, {"_id": 1}) is not None:
+            return event
+    from pymongo.errors import DuplicateKeyError
+
+    try:
+        db[AUDIT_TRAIL].insert_one({"_id": event.id, **event.model_dump(mode="python", exclude={"id"})})
+    except DuplicateKeyError:  # a concurrent task of the same run recorded it first
+        pass
     return event
 
 

@@ -293,8 +293,33 @@ def start_task_record(stage: str, context: Mapping[str, Any], settings: Settings
     global _active
     record = new_record(stage, context, settings)
     _write_safely(settings, record)
+    _audit_override(settings, record, context)
     _active = record
     return record
+
+
+def _audit_override(settings: Settings, record: RunRecord, context: Mapping[str, Any]) -> None:
+    """A run started by a person (REST API, UI, CLI) with a ``conf`` overrides the defaults: the
+    audit trail keeps who, when, the conf and why (the run's note), once per run."""
+    if record.trigger.kind is not TriggerKind.MANUAL or not record.conf or not record.run_id:
+        return
+    from ragdag.audit import AuditAction, record_audit
+    from ragdag.stores.mongo import mongo_database
+
+    note = getattr(context.get("dag_run"), "note", None)
+    try:
+        with mongo_database(settings) as db:
+            record_audit(
+                db,
+                AuditAction.RUN_OVERRIDE,
+                f"{record.dag_id}/{record.run_id}",
+                actor=f"airflow:{record.trigger.user}" if record.trigger.user else None,
+                reason=str(note) if note else "run triggered with a conf (no note given)",
+                details={"dag_id": record.dag_id, "run_id": record.run_id, "conf": record.conf},
+                event_id=f"{AuditAction.RUN_OVERRIDE.value}/{record.dag_id}/{record.run_id}",
+            )
+    except Exception:  # noqa: BLE001 - an audit write must not fail the run; the run record has the conf
+        log.exception("could not record the conf override of %s %s", record.dag_id, record.run_id)
 
 
 def finish_task_record(

@@ -170,3 +170,17 @@ def test_mail_goes_through_the_smtp_providers_notifier(settings, monkeypatch) ->
     assert message["Subject"] == "[ragdag] drift: ragdag (run-mail)"
     body = next(part for part in message.walk() if part.get_content_type() == "text/html").get_payload(decode=True)
     assert b"feature drift: p 0.001" in body
+
+
+def test_a_run_started_with_a_conf_is_in_the_audit_trail_once(tiny_dags, settings, mongo_db) -> None:
+    from ragdag.audit import AUDIT_TRAIL, AuditAction
+
+    dag_run = tiny_dags["alerts_passing"].test(run_conf={"force": True})
+    plain_run = tiny_dags["alerts_passing"].test()
+
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
+    events = list(mongo_db[AUDIT_TRAIL].find({"action": AuditAction.RUN_OVERRIDE.value}))
+    # Two tasks ran with the conf: one event for the run; the run without a conf has none.
+    assert [e["subject"] for e in events] == [f"alerts_passing/{dag_run.run_id}"]
+    assert events[0]["details"]["conf"] == {"force": True}
+    assert plain_run.run_id not in events[0]["subject"]
