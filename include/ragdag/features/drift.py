@@ -222,21 +222,16 @@ def snapshot_key(run_id: str) -> str:
 
 
 def sample_store(settings: Settings, run_id: str) -> ChunkSample:
-    """Up to ``RAGDAG_DRIFT_MAX_SAMPLE`` chunks of the store, a pseudo-random sample: point ids are
-    UUIDv5 hashes, so the first page of a scroll is spread over documents and categories."""
-    from ragdag.features.vector_store import CHUNKS_COLLECTION
+    """Up to ``RAGDAG_DRIFT_MAX_SAMPLE`` chunks of the store (see `vector_store.sample_chunks`)."""
+    from ragdag.features.vector_store import sample_chunks
     from ragdag.stores.qdrant import qdrant_client
 
     with qdrant_client(settings) as client:
-        if not client.collection_exists(CHUNKS_COLLECTION):
-            return ChunkSample(run_id=run_id, vectors=[], texts=[])
-        points, _ = client.scroll(
-            CHUNKS_COLLECTION, limit=settings.drift_max_sample, with_payload=["text"], with_vectors=True
-        )
+        points = sample_chunks(client, settings.drift_max_sample)
     return ChunkSample(
         run_id=run_id,
-        vectors=[list(map(float, p.vector)) for p in points],  # type: ignore[arg-type]
-        texts=[str((p.payload or {}).get("text", "")) for p in points],
+        vectors=[point.vector or [] for point in points],
+        texts=[str(point.payload.get("text", "")) for point in points],
     )
 
 

@@ -452,3 +452,16 @@ def sample_documents(client: QdrantClient, size: int) -> list[StoredPoint]:
         return []
     points, _ = client.scroll(DOCUMENTS_COLLECTION, limit=size, with_payload=["title", "text"], with_vectors=False)
     return [StoredPoint(str(p.id), dict(p.payload)) for p in points if p.payload is not None]
+
+
+def sample_chunks(client: QdrantClient, size: int) -> list[StoredPoint]:
+    """The first ``size`` chunks in id order (ids are UUIDv5 hashes, so the sample is spread over
+    documents and categories), with their text and vector."""
+    if not client.collection_exists(CHUNKS_COLLECTION):
+        return []
+    points, _ = client.scroll(CHUNKS_COLLECTION, limit=size, with_payload=["text"], with_vectors=True)
+    return [
+        StoredPoint(str(p.id), dict(p.payload or {}), [float(x) for x in p.vector])  # type: ignore[union-attr]
+        for p in points
+        if isinstance(p.vector, list)
+    ]
