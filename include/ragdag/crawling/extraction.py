@@ -11,7 +11,7 @@ from ragdag.crawling.extraction_content import main_text
 from ragdag.crawling.extraction_dates import guess_published, parse_datetime
 from ragdag.crawling.extraction_language import declared_language, detect_language
 from ragdag.crawling.extraction_metadata import declared_metadata, read_json_ld, read_meta_values
-from ragdag.crawling.extraction_title import document_title
+from ragdag.crawling.extraction_title import document_title, title_element_text
 from ragdag.crawling.html_decoding import decode_html
 from ragdag.crawling.html_tree import parse_html, remove_invisible
 
@@ -38,9 +38,10 @@ def extract_article(html: str | bytes, url: str | None = None, charset: str | No
     json_ld = read_json_ld(root)
     remove_invisible(root)
     declared = declared_metadata(json_ld, read_meta_values(root))
-    content = main_text(root, url)
+    title = declared.title or document_title(root) or None
+    content = main_text(root, url, titles=[t for t in (title, title_element_text(root)) if t])
     return ExtractedArticle(
-        title=declared.title or document_title(root) or None,
+        title=title,
         # A byline in the page only counts when the metadata names nobody (as in Readability).
         author=clean_byline(declared.byline) or find_byline(root),
         published_at=parse_datetime(declared.published) or guess_published(root, url),

@@ -3,28 +3,40 @@
 readability-lxml (a Mozilla Readability port) scores DOM blocks and keeps the best one with its
 siblings: precise, but on some layouts it settles on a sub-block and loses part of the article.
 trafilatura walks the whole page and keeps paragraph-like text: it recovers those losses but lets
-in more boilerplate and, on short pages, drops text readability keeps. Readability's text is the
-default; trafilatura's replaces it when it clearly contains the same article and more, when the
-two found different blocks of the page, or when readability found next to nothing once page
-furniture was pruned. Both read the page without its call-to-action boxes (newsletter, share
-bar, paywall: `html_boilerplate.without_promotions`); both outputs lose teaser links, link-only
-"related" sections, bare dates, copyright lines and picture credits first
-(`html_boilerplate.without_link_blocks`); the text chosen loses the short closing lines that
-only its own extractor kept, and the short lines the page's nav, aside, header or footer says too.
+in more boilerplate and, on short pages, drops text readability keeps. Both read the page without
+its named furniture (hidden boxes, author boxes, post metadata, related boxes, picture credits:
+`html_named_furniture`) and without its call-to-action boxes (newsletter, share bar, paywall:
+`html_boilerplate.without_promotions`); both outputs lose teaser links, link-only "related"
+sections, bare dates, copyright lines and picture credits first (`html_boilerplate.without_link_blocks`).
+
+Readability's text is the default; trafilatura's replaces it when it clearly contains the same
+article and more, when the two found different blocks of the page, or when readability found next
+to nothing once page furniture was pruned (`extraction_agreement.choose_content`). Readability's
+text, when taken, ends with the last paragraph both found, opens with the standfirst only
+trafilatura found, and gets back the captions and lists of its own block that the port drops
+(`readability_blocks`). The text chosen loses the short closing lines only its own extractor
+kept, the headline repeated from the title, and the short lines the page's nav, aside, header or
+footer says too.
 """
 
 from __future__ import annotations
 
 import copy
-import re
-import unicodedata
-from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
 from readability import Document
 
+from ragdag.crawling.extraction_agreement import (
+    TOO_SHORT_CHARS,
+    aligned_with_broad,
+    choose_content,
+    without_unconfirmed_tail,
+)
+from ragdag.crawling.extraction_title import without_title_lines
 from ragdag.crawling.html_boilerplate import (
     FURNITURE_LINE_MAX_CHARS,
     furniture_lines,
@@ -33,27 +45,16 @@ from ragdag.crawling.html_boilerplate import (
     without_promotions,
     without_unlikely_candidates,
 )
+from ragdag.crawling.html_named_furniture import without_named_furniture
 from ragdag.crawling.html_text import element_text
-
-_WORD = re.compile(r"\w+")
-# Readability itself retries with looser rules below 500 characters: that little text usually
-# means it latched onto a teaser, so a broader extractor that found twice as much is preferred.
-_TOO_SHORT_CHARS = 500
-_SHORT_TEXT_GROWTH = 2.0
-# "Contains the same article": nearly all of readability's words are in trafilatura's text...
-_CONTAINMENT = 0.95
-# ...and "and more": enough extra words to be missing paragraphs, not a stray caption or date.
-_SUPERSET_GROWTH = 1.05
-# Texts sharing less than this share of the shorter one's words are about different blocks of the
-# page: readability settled on one block (a teaser list, a comment, a sidebar) where trafilatura's
-# whole-page walk kept the article.
-_DISAGREEMENT = 0.8
-# Shorter than a sentence: a label, a tag, a credit, a button.
-_TAIL_LINE_CHARS = 40
+from ragdag.crawling.readability_blocks import with_enclosed_blocks
 
 
-def _word_counts(text: str) -> Counter[str]:
-    return Counter(_WORD.findall(unicodedata.normalize("NFKC", text).lower()))
+@dataclass(frozen=True)
+class ReadabilityText:
+    text: str
+    retried: bool  # read from the whole page: the pruned one left too little
+    page: HtmlElement  # the page as readability read it
 
 
 def _readability_summary_text(root: HtmlElement) -> str:
@@ -65,17 +66,19 @@ def _readability_summary_text(root: HtmlElement) -> str:
     return element_text(without_link_blocks(tree))
 
 
-def readability_text(root: HtmlElement) -> tuple[str, bool]:
-    """Main content according to readability-lxml, as paragraphs, and whether it was a retry.
+def readability_text(root: HtmlElement) -> ReadabilityText:
+    """Main content according to readability-lxml, as paragraphs.
 
     readability-lxml's own boilerplate filter predates "related posts" and share bars, so the page
     goes in without the furniture current Readability prunes; like Readability, it retries on the
     whole page when that pruning leaves too little.
     """
-    pruned = _readability_summary_text(without_unlikely_candidates(root))
-    if len(pruned) >= _TOO_SHORT_CHARS:
-        return pruned, False
-    return _readability_summary_text(copy.deepcopy(root)), True
+    pruned_page = without_unlikely_candidates(root)
+    # readability-lxml edits the tree it reads: it reads a copy, the page stays for later use.
+    pruned = _readability_summary_text(copy.deepcopy(pruned_page))
+    if len(pruned) >= TOO_SHORT_CHARS:
+        return ReadabilityText(pruned, False, pruned_page)
+    return ReadabilityText(_readability_summary_text(copy.deepcopy(root)), True, root)
 
 
 def trafilatura_text(root: HtmlElement, url: str | None) -> str:
@@ -93,43 +96,6 @@ def trafilatura_text(root: HtmlElement, url: str | None) -> str:
         return ""
 
 
-def _broad_is_better(precise: str, broad: str) -> bool:
-    if len(precise) < _TOO_SHORT_CHARS:
-        return len(broad) > _SHORT_TEXT_GROWTH * len(precise)
-    precise_words, broad_words = _word_counts(precise), _word_counts(broad)
-    precise_total, broad_total = sum(precise_words.values()), sum(broad_words.values())
-    shared = sum((precise_words & broad_words).values())
-    if shared < _DISAGREEMENT * min(precise_total, broad_total):
-        return True
-    return shared >= _CONTAINMENT * precise_total and sum(broad_words.values()) >= _SUPERSET_GROWTH * precise_total
-
-
-def choose_content(precise: str, broad: str) -> str:
-    """Readability's text (`precise`) unless trafilatura's (`broad`) is clearly more complete."""
-    return broad if _broad_is_better(precise, broad) else precise
-
-
-def without_unconfirmed_tail(chosen: str, other: str) -> str:
-    """`chosen` without the short lines closing it that the other extractor did not keep.
-
-    After an article come its page's last words: "Share:", a tag or two, "Contact", a photo
-    credit. A line that short which only one of the two extractors took is likelier to be those
-    than the article's last line, which both find.
-    """
-    confirmed = normalized_line(other)
-    if not confirmed:
-        return chosen
-    paragraphs = chosen.split("\n\n")
-    end = len(paragraphs)
-    while (
-        end > 1
-        and len(paragraphs[end - 1]) < _TAIL_LINE_CHARS
-        and normalized_line(paragraphs[end - 1]) not in confirmed
-    ):
-        end -= 1
-    return "\n\n".join(paragraphs[:end])
-
-
 def without_furniture_lines(text: str, furniture: set[str]) -> str:
     """`text` without the short paragraphs that are also what a nav, aside, header or footer says."""
     paragraphs = text.split("\n\n")
@@ -137,17 +103,24 @@ def without_furniture_lines(text: str, furniture: set[str]) -> str:
     return "\n\n".join(kept)
 
 
-def main_text(root: HtmlElement, url: str | None = None) -> str:
-    """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`)."""
+def _combined(precise: ReadabilityText, broad: str, titles: Sequence[str]) -> str:
+    # Readability's retry on the unpruned page is its weakest guess (it often lands in the page
+    # furniture it first pruned); trafilatura's, when it found an article's worth, is likelier.
+    if precise.retried and len(broad) >= TOO_SHORT_CHARS:
+        return without_unconfirmed_tail(broad, precise.text)
+    chosen = choose_content(precise.text, broad)
+    if chosen is broad:
+        return without_unconfirmed_tail(broad, precise.text)
+    chosen = aligned_with_broad(without_unconfirmed_tail(precise.text, broad), broad, titles)
+    return with_enclosed_blocks(chosen, precise.page)
+
+
+def main_text(root: HtmlElement, url: str | None = None, titles: Sequence[str] = ()) -> str:
+    """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`); `titles` are
+    the page's headline and <title>, not repeated in the text."""
+    root = without_named_furniture(root)
     furniture = furniture_lines(root)
     root = without_promotions(root)
     broad = trafilatura_text(root, url)
-    precise, retried = readability_text(root)
-    # Readability's retry on the unpruned page is its weakest guess (it often lands in the page
-    # furniture it first pruned); trafilatura's, when it found an article's worth, is likelier.
-    if retried and len(broad) >= _TOO_SHORT_CHARS:
-        chosen = without_unconfirmed_tail(broad, precise)
-    else:
-        chosen = choose_content(precise, broad)
-        chosen = without_unconfirmed_tail(chosen, broad if chosen is precise else precise)
-    return without_furniture_lines(chosen, furniture)
+    precise = readability_text(root)
+    return without_furniture_lines(without_title_lines(_combined(precise, broad, titles), titles), furniture)

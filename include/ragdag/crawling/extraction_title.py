@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from lxml.html import HtmlElement
 
@@ -40,7 +41,7 @@ def text_similarity(text_a: str, text_b: str) -> float:
     return 1 - len(" ".join(unique_b)) / len(" ".join(tokens_b))
 
 
-def _title_element_text(root: HtmlElement) -> str:
+def title_element_text(root: HtmlElement) -> str:
     title = root.find(".//title")
     return inner_text(title) if title is not None else ""
 
@@ -72,7 +73,7 @@ def _strip_colon_prefix(title: str, root: HtmlElement) -> str:
 
 def document_title(root: HtmlElement) -> str:
     """The <title> text without site-name prefixes/suffixes (Mozilla Readability's heuristics)."""
-    original = _title_element_text(root)
+    original = title_element_text(root)
     title = original
     hierarchical = False
     if _SEPARATOR.search(title):
@@ -92,3 +93,33 @@ def document_title(root: HtmlElement) -> str:
     if words <= 4 and (not hierarchical or not dropped_one_segment):
         title = original
     return title
+
+
+# A headline is a line: longer text that shares the title's words is the article's first sentence.
+_TITLE_LINE_MAX_CHARS = 250
+# Readability's bar for a heading that duplicates the title...
+_TITLE_LINE_SIMILARITY = 0.75
+# ...and at least half the title is in the line (not one word of it, like a section label).
+_TITLE_COVERAGE = 0.5
+# The headline opens the article: the title's words further down are the article's own.
+_TITLE_LINE_WINDOW = 3
+
+
+def is_title_line(line: str, titles: Sequence[str]) -> bool:
+    """Is `line` one of `titles` (the headline, the <title>) repeated in the text?"""
+    if len(line) > _TITLE_LINE_MAX_CHARS:
+        return False
+    return any(
+        title
+        and text_similarity(title, line) >= _TITLE_LINE_SIMILARITY
+        and text_similarity(line, title) >= _TITLE_COVERAGE
+        for title in titles
+    )
+
+
+def without_title_lines(text: str, titles: Sequence[str]) -> str:
+    """`text` without the headline repeated among its first paragraphs (as Readability drops a
+    heading that duplicates the title): the title is metadata of its own."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    kept = [p for i, p in enumerate(paragraphs) if i >= _TITLE_LINE_WINDOW or not is_title_line(p, titles)]
+    return "\n\n".join(kept) if kept else text

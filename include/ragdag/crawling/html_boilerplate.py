@@ -147,7 +147,7 @@ _NOTICE_MAX_CHARS = 100
 _CREDIT_MAX_CHARS = 150
 
 
-def _squeezed_length(text: str) -> int:
+def squeezed_length(text: str) -> int:
     return len(" ".join(text.split()))
 
 
@@ -161,12 +161,12 @@ def _leaf_blocks(tree: HtmlElement) -> list[HtmlElement]:
     return blocks
 
 
-def _link_density(element: HtmlElement, length: int) -> float:
-    linked = sum(_squeezed_length(a.text_content()) for a in element.iter("a"))
+def link_density(element: HtmlElement, length: int) -> float:
+    linked = sum(squeezed_length(a.text_content()) for a in element.iter("a"))
     return linked / length if length else 0.0
 
 
-def _is_notice(text: str, length: int, tag: str = "p") -> bool:
+def is_notice(text: str, length: int, tag: str = "p") -> bool:
     """A bare date stamp, or a copyright / picture credit line: page furniture, not prose."""
     if _DATE_STAMP.fullmatch(text.strip()):
         return True
@@ -184,14 +184,14 @@ def without_link_blocks(tree: HtmlElement, teaser_lines: bool = True) -> HtmlEle
     whose section holds nothing but link-dense blocks ("Related articles", "Auch interessant")
     goes with them.
     """
-    blocks = [(block, _squeezed_length(block.text_content())) for block in _leaf_blocks(tree)]
+    blocks = [(block, squeezed_length(block.text_content())) for block in _leaf_blocks(tree)]
     blocks = [(block, length) for block, length in blocks if length]
-    dense = [_link_density(block, length) >= _TEASER_LINK_DENSITY for block, length in blocks]
+    dense = [link_density(block, length) >= _TEASER_LINK_DENSITY for block, length in blocks]
     doomed = {
         index
         for index, (block, length) in enumerate(blocks)
         if (teaser_lines and dense[index] and length >= _TEASER_MIN_CHARS and block.tag not in _NEVER_TEASER_TAGS)
-        or _is_notice(block.text_content(), length, block.tag)
+        or is_notice(block.text_content(), length, block.tag)
     }
     headings = [block.tag in _HEADING_TAGS for block, _ in blocks]
     for index in range(len(blocks)):
