@@ -76,6 +76,18 @@ def pending_filter() -> dict[str, Any]:
     return status_filter(DocumentStatus.PENDING)
 
 
+def due_for_validation_filter(suite_version: int) -> dict[str, Any]:
+    """MongoDB filter for what the validation stage checks: pending documents, and validated ones
+    an older version of their suite passed (a bumped suite judges them again). Quarantined and
+    released documents wait for a person or for a new version of the page."""
+    return {
+        "$or": [
+            pending_filter(),
+            {**status_filter(DocumentStatus.VALIDATED), "validation.suite_version": {"$lt": suite_version}},
+        ]
+    }
+
+
 def quarantine_id(document_id: str, content_hash: Any) -> str:
     """One record per document version: re-crawling or re-validating it never adds another."""
     return str(uuid.uuid5(RAGDAG_NAMESPACE, f"quarantine:{document_id}:{content_hash}"))

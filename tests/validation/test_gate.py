@@ -489,3 +489,38 @@ def test_a_retried_quarantine_keeps_one_record_with_its_first_run(settings, mong
     (record,) = mongo_db[QUARANTINE].find()
     assert (record["run_id"], record["last_run_id"]) == ("run-first", "run-retry")
     assert mongo_db.articles.find_one({"_id": empty})["validation"]["status"] == DocumentStatus.QUARANTINED
+
+
+def test_a_bumped_suite_judges_the_validated_documents_again(settings, mongo_db, article_pages_dir, tmp_path) -> None:
+    ids = _store_good_articles(mongo_db, article_pages_dir, count=2)
+    assert validate_pending_documents(settings, "run-v1").validated == 2
+    suites = tmp_path / "expectations"
+    shutil.copytree(settings.expectations_dir, suites)
+    articles = json.loads((suites / "articles.json").read_text())
+    articles["meta"]["version"] += 1
+    articles["expectations"].append(
+        {
+            "type": "expect_column_values_to_not_match_regex",
+            "kwargs": {"column": "url", "regex": f"/{GOOD_PAGES[0]}$"},
+            "meta": {"name": "not_the_first_page"},
+        }
+    )
+    (suites / "articles.json").write_text(json.dumps(articles))
+    bumped = settings.model_copy(update={"expectations_dir": suites, "validation_max_failed_share": 0.6})
+
+    report = validate_pending_documents(bumped, "run-v2")
+
+    assert (report.validated, report.quarantined) == (1, 1)
+    failing, passing = (mongo_db.articles.find_one({"_id": ids[name]}) for name in GOOD_PAGES[:2])
+    assert failing["validation"]["status"] == "quarantined"
+    assert failing["validation"]["failed_expectations"] == ["not_the_first_page"]
+    assert passing["validation"] | {"run_id": None} == passing["validation"] | {
+        "status": "validated",
+        "suite_version": articles["meta"]["version"],
+        "run_id": None,
+    }
+    assert mongo_db.articles.count_documents(accepted_filter()) == 1
+    # Judged by the current version, nothing is due again; the old suite judges nothing either.
+    again = validate_pending_documents(bumped, "run-v2-again")
+    assert (again.validated, again.quarantined) == (0, 0)
+    assert validate_pending_documents(settings, "run-v1-again").validated == 0

@@ -25,6 +25,7 @@ from ragdag.documents import (
     QuarantineStatus,
     ValidationState,
     collection_name,
+    due_for_validation_filter,
     quarantine_id,
     status_filter,
 )
@@ -82,8 +83,8 @@ def hold_in_quarantine(
     run_id: str,
     at: datetime,
 ) -> str | None:
-    """Quarantine one pending document where it is; its quarantine id, or None if it changed
-    meanwhile (then it stays pending for the next run)."""
+    """Quarantine one document due for validation where it is; its quarantine id, or None if it
+    changed meanwhile (then it stays pending for the next run)."""
     doc_id = str(document["_id"])
     digest = document.get("content_hash")
     qid = quarantine_id(doc_id, digest)
@@ -119,7 +120,7 @@ def hold_in_quarantine(
     # next run rewrites the same record), never quarantined without a record to release it by.
     _put(db, qid, record)
     replaced = db[collection_name(category)].replace_one(
-        {"_id": document["_id"], "content_hash": digest, **status_filter(DocumentStatus.PENDING)},
+        {"_id": document["_id"], "content_hash": digest, **due_for_validation_filter(suite_version)},
         {**{k: v for k, v in document.items() if k != "_id"}, "validation": validation.stored()},
     )
     if replaced.matched_count:

@@ -1,7 +1,8 @@
 """The validation stage: check every pending document, keep the good, quarantine the bad, gate.
 
 Incremental: only pending documents are read (the crawler sets every new or changed document
-pending; statuses and filters are :mod:`ragdag.documents`). Each one ends ``validated`` (with
+pending; statuses and filters are :mod:`ragdag.documents`), and the validated ones an older
+version of their suite passed: bumping a suite's ``meta.version`` judges them again. Each one ends ``validated`` (with
 suite, suite version, run, time and the content hash it was checked at) or ``quarantined`` in
 place, with a quarantine record of its failures. A document the crawler changes while it is being
 checked is left pending and counted as skipped.
@@ -29,7 +30,7 @@ from ragdag.documents import (
     ValidationState,
     accepted_filter,
     collection_name,
-    pending_filter,
+    due_for_validation_filter,
 )
 from ragdag.models import Category
 from ragdag.run_records import record_stage_report, stage_reports
@@ -87,13 +88,19 @@ def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _validated_hash_owners(db: Database, category: Category, hashes: list[str]) -> dict[str, str]:
+def _validated_hash_owners(db: Database, category: Category, batch: list[dict[str, Any]]) -> dict[str, str]:
+    """Content hash -> the accepted document that owns it. A validated document judged again
+    owns its own hash: it is the original, whatever copy a person released since."""
+    hashes = [doc["content_hash"] for doc in batch if isinstance(doc.get("content_hash"), str)]
     if not hashes:
         return {}
     cursor = db[collection_name(category)].find(
         {"content_hash": {"$in": hashes}, **accepted_filter()}, {"content_hash": 1}
     )
-    return {doc["content_hash"]: str(doc["_id"]) for doc in cursor}
+    owners = {doc["content_hash"]: str(doc["_id"]) for doc in cursor}
+    accepted_in_batch = {str(doc["_id"]) for doc in batch} & set(owners.values())
+    owners.update({doc["content_hash"]: str(doc["_id"]) for doc in batch if str(doc["_id"]) in accepted_in_batch})
+    return owners
 
 
 def _mark_validated(
@@ -110,7 +117,7 @@ def _mark_validated(
         content_hash=doc.get("content_hash"),
     )
     result = db[collection_name(category)].replace_one(
-        {"_id": doc["_id"], "content_hash": doc.get("content_hash"), **pending_filter()},
+        {"_id": doc["_id"], "content_hash": doc.get("content_hash"), **due_for_validation_filter(suite.version)},
         {**{k: v for k, v in doc.items() if k != "_id"}, "validation": validation.stored()},
     )
     return bool(result.matched_count)
@@ -140,14 +147,13 @@ def _validate_batch(
 ) -> None:
     suite = session.suites[category]
     counts = attempt.counts[category.value]
-    docs = list(db[collection_name(category)].find({"_id": {"$in": ids}, **pending_filter()}))
+    docs = list(db[collection_name(category)].find({"_id": {"$in": ids}, **due_for_validation_filter(suite.version)}))
     counts.skipped += len(ids) - len(docs)  # validated by a concurrent run meanwhile
     if not docs:
         return
     supersede_records(db, category, docs)
     now = datetime.now(UTC)
-    hashes = [doc["content_hash"] for doc in docs if isinstance(doc.get("content_hash"), str)]
-    frame = documents_to_frame(docs, now=now, validated_owners=_validated_hash_owners(db, category, hashes))
+    frame = documents_to_frame(docs, now=now, validated_owners=_validated_hash_owners(db, category, docs))
     outcome = session.validate(category, frame, run_name=run_key(run_id))
     validated: list[str] = []
     quarantined: dict[str, str] = {}
@@ -200,7 +206,8 @@ def _validate_batch(
 def _validate_category(
     db: Database, store: ObjectStore, session: GxSession, *, category: Category, run_id: str, attempt: _Attempt
 ) -> None:
-    ids = sorted(doc["_id"] for doc in db[collection_name(category)].find(pending_filter(), {"_id": 1}))
+    due = due_for_validation_filter(session.suites[category].version)
+    ids = sorted(doc["_id"] for doc in db[collection_name(category)].find(due, {"_id": 1}))
     for number, chunk in enumerate(_batched(ids, BATCH_SIZE), start=1):
         _validate_batch(db, store, session, category=category, ids=chunk, run_id=run_id, number=number, attempt=attempt)
     site = publish_data_docs(store, run_id=run_id, category=category, site_dir=session.docs_dir(category))
