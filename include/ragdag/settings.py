@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         description="How long opening Qdrant local mode waits while another process holds its folder "
         "(then the task fails with a message naming the folder, and Airflow retries it).",
     )
+    staging_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description="Staged vectors of an embed run that never finished (feature_staging/<run>/) are kept "
+        "this long after the run's last task started, so that clearing its tasks can resume it; a later "
+        "successful run deletes them.",
+    )
     retrieval_min_hit_rate: float = Field(
         0.5, ge=0, le=1, description="An embed run whose retrieval hit rate is below this alerts (once per run)."
     )

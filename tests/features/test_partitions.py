@@ -242,3 +242,29 @@ def test_staging_on_s3(aws_s3_settings, pages, embedder, tmp_path) -> None:
     clean_staging(s3, "run-1")
     assert store.list_keys(f"{STAGING_PREFIX}/") == []
     assert_same_store(store_contents(s3), _reference(aws_s3_settings, tmp_path, embedder))
+
+
+def test_a_successful_run_deletes_the_staging_of_unfinished_runs_past_their_retention(settings, mongo_db) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ragdag.features.partitions import run_prefix
+    from ragdag.run_records import record_stage_report
+    from ragdag.stores.mongo import RUNS
+
+    store = open_object_store(settings)
+    runs = ("manual__2026-11-01T10:00:00+00:00", "scheduled__2026-12-01T00:00:00+00:00", "run-orphan", "run-now")
+    for run_id in runs:
+        store.put_bytes(f"{run_prefix(run_id)}/p000-abc/part-00000.npz", b"vectors")
+    old, recent = runs[0], runs[1]
+    for run_id in (old, recent, "run-now"):
+        record_stage_report(mongo_db, "embed", run_id, {}, settings=settings)
+    stale = mongo_db[RUNS].find_one({"run_id": old})
+    # A whole replacement keeps the datetime a datetime on every server.
+    mongo_db[RUNS].replace_one({"_id": stale["_id"]}, {**stale, "started_at": datetime.now(UTC) - timedelta(days=8)})
+
+    assert clean_staging(settings, "run-now") == 3
+
+    assert store.list_keys(f"{STAGING_PREFIX}/") == [f"{run_prefix(recent)}/p000-abc/part-00000.npz"]
+    # A shorter retention lets the recent one go too.
+    assert clean_staging(settings.model_copy(update={"staging_retention_days": 1e-9}), "run-later") == 1
+    assert store.list_keys(f"{STAGING_PREFIX}/") == []

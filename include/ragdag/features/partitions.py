@@ -47,6 +47,13 @@ def run_prefix(run_id: str) -> str:
     return f"{STAGING_PREFIX}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}"
 
 
+def staged_run_prefixes(keys: Iterable[str]) -> set[str]:
+    """The run prefixes (see `run_prefix`) that object keys under the staging area belong to."""
+    return {
+        "/".join(key.split("/")[:2]) for key in keys if key.startswith(f"{STAGING_PREFIX}/") and key.count("/") >= 2
+    }
+
+
 def run_plan_key(run_id: str) -> str:
     return f"{run_prefix(run_id)}/run.json"
 

@@ -23,16 +23,26 @@ about ``flush_chunks`` chunks. The model is loaded only when something needs emb
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ragdag.features.chunking import chunk_document, chunking_fingerprint
 from ragdag.features.cleaning import CLEANING_VERSION, clean_document
 from ragdag.features.embedding import Embedder, LazyEmbedder, embedding_variant
-from ragdag.features.partitions import RunPlan, load_plan, load_run_plan, plan_run, run_prefix
-from ragdag.features.report import EmbeddingReport, last_evaluation, record_run
+from ragdag.features.partitions import (
+    STAGING_PREFIX,
+    RunPlan,
+    load_plan,
+    load_run_plan,
+    plan_run,
+    run_prefix,
+    staged_run_prefixes,
+)
+from ragdag.features.report import STAGE, EmbeddingReport, last_evaluation, record_run
 from ragdag.features.retrieval import evaluate_with
 from ragdag.features.source import embeddable_ids
 from ragdag.features.staging import StagedPartition, encode_partition, read_manifest
@@ -51,6 +61,8 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from ragdag.stores.object_store import ObjectStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -223,8 +235,28 @@ def finish_embedding(
 
 
 def clean_staging(settings: Settings, run_id: str) -> int:
-    """Delete the run's staged objects (after its upsert succeeded); how many there were."""
-    return open_object_store(settings).delete_prefix(run_prefix(run_id) + "/")
+    """Delete the run's staged objects (after its upsert succeeded), and those of runs that never
+    finished and whose last task started more than ``RAGDAG_STAGING_RETENTION_DAYS`` ago (or never
+    under Airflow); how many objects went."""
+    from ragdag.run_records import list_runs
+
+    store = open_object_store(settings)
+    removed = store.delete_prefix(run_prefix(run_id) + "/")
+    cutoff = datetime.now(UTC) - timedelta(days=settings.staging_retention_days)
+    with mongo_database(settings) as db:
+        recent = {
+            run_prefix(record.run_id)
+            for record in list_runs(db, stage=STAGE)
+            if record.run_id and _aware(record.started_at) >= cutoff
+        }
+    for prefix in sorted(staged_run_prefixes(store.list_keys(f"{STAGING_PREFIX}/")) - recent):
+        removed += store.delete_prefix(prefix + "/")
+        log.info("deleted the staged vectors of an unfinished embed run (%s)", prefix)
+    return removed
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def embed_validated_documents(
