@@ -21,21 +21,15 @@ class Unavailable(RuntimeError):
     """A store is busy or down; try again (503)."""
 
 
-_OVERVIEW_SCAN = 500  # newest run records read to find each DAG's latest one
-
-
 def overview(settings: Settings) -> dict[str, Any]:
-    """The newest run record of each DAG of the chain (None where a DAG has not run yet)."""
+    """The latest run of each DAG of the chain, summed up from its task records (None where a DAG
+    has not run yet)."""
     from ragdag.assets import CHAIN_DAG_IDS
-    from ragdag.run_records import list_runs
+    from ragdag.run_summaries import latest_runs
     from ragdag.stores.mongo import mongo_database
 
-    latest: dict[str, Any] = dict.fromkeys(CHAIN_DAG_IDS)
     with mongo_database(settings) as db:
-        for record in list_runs(db, limit=_OVERVIEW_SCAN):
-            if record.dag_id in latest and latest[record.dag_id] is None:
-                latest[record.dag_id] = record
-    return {"stages": latest}
+        return {"stages": latest_runs(db, CHAIN_DAG_IDS)}
 
 
 def run(settings: Settings, dag_id: str, run_id: str) -> list[Any]:
