@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ragdag.cli_table import print_table
+
 
 def _headline(metrics: dict[str, Any]) -> str:
     trained = metrics.get("trained", {})
@@ -36,9 +38,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         )
         for r in records
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+    print_table(rows)
     return 0
 
 

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ragdag.cli_table import print_table
+
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from ragdag.models import Category
@@ -28,9 +30,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         (e.id, e.status.value, e.category.value, e.run_id, ", ".join(e.failed_expectations), e.url or "")
         for e in entries
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+    print_table(rows)
     return 0
 
 
