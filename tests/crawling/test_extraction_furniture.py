@@ -89,6 +89,13 @@ def test_readability_text_ends_with_the_last_paragraph_both_found_and_opens_with
     assert aligned_with_broad(precise, "Something else entirely.") == precise
 
 
+def test_a_long_unshared_tail_is_more_of_the_article_and_stays() -> None:
+    article = _sentences("Body", 6)
+    # trafilatura stopped after the second paragraph (an ad block, a widget): the rest is article.
+    broad = "\n\n".join(article[:2])
+    assert aligned_with_broad("\n\n".join(article), broad).split("\n\n") == article
+
+
 def test_captions_and_lists_of_readabilitys_own_block_come_back_in_place() -> None:
     first, second, third = _sentences("Body", 3)
     page = lxml.html.document_fromstring(

@@ -35,6 +35,9 @@ _DISAGREEMENT = 0.8
 _TAIL_LINE_CHARS = 40
 # A standfirst is a sentence or two; shorter lines above the article are dates, labels, kickers.
 _LEAD_MIN_CHARS = 80
+# A page's closing furniture is short next to its article: a longer unshared tail is more of the
+# article, which trafilatura stopped short of (it may halt at an ad block or a widget).
+_TAIL_MAX_SHARE = 0.25
 
 
 def _word_counts(text: str) -> Counter[str]:
@@ -83,15 +86,18 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def aligned_with_broad(precise: str, broad: str, titles: Sequence[str] = ()) -> str:
-    """Readability's text cut after its last paragraph trafilatura also has, and opened with the
-    standfirst trafilatura found above their first shared paragraph (not a title line, not a
-    paragraph readability has elsewhere). Unchanged when the two share no paragraph."""
+    """Readability's text cut after its last paragraph trafilatura also has (unless what follows
+    is more than a quarter as long as what precedes it), and opened with the standfirst
+    trafilatura found above their first shared paragraph (not a title line, not a paragraph
+    readability has elsewhere). Unchanged when the two share no paragraph."""
     paragraphs = _paragraphs(precise)
     in_broad, in_precise = normalized_line(broad), normalized_line(precise)
     shared = [i for i, p in enumerate(paragraphs) if normalized_line(p) in in_broad]
     if not shared:
         return precise
-    body = paragraphs[: shared[-1] + 1]
+    body, tail = paragraphs[: shared[-1] + 1], paragraphs[shared[-1] + 1 :]
+    if sum(map(len, tail)) > _TAIL_MAX_SHARE * sum(map(len, body)):
+        body = paragraphs
     broad_paragraphs = _paragraphs(broad)
     first_shared = next((i for i, p in enumerate(broad_paragraphs) if normalized_line(p) in in_precise), 0)
     lead = [
