@@ -345,9 +345,7 @@ def main() -> None:
             f"(before / after b) = {raw_rate:.1f} chunks/s; CPU {raw_cpu:.1f}s",
             flush=True,
         )
-        from ragdag.features.pipeline import PIPELINE_CONFIG
-
-        by_chars, by_tokens = padding_factors(settings, texts, PIPELINE_CONFIG.flush_chunks)
+        by_chars, by_tokens = padding_factors(settings, texts, settings.embedding_flush_chunks)
         print(
             f"    padded/real tokens: {by_chars:.3f} in encode's character-length order, "
             f"{by_tokens:.3f} in the stage's token-length batches",

@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         "hash of their id (each encodes in parallel and stages its vectors in the object store).",
     )
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
+    embedding_page_documents: int = Field(256, ge=1, description="Documents an encoding task reads per MongoDB query.")
+    embedding_flush_chunks: int = Field(
+        512,
+        ge=1,
+        description="Chunks embedded per encode call and staged per part file: bigger groups pad less (the "
+        "model sorts a call's texts by length) and hold more vectors in memory (512 x 384 floats = 0.8 MB).",
+    )
+    qdrant_upsert_workers: int = Field(
+        4, ge=1, description="Partitions written to a Qdrant server at once (local mode writes one at a time)."
+    )
     qdrant_lock_wait_s: float = Field(
         30.0,
         ge=0,
@@ -150,6 +160,10 @@ class Settings(BaseSettings):
         "this long after the run's last task started, so that clearing its tasks can resume it; a later "
         "successful run deletes them.",
     )
+    retrieval_eval_sample_size: int = Field(
+        50, ge=1, description="Documents whose titles query the store after each embed run (the retrieval hit rate)."
+    )
+    retrieval_eval_k: int = Field(5, ge=1, description="Hits per query of that evaluation (hit rate at k).")
     retrieval_min_hit_rate: float = Field(
         0.5, ge=0, le=1, description="An embed run whose retrieval hit rate is below this alerts (once per run)."
     )

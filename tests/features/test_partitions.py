@@ -268,3 +268,18 @@ def test_a_successful_run_deletes_the_staging_of_unfinished_runs_past_their_rete
     # A shorter retention lets the recent one go too.
     assert clean_staging(settings.model_copy(update={"staging_retention_days": 1e-9}), "run-later") == 1
     assert store.list_keys(f"{STAGING_PREFIX}/") == []
+
+
+def test_the_stage_sizes_come_from_the_settings(settings, pages, embedder) -> None:
+    from ragdag.features.staging import iter_parts
+
+    small = _with(settings, embedding_partitions=1, embedding_flush_chunks=4, embedding_page_documents=2)
+    (ref,) = plan_embedding(small, "run-sizes").partitions
+    manifest, encoded = encode_embedding_partition(small, ref.plan_key, embedder=embedder)
+
+    assert encoded and manifest.chunks > 8
+    store = open_object_store(small)
+    groups = [sum(len(item.chunks) for item in items) for items in iter_parts(store, manifest)]
+    # A group is flushed once it reaches the setting's size: every part but the last ends there.
+    assert len(groups) == len(manifest.parts) >= 3
+    assert all(size >= 4 for size in groups[:-1]) and sum(groups) == manifest.chunks

@@ -67,16 +67,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    page_documents: int = 256  # documents per MongoDB query
-    # Chunks per encode call: sentence-transformers sorts a call's texts by length, so bigger
-    # groups pad less; this also caps the vectors held in memory (512 x 384 floats = 0.8 MB).
+    """The feature stage's sizes (see the ``embedding_*`` and ``retrieval_eval_*`` settings)."""
+
+    page_documents: int = 256
     flush_chunks: int = 512
     eval_sample_size: int = 50
     eval_k: int = 5
-    server_upsert_workers: int = 4  # partitions written at once against a Qdrant server
+    server_upsert_workers: int = 4
 
-
-PIPELINE_CONFIG = PipelineConfig()
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        return cls(
+            page_documents=settings.embedding_page_documents,
+            flush_chunks=settings.embedding_flush_chunks,
+            eval_sample_size=settings.retrieval_eval_sample_size,
+            eval_k=settings.retrieval_eval_k,
+            server_upsert_workers=settings.qdrant_upsert_workers,
+        )
 
 
 def feature_version(model_id: str, quantization: str = "none") -> str:
@@ -101,8 +108,9 @@ def run_feature_version(settings: Settings) -> str:
     return feature_version(settings.embedding_model_id, embedding_variant(settings))
 
 
-def plan_embedding(settings: Settings, run_id: str, *, config: PipelineConfig = PIPELINE_CONFIG) -> RunPlan:
+def plan_embedding(settings: Settings, run_id: str, *, config: PipelineConfig | None = None) -> RunPlan:
     """Step 1: which documents need embedding, in which partition (opens Qdrant to read records)."""
+    config = config or PipelineConfig.from_settings(settings)
     version = run_feature_version(settings)
     with mongo_database(settings) as db, qdrant_client(settings) as client:
         ensure_collections(client, settings.embedding_dim)
@@ -122,9 +130,10 @@ def encode_embedding_partition(
     plan_key: str,
     *,
     embedder: Embedder | LazyEmbedder | None = None,
-    config: PipelineConfig = PIPELINE_CONFIG,
+    config: PipelineConfig | None = None,
 ) -> tuple[StagedPartition, bool]:
     """Step 2, one partition: its vectors staged (or found staged); whether this call encoded them."""
+    config = config or PipelineConfig.from_settings(settings)
     lazy = embedder if isinstance(embedder, LazyEmbedder) else LazyEmbedder(settings, embedder)
     with mongo_database(settings) as db:
         return encode_partition(
@@ -185,7 +194,7 @@ def finish_embedding(
     run_id: str,
     *,
     embedder: Embedder | LazyEmbedder | None = None,
-    config: PipelineConfig = PIPELINE_CONFIG,
+    config: PipelineConfig | None = None,
     started: float | None = None,
 ) -> EmbeddingReport:
     """Step 3: every staged partition into Qdrant, the gone documents out, the retrieval check, the record.
@@ -193,6 +202,7 @@ def finish_embedding(
     The staged objects stay until :func:`clean_staging` (after the whole task succeeded): a retry
     of this step writes the same points again.
     """
+    config = config or PipelineConfig.from_settings(settings)
     started = time.perf_counter() if started is None else started
     store = open_object_store(settings)
     plan = load_run_plan(store, run_id)
@@ -264,12 +274,13 @@ def embed_validated_documents(
     run_id: str,
     *,
     embedder: Embedder | None = None,
-    config: PipelineConfig = PIPELINE_CONFIG,
+    config: PipelineConfig | None = None,
 ) -> EmbeddingReport:
     """Bring Qdrant's features in line with MongoDB's validated documents; report what changed.
 
     The three steps of the DAG in this process, partitions one after the other.
     """
+    config = config or PipelineConfig.from_settings(settings)
     started = time.perf_counter()
     lazy = LazyEmbedder(settings, embedder)
     plan = plan_embedding(settings, run_id, config=config)
