@@ -142,3 +142,12 @@ def test_an_article_page_comes_out_without_its_headline_bio_and_metadata() -> No
     article = extract_article(page)
     assert article.title == "Council approves river cycling lanes"
     assert article.content.split("\n\n") == paragraphs
+
+
+def test_texts_too_large_to_align_cheaply_are_left_as_readability_found_them() -> None:
+    article = [f"Paragraph {i}: {PROSE}" for i in range(6000)]
+    bio = "Jane Doe writes about cities."
+    precise = "\n\n".join([*article, bio])
+    # Small enough, the bio after the last shared paragraph goes; this size is left alone.
+    assert aligned_with_broad("\n\n".join([*article[:5], bio]), "\n\n".join(article[:5])).endswith(article[4])
+    assert aligned_with_broad(precise, "\n\n".join(article)) == precise

@@ -38,6 +38,9 @@ _LEAD_MIN_CHARS = 80
 # A page's closing furniture is short next to its article: a longer unshared tail is more of the
 # article, which trafilatura stopped short of (it may halt at an ad block or a widget).
 _TAIL_MAX_SHARE = 0.25
+# Each paragraph is looked up in the other text: paragraphs x characters bounds the work. Past
+# this (tens of thousands of paragraphs on a multi-megabyte page) readability's text stays as is.
+_ALIGNMENT_BUDGET = 200_000_000
 
 
 def _word_counts(text: str) -> Counter[str]:
@@ -90,15 +93,16 @@ def aligned_with_broad(precise: str, broad: str, titles: Sequence[str] = ()) -> 
     is more than a quarter as long as what precedes it), and opened with the standfirst
     trafilatura found above their first shared paragraph (not a title line, not a paragraph
     readability has elsewhere). Unchanged when the two share no paragraph."""
-    paragraphs = _paragraphs(precise)
+    paragraphs, broad_paragraphs = _paragraphs(precise), _paragraphs(broad)
     in_broad, in_precise = normalized_line(broad), normalized_line(precise)
+    if len(paragraphs) * len(in_broad) + len(broad_paragraphs) * len(in_precise) > _ALIGNMENT_BUDGET:
+        return precise
     shared = [i for i, p in enumerate(paragraphs) if normalized_line(p) in in_broad]
     if not shared:
         return precise
     body, tail = paragraphs[: shared[-1] + 1], paragraphs[shared[-1] + 1 :]
     if sum(map(len, tail)) > _TAIL_MAX_SHARE * sum(map(len, body)):
         body = paragraphs
-    broad_paragraphs = _paragraphs(broad)
     first_shared = next((i for i, p in enumerate(broad_paragraphs) if normalized_line(p) in in_precise), 0)
     lead = [
         p
