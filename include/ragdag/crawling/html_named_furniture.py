@@ -20,9 +20,7 @@ from ragdag.crawling.html_boilerplate import class_and_id
 # Utility classes that hide an element ("hidden", "d-none", "hide", "invisible") unless a
 # responsive utility shows it again from some breakpoint on ("hidden md:block", "d-none d-lg-flex").
 # Screen-reader-only classes ("sr-only") are not hiding: their text is read out, headings use them.
-_HIDING_CLASSES = frozenset(
-    {"hidden", "d-none", "hide", "is-hidden", "u-hidden", "invisible", "hidecompletely", "hidden-all"}
-)
+_HIDING_CLASSES = frozenset({"hidden", "d-none", "hide", "is-hidden", "u-hidden", "invisible"})
 _SHOWN_AT_BREAKPOINT = re.compile(
     r"(?:[a-z0-9]+:(?:block|flex|inline|inline-block|inline-flex|grid|table|contents|visible)"
     r"|d-(?:sm|md|lg|xl|xxl)-(?:block|flex|inline|inline-block|inline-flex|grid|table)|visible-(?:xs|sm|md|lg)(?:-\w+)?)",
@@ -53,7 +51,7 @@ _RELATED = re.compile(
 # Readability's "comment" covers English names only.
 _COMMENTS = re.compile(r"kommentar|comentario|commentaire|commenti|reactie|komentarz", re.IGNORECASE)
 _CREDIT = re.compile(
-    r"credit|copyright|photographer|fotograf|img-author|image-author|photo-author|bildnachweis|quelle"
+    r"credit|copyright|photographer|fotograf|bildnachweis|quelle"
     r"|image-source|photo-source",
     re.IGNORECASE,
 )
