@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 from ragdag.documents import (
     ACCEPTED_STATUSES,
+    CRAWL_BOOKKEEPING_FIELDS,
+    CRAWLED_FIELDS,
     DOCUMENT_COLLECTIONS,
+    VERSION_FIELDS,
     DocumentRecord,
     DocumentStatus,
     ValidationState,
@@ -58,3 +61,10 @@ def test_a_stored_document_keeps_extracted_fields_for_the_suites_to_judge() -> N
     assert stored["_id"] == "d1" and stored["category"] == "posts" and stored["title"] == 20240101
     assert stored["source_author"] == "someone" and stored["crawled_at"] is now
     assert stored["validation"] == {"status": "pending"}
+
+
+def test_the_field_groups_split_the_stored_document_without_overlap() -> None:
+    groups = (*CRAWLED_FIELDS, *VERSION_FIELDS, *CRAWL_BOOKKEEPING_FIELDS)
+    assert len(groups) == len(set(groups))
+    # Every stored field is in a group, except the id, the HTTP metadata and the validation state.
+    assert set(groups) == set(DocumentRecord.model_fields) - {"id", "http", "validation"}

@@ -115,6 +115,26 @@ class ValidationState(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+# Groups of the stored document's fields (see `DocumentRecord`), for the stages that read only some.
+# What was crawled: the page or repository, its author and what extraction found in it.
+CRAWLED_FIELDS = (
+    "url",
+    "category",
+    "platform",
+    "author_id",
+    "author_full_name",
+    "title",
+    "published_at",
+    "language",
+    "content",
+    "files",
+)
+# Which version of it this is.
+VERSION_FIELDS = ("content_hash", "version")
+# When and by what it was crawled.
+CRAWL_BOOKKEEPING_FIELDS = ("crawled_at", "first_crawled_at", "crawler_version")
+
+
 class DocumentRecord(BaseModel):
     """A crawled document as stored in its category's collection (``_id`` is
     :func:`ragdag.models.document_id` of the normalized URL).

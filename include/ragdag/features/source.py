@@ -10,7 +10,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragdag.documents import DOCUMENT_COLLECTIONS, accepted_filter, collection_name
+from ragdag.documents import (
+    CRAWLED_FIELDS,
+    DOCUMENT_COLLECTIONS,
+    VERSION_FIELDS,
+    accepted_filter,
+    collection_name,
+)
 from ragdag.models import Category
 
 if TYPE_CHECKING:
@@ -19,23 +25,7 @@ if TYPE_CHECKING:
 # The validation stage decides what passed its gate; the features read exactly that.
 _EMBEDDABLE = accepted_filter()
 # What the features need; leaves out HTTP metadata and crawl bookkeeping.
-_FEATURE_FIELDS = {
-    name: 1
-    for name in (
-        "url",
-        "category",
-        "platform",
-        "author_id",
-        "author_full_name",
-        "title",
-        "published_at",
-        "language",
-        "content",
-        "files",
-        "content_hash",
-        "version",
-    )
-}
+_FEATURE_FIELDS = dict.fromkeys((*CRAWLED_FIELDS, *VERSION_FIELDS), 1)
 
 
 @dataclass(frozen=True)

@@ -12,27 +12,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ragdag.documents import CRAWL_BOOKKEEPING_FIELDS, CRAWLED_FIELDS, VERSION_FIELDS
+
 if TYPE_CHECKING:
     import pandas as pd
 
 INDEX_COLUMN = "document_id"
-RAW_FIELDS = (
-    "url",
-    "category",
-    "platform",
-    "author_id",
-    "author_full_name",
-    "title",
-    "published_at",
-    "language",
-    "content",
-    "content_hash",
-    "crawled_at",
-    "first_crawled_at",
-    "version",
-    "crawler_version",
-    "files",
-)
+# Every stored field a suite may check (HTTP metadata and the validation state aside).
+RAW_FIELDS = (*CRAWLED_FIELDS, *VERSION_FIELDS, *CRAWL_BOOKKEEPING_FIELDS)
 DERIVED_COLUMNS = (
     "content_length",
     "non_letter_share",
