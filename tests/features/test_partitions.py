@@ -39,30 +39,9 @@ VOLATILE = ("embedded_at",)
 
 
 @pytest.fixture
-def pages(mongo_db) -> dict[str, str]:
-    """The demo's sample pages and its shared real pages, extracted, stored, accepted; URL -> id."""
-    from ragdag.crawling.document_store import upsert_document
-    from ragdag.crawling.extraction import extract_article
-    from ragdag.demo.site import SAMPLE_SITE_DIR, SHARED_PAGES, SHARED_PAGES_DIR
-    from ragdag.documents import STATUS_FIELD, DocumentStatus
-    from ragdag.models import Category, document_id
-
-    files = {f"https://blog.test/{p.name}": p for p in sorted(SAMPLE_SITE_DIR.glob("*.html"))}
-    files.update({f"https://blog.test/pages/{n}.html": SHARED_PAGES_DIR / n / "source.html" for n in SHARED_PAGES})
-    for url, path in files.items():
-        article = extract_article(path.read_bytes(), url=url)
-        upsert_document(
-            mongo_db,
-            category=Category.ARTICLES,
-            url=url,
-            author_full_name="Jane Doe",
-            platform="blog.test",
-            content=article.content,
-            fields={"title": article.title, "language": article.language},
-            http=None,
-        )
-    mongo_db.articles.update_many({}, {"$set": {STATUS_FIELD: DocumentStatus.VALIDATED.value}})
-    return {url: document_id(url) for url in files}
+def pages(sample_corpus) -> dict[str, str]:
+    """The demo's sample pages, stored and accepted (tests/conftest.py); URL -> id."""
+    return sample_corpus
 
 
 def _with(settings, **update):
