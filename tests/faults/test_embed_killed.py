@@ -9,13 +9,12 @@ The re-run and the reference run (a fresh Qdrant folder, same MongoDB) run in th
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from held_process import kill_when_held
 from store_snapshot import mongo_snapshot, qdrant_snapshot
 
 from ragdag.crawling.document_store import upsert_document
@@ -34,7 +33,8 @@ HOLD_TIMEOUT_S = 300
 def _killed_run(settings, point: str, tmp_path: Path, flush_chunks: int = 8) -> None:
     """Run the stage in a child process and SIGKILL it at ``point``."""
     marker = tmp_path / f"held-{point}"
-    log = (tmp_path / f"worker-{point}.log").open("w")
+    log_path = tmp_path / f"worker-{point}.log"
+    log = log_path.open("w")
     child = subprocess.Popen(
         [
             sys.executable,
@@ -51,24 +51,10 @@ def _killed_run(settings, point: str, tmp_path: Path, flush_chunks: int = 8) -> 
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + HOLD_TIMEOUT_S
     try:
-        while not marker.exists():
-            if child.poll() is not None:
-                pytest.fail(
-                    f"the worker ended (rc {child.returncode}) before {point}:\n"
-                    + (tmp_path / f"worker-{point}.log").read_text()[-3000:]
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"the worker never reached {point}")
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
+        kill_when_held(child, marker, point, timeout_s=HOLD_TIMEOUT_S, log=log_path)
     finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=30)
         log.close()
-    assert child.returncode == -signal.SIGKILL
 
 
 def _reference(settings, tmp_path: Path, embedder) -> dict:

@@ -7,15 +7,14 @@ pages). A partition is SIGKILLed for real (a child process) in the middle of sta
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from held_process import kill_when_held
 
 from ragdag.features.embedding import LazyEmbedder
 from ragdag.features.partitions import STAGING_PREFIX, load_plan, partition_of
@@ -154,18 +153,7 @@ def test_a_killed_partition_reruns_alone(settings, pages, embedder, tmp_path, mo
     child = subprocess.Popen(
         [sys.executable, "-c", _KILLED_PARTITION, killed.plan_key, str(marker)], env=dict(os.environ)
     )
-    deadline = time.monotonic() + 300
-    try:
-        while not marker.exists():
-            assert child.poll() is None, f"the partition ended (rc {child.returncode}) before its second part"
-            assert time.monotonic() < deadline, "the partition never reached its second part"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL
+    kill_when_held(child, marker, "its second part")
     killed_plan = load_plan(store, killed.plan_key)
     assert store.exists(killed_plan.part_key(0)) and read_manifest(store, killed_plan) is None  # half staged
     with pytest.raises(RuntimeError, match="not staged"):
