@@ -8,7 +8,7 @@ import lxml.html
 from ragdag.crawling.extraction import extract_article
 from ragdag.crawling.extraction_agreement import aligned_with_broad
 from ragdag.crawling.extraction_title import without_title_lines
-from ragdag.crawling.html_named_furniture import without_named_furniture
+from ragdag.crawling.html_named_furniture import drop_named_furniture
 from ragdag.crawling.readability_blocks import with_enclosed_blocks
 
 PROSE = (
@@ -22,7 +22,9 @@ def _sentences(topic: str, count: int) -> list[str]:
 
 
 def _pruned_text(html: str) -> str:
-    return " ".join(without_named_furniture(lxml.html.document_fromstring(html)).text_content().split())
+    page = lxml.html.document_fromstring(html)
+    drop_named_furniture(page)
+    return " ".join(page.text_content().split())
 
 
 def test_utility_classes_hide_unless_a_breakpoint_shows_them_again() -> None:

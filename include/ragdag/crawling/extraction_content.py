@@ -6,7 +6,7 @@ trafilatura walks the whole page and keeps paragraph-like text: it recovers thos
 in more boilerplate and, on short pages, drops text readability keeps. Both read the page without
 its named furniture (hidden boxes, author boxes, post metadata, related boxes, picture credits:
 `html_named_furniture`) and without its call-to-action boxes (newsletter, share bar, paywall:
-`html_boilerplate.without_promotions`); both outputs lose teaser links, link-only "related"
+`html_boilerplate.drop_promotions`); both outputs lose teaser links, link-only "related"
 sections, bare dates, copyright lines and picture credits first (`html_boilerplate.without_link_blocks`).
 
 Readability's text is the default; trafilatura's replaces it when it clearly contains the same
@@ -39,13 +39,13 @@ from ragdag.crawling.extraction_agreement import (
 from ragdag.crawling.extraction_title import without_title_lines
 from ragdag.crawling.html_boilerplate import (
     FURNITURE_LINE_MAX_CHARS,
+    drop_promotions,
     furniture_lines,
     normalized_line,
     without_link_blocks,
-    without_promotions,
     without_unlikely_candidates,
 )
-from ragdag.crawling.html_named_furniture import without_named_furniture
+from ragdag.crawling.html_named_furniture import drop_named_furniture
 from ragdag.crawling.html_text import element_text
 from ragdag.crawling.readability_blocks import with_enclosed_blocks
 
@@ -118,9 +118,10 @@ def _combined(precise: ReadabilityText, broad: str, titles: Sequence[str]) -> st
 def main_text(root: HtmlElement, url: str | None = None, titles: Sequence[str] = ()) -> str:
     """Plain-text main content of a cleaned page (see `html_tree.remove_invisible`); `titles` are
     the page's headline and <title>, not repeated in the text."""
-    root = without_named_furniture(root)
-    furniture = furniture_lines(root)
-    root = without_promotions(root)
-    broad = trafilatura_text(root, url)
-    precise = readability_text(root)
+    page = copy.deepcopy(root)  # the caller reads the page further (byline, dates, language)
+    drop_named_furniture(page)
+    furniture = furniture_lines(page)
+    drop_promotions(page)
+    broad = trafilatura_text(page, url)
+    precise = readability_text(page)
     return without_furniture_lines(without_title_lines(_combined(precise, broad, titles), titles), furniture)

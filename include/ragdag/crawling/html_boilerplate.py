@@ -14,6 +14,8 @@ import unicodedata
 
 from lxml.html import HtmlElement
 
+from ragdag.crawling.html_tree import drop_elements
+
 _UNLIKELY = re.compile(
     r"-ad-|ai2html|banner|breadcrumbs|combx|comment|community|cover-wrap|disqus|extra|footer|gdpr"
     r"|header|legends|menu|related|remark|replies|rss|shoutbox|sidebar|skyscraper|social|sponsor"
@@ -79,17 +81,12 @@ def _is_promotion(element: HtmlElement) -> bool:
         return False
     if not any(_PROMOTION.match(token) for token in class_and_id(element).split()):
         return False
-    return len(" ".join(element.text_content().split())) < _PROMOTION_MAX_CHARS
+    return squeezed_length(element.text_content()) < _PROMOTION_MAX_CHARS
 
 
-def without_promotions(root: HtmlElement) -> HtmlElement:
-    """A copy of the page without its call-to-action boxes (newsletter, share bar, paywall)."""
-    pruned = copy.deepcopy(root)
-    doomed = [element for element in pruned.iter() if isinstance(element, HtmlElement) and _is_promotion(element)]
-    for element in doomed:
-        if element.getparent() is not None:  # not inside one already dropped
-            element.drop_tree()
-    return pruned
+def drop_promotions(root: HtmlElement) -> None:
+    """Remove the page's call-to-action boxes (newsletter, share bar, paywall) in place."""
+    drop_elements([element for element in root.iter() if isinstance(element, HtmlElement) and _is_promotion(element)])
 
 
 # Page furniture by its markup: what a nav, aside, header or footer element says ("Kontakt",

@@ -2,7 +2,7 @@
 utility class, picture credits, "about the author" boxes, post metadata, related / next-post boxes
 and comment sections named in another language; and the credit that closes a picture caption.
 
-Both extractors read the page without them (`without_named_furniture`). The vocabularies are the
+Both extractors read the page without them (`drop_named_furniture`). The vocabularies are the
 common conventions of CSS frameworks (Bootstrap, Foundation, Tailwind), WordPress and hAtom
 themes and CMS templates; a named box that holds half the page's text or more is the article
 itself, whatever its name says.
@@ -10,12 +10,12 @@ itself, whatever its name says.
 
 from __future__ import annotations
 
-import copy
 import re
 
 from lxml.html import HtmlElement
 
-from ragdag.crawling.html_boilerplate import class_and_id
+from ragdag.crawling.html_boilerplate import class_and_id, squeezed_length
+from ragdag.crawling.html_tree import drop_elements
 
 # Utility classes that hide an element ("hidden", "d-none", "hide", "invisible") unless a
 # responsive utility shows it again from some breakpoint on ("hidden md:block", "d-none d-lg-flex").
@@ -118,7 +118,7 @@ def is_named_furniture(element: HtmlElement, page_chars: int) -> bool:
     if is_hidden_by_class(element):
         return True
     names = class_and_id(element).split()
-    length = len(_squeezed_text(element))
+    length = squeezed_length(element.text_content())
     if _is_picture_credit(element, names, length):
         return True
     return length < _ARTICLE_SHARE * page_chars and _is_named_box(element, names)
@@ -152,13 +152,8 @@ def _strip_caption_credits(root: HtmlElement) -> None:
             caption.drop_tree()
 
 
-def without_named_furniture(root: HtmlElement) -> HtmlElement:
-    """A copy of the page without its named furniture and with its caption credits cut off."""
-    pruned = copy.deepcopy(root)
-    page_chars = len(_squeezed_text(pruned)) or 1
-    doomed = [e for e in pruned.iter() if isinstance(e, HtmlElement) and is_named_furniture(e, page_chars)]
-    for element in doomed:
-        if element.getparent() is not None:  # not inside one already dropped
-            element.drop_tree()
-    _strip_caption_credits(pruned)
-    return pruned
+def drop_named_furniture(root: HtmlElement) -> None:
+    """Remove the page's named furniture and cut its caption credits off, in place."""
+    page_chars = squeezed_length(root.text_content()) or 1
+    drop_elements([e for e in root.iter() if isinstance(e, HtmlElement) and is_named_furniture(e, page_chars)])
+    _strip_caption_credits(root)
