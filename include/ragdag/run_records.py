@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -110,6 +110,12 @@ class RunRecord(BaseModel):
     assets_emitted: list[AssetEventRecord] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)  # the stage's own report
     log_url: str | None = None
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        # MongoDB keeps UTC; a client that is not tz_aware (an Airflow connection's) reads it naive.
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
     def to_document(self) -> dict[str, Any]:
         document = json.loads(self.model_dump_json(exclude={"id"}))

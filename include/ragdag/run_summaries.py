@@ -4,7 +4,7 @@ overview shows of each stage's latest run."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -30,10 +30,6 @@ class RunSummary(BaseModel):
     details: dict[str, Any]  # the stage's own report: the newest record that has one
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _label(record: RunRecord) -> str:
     task = record.task_id or record.stage
     return task if record.map_index in (None, -1) else f"{task}[{record.map_index}]"
@@ -43,11 +39,11 @@ def _last_attempts(records: Iterable[RunRecord]) -> list[RunRecord]:
     latest: dict[tuple[str | None, int | None], RunRecord] = {}
     for record in records:
         key = (record.task_id, record.map_index)
-        rank = (record.try_number or 0, _aware(record.started_at))
+        rank = (record.try_number or 0, record.started_at)
         kept = latest.get(key)
-        if kept is None or rank > (kept.try_number or 0, _aware(kept.started_at)):
+        if kept is None or rank > (kept.try_number or 0, kept.started_at):
             latest[key] = record
-    return sorted(latest.values(), key=lambda r: _aware(r.started_at))
+    return sorted(latest.values(), key=lambda r: r.started_at)
 
 
 def _status(attempts: Sequence[RunRecord]) -> RunStatus:
@@ -75,13 +71,13 @@ def summarize_run(records: Sequence[RunRecord]) -> RunSummary:
     """The run of these task records (one DAG run's, any attempts)."""
     attempts = _last_attempts(records)
     status = _status(attempts)
-    finished = [_aware(r.finished_at) for r in attempts if r.finished_at is not None]
+    finished = [r.finished_at for r in attempts if r.finished_at is not None]
     with_details = [r for r in attempts if r.details]
     return RunSummary(
         dag_id=attempts[0].dag_id or attempts[0].stage,
         run_id=attempts[0].run_id or "",
         status=status,
-        started_at=min(_aware(r.started_at) for r in attempts),
+        started_at=min(r.started_at for r in attempts),
         finished_at=max(finished) if finished and status != RunStatus.RUNNING else None,
         tasks=len(attempts),
         failed_tasks=[_label(r) for r in attempts if r.status == RunStatus.FAILED],

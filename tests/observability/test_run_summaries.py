@@ -59,3 +59,17 @@ def test_the_latest_run_of_each_dag_is_summed_up_from_its_tasks_last_attempts(se
     embed = summaries["embed_documents"]
     assert embed is not None and (embed.status, embed.finished_at, embed.tasks) == (running, None, 2)
     assert summaries["train_model"] is None
+
+
+def test_records_read_through_a_client_that_is_not_tz_aware_are_in_utc(settings, mongo_db, mongo_uri) -> None:
+    from pymongo import MongoClient
+
+    ok = RunStatus.SUCCESS
+    _task(mongo_db, settings, "train_model", "run-t", "train", minute=0, status=ok, counts={"models": 1})
+    naive = MongoClient(mongo_uri)  # what an Airflow connection's MongoHook gives
+    try:
+        summary = latest_runs(naive[mongo_db.name], ["train_model"])["train_model"]
+    finally:
+        naive.close()
+    assert summary is not None
+    assert (summary.started_at, summary.finished_at) == (T0, T0 + timedelta(minutes=1))

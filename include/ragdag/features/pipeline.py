@@ -257,16 +257,12 @@ def clean_staging(settings: Settings, run_id: str) -> int:
         recent = {
             run_prefix(record.run_id)
             for record in list_runs(db, stage=STAGE)
-            if record.run_id and _aware(record.started_at) >= cutoff
+            if record.run_id and record.started_at >= cutoff
         }
     for prefix in sorted(staged_run_prefixes(store.list_keys(f"{STAGING_PREFIX}/")) - recent):
         removed += store.delete_prefix(prefix + "/")
         log.info("deleted the staged vectors of an unfinished embed run (%s)", prefix)
     return removed
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def embed_validated_documents(
