@@ -12,9 +12,9 @@ sections, bare dates, copyright lines and picture credits first (`html_boilerpla
 Readability's text is the default; trafilatura's replaces it when it clearly contains the same
 article and more, when the two found different blocks of the page, or when readability found next
 to nothing once page furniture was pruned (`extraction_agreement.choose_content`). Readability's
-text, when taken, ends with the last paragraph both found (when little follows it), opens with the standfirst only
-trafilatura found, and gets back the captions and lists of its own block that the port drops
-(`readability_blocks`). The text chosen loses the short closing lines only its own extractor
+text, when taken, ends with the last paragraph both found (when little follows it), opens with
+the standfirst only trafilatura found, and gets back the captions and lists of its own block that
+the port drops (`readability_blocks`). The text chosen loses the short closing lines only its own extractor
 kept, the headline repeated from the title, and the short lines the page's nav, aside, header or
 footer says too.
 """

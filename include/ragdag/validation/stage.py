@@ -2,9 +2,9 @@
 
 Incremental: only pending documents are read (the crawler sets every new or changed document
 pending; statuses and filters are :mod:`ragdag.documents`), and the validated ones an older
-version of their suite passed: bumping a suite's ``meta.version`` judges them again. Each one ends ``validated`` (with
-suite, suite version, run, time and the content hash it was checked at) or ``quarantined`` in
-place, with a quarantine record of its failures. A document the crawler changes while it is being
+version of their suite passed: bumping a suite's ``meta.version`` judges them again. Each one
+ends ``validated`` (with suite, suite version, run, time and the content hash it was checked at)
+or ``quarantined`` in place, with a quarantine record of its failures. A document the crawler changes while it is being
 checked is left pending and counted as skipped.
 
 Counts are per Airflow run id and add up over task attempts (one ``runs`` record per attempt), so
