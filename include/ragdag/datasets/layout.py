@@ -11,6 +11,9 @@
         preference/test.jsonl
         README.md                    the dataset card (Hugging Face YAML front matter)
         manifest.json                written last: its presence marks a complete version
+    generation_cache/
+      <kind>/<key[:2]>/<key>.json    one cached generation (datasets.generation_cache): its key is
+                                     the sha256 of the named parts it was made from
 
 A version is written once and never changed. Readers (training, the CLI, the UI) ask this module
 for keys instead of spelling paths.
@@ -29,6 +32,14 @@ CARD_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"
 # Every file of a version but the manifest, in the order they are written.
 DATA_FILES = (TRAIN_FILE, TEST_FILE, PREFERENCE_TRAIN_FILE, PREFERENCE_TEST_FILE, CARD_FILE)
+
+
+GENERATION_CACHE_PREFIX = "generation_cache"
+
+
+def generation_cache_key(kind: str, digest: str) -> str:
+    """Key of one cached generation of ``kind`` (a slug) whose parts hash to ``digest``."""
+    return f"{GENERATION_CACHE_PREFIX}/{kind}/{digest[:2]}/{digest}.json"
 
 
 def version_prefix(version: str) -> str:
