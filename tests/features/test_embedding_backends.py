@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,59 @@ def test_an_unusable_cache_folder_is_replaced(tmp_path: Path) -> None:
     _move_into_place(staging, target, "onnx")
     assert (target / "model.onnx").read_text() == "fresh"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx-key"]  # nothing set aside is left
+
+
+_EXPORTING_WORKER = """
+import json, sys, time
+from pathlib import Path
+from ragdag.features import model_export
+from ragdag.features.embedding import load_embedder
+from ragdag.settings import Settings
+ready, go = Path(sys.argv[1]), Path(sys.argv[2])
+ready.touch()
+while not go.exists():  # both workers load at the same moment
+    time.sleep(0.01)
+embedder = load_embedder(Settings(embedding_backend="openvino"))
+vector = embedder.embed(["two workers, one export"], batch_size=1)[0]
+print(json.dumps({"exports": model_export.exports_made, "vector": vector.tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_workers_started_together_export_once(tmp_path: Path) -> None:
+    """A cold cache and two partitions loading at once: one exports under the lock, the other waits
+    and loads that export; both encode alike."""
+    from ragdag.features.model_export import export_dir, lock_file
+
+    env = {**os.environ, "RAGDAG_DATA_DIR": str(tmp_path / "data")}
+    go = tmp_path / "go"
+    readies = [tmp_path / f"ready-{i}" for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _EXPORTING_WORKER, str(ready), str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for ready in readies
+    ]
+    try:
+        deadline = time.monotonic() + 300  # hang guard: imports take seconds
+        while not all(r.exists() for r in readies):
+            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "a worker did not start"
+            time.sleep(0.05)
+        go.touch()
+        outputs = [w.communicate(timeout=900) for w in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert [w.returncode for w in workers] == [0, 0], [err[-2000:] for _, err in outputs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert sorted(r["exports"] for r in results) == [0, 1]
+    assert np.allclose(results[0]["vector"], results[1]["vector"], atol=1e-6)
+    directory = export_dir(
+        tmp_path / "data" / "models", PACKAGED_MODEL_ID, resolve_model_location(PACKAGED_MODEL_ID), "openvino"
+    )
+    assert lock_file(directory).is_file()
+    assert sorted(p.name for p in directory.parent.iterdir()) == sorted([directory.name, lock_file(directory).name])

@@ -8,20 +8,25 @@ probe texts before it is kept, so a bad trace never reaches the feature store.
 Layout (owned here): ``<data_dir>/models/<model slug>/<backend>-<key>/`` holding the graph,
 the tokenizer files and ``export.json``. The key hashes the model id, its files, the backend, the
 export recipe and the versions of every library that shapes the graph, so an upgrade re-exports
-instead of reusing a stale file. Workers may export at the same time: each writes a private temp
-folder and renames it into place (atomic on one file system); the loser discards its copy.
+instead of reusing a stale file. One process per machine exports: it holds ``<backend>-<key>.lock``
+(``fcntl.flock``, released by the kernel if the process dies) while it writes a private temp folder
+and renames it into place (atomic on one file system). Workers that start meanwhile wait for the
+lock, then find the export made and load it; they never export it again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 ExportBackend = Literal["onnx", "openvino"]
 
@@ -143,16 +150,42 @@ def exported_model(
     if cached is not None:
         return cached
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        _export(load_model(), backend, staging, model_id)
-        _move_into_place(staging, directory, backend)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _export_lock(directory):
+        cached = _read(directory, backend)
+        if cached is not None:  # made by the process this one waited for
+            log.info("using the %s export another process made meanwhile: %s", backend, directory)
+            return cached
+        log.info("exporting %s for %s into %s (once per machine and version)", model_id, backend, directory)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            _export(load_model(), backend, staging, model_id)
+            _move_into_place(staging, directory, backend)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     made = _read(directory, backend)
     if made is None:
         raise RuntimeError(f"export of {model_id} for {backend} left no usable files in {directory}")
     return made
+
+
+def lock_file(directory: Path) -> Path:
+    """The lock held while ``directory`` is exported (beside it, kept: deleting a lock file races)."""
+    return directory.with_name(f"{directory.name}.lock")
+
+
+@contextmanager
+def _export_lock(directory: Path) -> Iterator[None]:
+    """Exclusive across processes on this machine; waits as long as the holder exports."""
+    with lock_file(directory).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process to finish exporting %s", directory.name)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _move_into_place(staging: Path, directory: Path, backend: ExportBackend) -> None:
