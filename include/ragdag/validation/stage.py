@@ -7,9 +7,14 @@ ends ``validated`` (with suite, suite version, run, time and the content hash it
 or ``quarantined`` in place, with a quarantine record of its failures. A document the crawler changes while it is being
 checked is left pending and counted as skipped.
 
-Counts are per Airflow run id and add up over task attempts (one ``runs`` record per attempt), so
-a retry after a failed gate fails again instead of passing on an empty batch. The gate is applied
-last, after quarantining and writing the reports, so the evidence is kept when it fails.
+The gate judges the run's batch from the stored state, not from one attempt's counters: every
+document records the run that judged it (``validation.run_id``), so the validated and quarantined
+counts of a run id are read back from the collections once the loop is done. A retry after a crash
+(MongoDB killed mid-batch, a worker lost) or after a failed gate therefore sees what the earlier
+attempts judged and reaches the verdict an uninterrupted run reaches; a released document still
+counts as quarantined by the run that held it. Skipped counts and report locations add up over the
+attempts' ``runs`` records. The gate is applied last, after quarantining and writing the reports,
+so the evidence is kept when it fails.
 """
 
 from __future__ import annotations
@@ -226,17 +231,42 @@ def _attempt_record(run_id: str, attempt: _Attempt, suites: dict[Category, Suite
     }
 
 
-def _report(run_id: str, records: list[dict[str, Any]], threshold: float) -> ValidationReport:
+# Judged by a run: held by it, whether a person released the document since or not.
+_QUARANTINED_BY_RUN = (DocumentStatus.QUARANTINED, DocumentStatus.RELEASED)
+
+
+def _judged_by_run(db: Database, run_id: str) -> tuple[dict[str, CategoryCounts], Counter[str]]:
+    """Validated and quarantined documents of each category whose current judgement is this run's,
+    and the expectations the quarantined ones failed ("<category>.<name>" -> documents)."""
     per_category = {category.value: CategoryCounts() for category in Category}
     failures: Counter[str] = Counter()
+    for category in Category:
+        counts = per_category[category.value]
+        # The whole sub-document: nx-27017 answers a dotted projection with flat "a.b" keys.
+        for doc in db[collection_name(category)].find({"validation.run_id": run_id}, {"validation": 1}):
+            validation = doc.get("validation") or {}
+            status = validation.get("status")
+            if status == DocumentStatus.VALIDATED:
+                counts.validated += 1
+            elif status in _QUARANTINED_BY_RUN:
+                counts.quarantined += 1
+                failures.update(f"{category.value}.{name}" for name in validation.get("failed_expectations") or [])
+    return per_category, failures
+
+
+def _report(
+    run_id: str,
+    judged: tuple[dict[str, CategoryCounts], Counter[str]],
+    records: list[dict[str, Any]],
+    threshold: float,
+) -> ValidationReport:
+    """The run's report: what the store says it judged, the skips and reports of all its attempts."""
+    per_category, failures = judged
     uris: list[str] = []
     for record in records:
         for name, counts in (record.get("counts") or {}).items():
             total = per_category.setdefault(name, CategoryCounts())
-            for key, value in counts.items():
-                setattr(total, key, getattr(total, key) + int(value))
-        for name, counter in (record.get("expectation_failures") or {}).items():
-            failures.update({f"{name}.{expectation}": int(n) for expectation, n in counter.items()})
+            total.skipped += int(counts.get("skipped", 0))
         uris += [uri for uri in record.get("report_uris") or [] if uri not in uris]
     validated = sum(c.validated for c in per_category.values())
     quarantined = sum(c.quarantined for c in per_category.values())
@@ -278,7 +308,8 @@ def validate_pending_documents(settings: Settings, run_id: str) -> ValidationRep
         record = _attempt_record(run_id, attempt, suites)
         # Read before this attempt's report is kept (inside a task, its record exists, still empty).
         earlier = stage_reports(db, STAGE, run_id)
-        report = _report(run_id, [*earlier, record], settings.validation_max_failed_share)
+        judged = _judged_by_run(db, run_id)
+        report = _report(run_id, judged, [*earlier, record], settings.validation_max_failed_share)
         summary_uri = write_summary(store, run_id=run_id, summary=report.model_dump(mode="json"))
         report.report_uris.insert(0, summary_uri)
         record["report_uris"].insert(0, summary_uri)
