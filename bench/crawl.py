@@ -170,7 +170,7 @@ class Measured:
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> Measured:
-    from ragdag.crawling.crawl_plan import CrawlTarget
+    from ragdag.crawling.sources.crawl_plan import CrawlTarget
     from ragdag.settings import Settings
 
     requests = Requests()

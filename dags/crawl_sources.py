@@ -38,8 +38,8 @@ def crawl_sources() -> None:
     @task
     def plan_targets(**context) -> list[dict]:
         """The run's links, one group per host."""
-        from ragdag.crawling.crawl_plan import ConfLimits, InvalidCrawlConf, group_by_host
-        from ragdag.crawling.crawl_plan import plan_targets as plan
+        from ragdag.crawling.sources.crawl_plan import ConfLimits, InvalidCrawlConf, group_by_host
+        from ragdag.crawling.sources.crawl_plan import plan_targets as plan
 
         settings = get_settings()
         try:
@@ -68,7 +68,7 @@ def crawl_sources() -> None:
     def summarize(groups: list[dict], reports: list[dict], **context):
         from ragdag.crawling.crawl_report import TooManyFailedSources
         from ragdag.crawling.service import summarize_crawl
-        from ragdag.monitoring import check_crawl
+        from ragdag.observability.monitoring import check_crawl
 
         try:
             summary = summarize_crawl(get_settings(), groups, list(reports), run_id_of(context))

@@ -62,7 +62,7 @@ def embed_documents() -> None:
     def embed(**context):
         from ragdag.features.drift import drift_extra, record_embed_drift
         from ragdag.features.pipeline import clean_staging, finish_embedding
-        from ragdag.monitoring import check_embed_run
+        from ragdag.observability.monitoring import check_embed_run
 
         settings = get_settings()
         report = finish_embedding(settings, run_id_of(context))  # the run's plan, from the object store

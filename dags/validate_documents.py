@@ -31,7 +31,7 @@ def validate_documents() -> None:
     def validate(**context):
         from airflow.sdk.exceptions import AirflowFailException
 
-        from ragdag.monitoring import check_validation
+        from ragdag.observability.monitoring import check_validation
         from ragdag.validation import ValidationGateFailed, validate_pending_documents
 
         try:

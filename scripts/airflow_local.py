@@ -63,7 +63,7 @@ import requests
 
 from ragdag.assets import CHAIN_DAG_IDS
 from ragdag.local_ports import free_port
-from ragdag.openlineage import openlineage_env
+from ragdag.observability.openlineage import openlineage_env
 from ragdag.settings import PROJECT_ROOT
 from ragdag.stores.mongo import as_airflow_mongo_conn
 from ragdag.stores.qdrant import QDRANT_POOL

@@ -15,7 +15,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     target: str = args.path_or_url
     if target.startswith(("http://", "https://")):
-        from ragdag.crawling.fetching import fetch_page
+        from ragdag.crawling.fetching.fetcher import fetch_page
 
         page = fetch_page(target)
         article = extract_article(page.content, url=page.final_url)
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ragdag.training.cli_commands import register as register_models
 
     register_models(sub)  # noqa: E702
-    from ragdag.observability_cli import register as register_observability
+    from ragdag.observability.cli import register as register_observability
 
     register_observability(sub)  # noqa: E702
     return parser

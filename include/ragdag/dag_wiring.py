@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ragdag.notifications import failure_notifiers
+from ragdag.observability.notifications import failure_notifiers
 
 START_DATE = datetime(2026, 1, 1)
 OWNER = "ml-platform"
@@ -30,7 +30,7 @@ DAG_KWARGS: dict[str, Any] = {
     "default_args": DEFAULT_ARGS,
     "max_active_runs": 1,
     "dagrun_timeout": timedelta(hours=6),
-    # One notice per failed run, through every configured channel (ragdag.notifications).
+    # One notice per failed run, through every configured channel (ragdag.observability.notifications).
     "on_failure_callback": failure_notifiers(),
 }
 
@@ -96,7 +96,7 @@ def _stage(context: Mapping[str, Any]) -> str:
 
 
 def _start_record(context: Any) -> None:
-    from ragdag.run_records import start_task_record
+    from ragdag.observability.run_records import start_task_record
     from ragdag.settings import get_settings
 
     start_task_record(_stage(context), context, get_settings())
@@ -122,7 +122,7 @@ def _result_of(context: Mapping[str, Any]) -> Any:
 
 def _finish_record(status: str) -> Callable[[Any], None]:
     def finish(context: Any) -> None:
-        from ragdag.run_records import AssetEventRecord, RunStatus, finish_task_record
+        from ragdag.observability.run_records import AssetEventRecord, RunStatus, finish_task_record
         from ragdag.settings import get_settings
 
         stage = _stage(context)
@@ -157,7 +157,7 @@ def _finish_record(status: str) -> Callable[[Any], None]:
     return finish
 
 
-# Every task attempt of every DAG gets one run record (ragdag.run_records), whatever it does.
+# Every task attempt of every DAG gets one run record (ragdag.observability.run_records), whatever it does.
 RUN_RECORD_CALLBACKS: dict[str, list[Callable[[Any], None]]] = {
     "on_execute_callback": [_start_record],
     "on_success_callback": [_finish_record("success")],

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ragdag.crawling.crawl_plan import (
+from ragdag.crawling.sources.crawl_plan import (
     LOCAL_FILES_HOST,
     ConfLimits,
     InvalidCrawlConf,

@@ -16,13 +16,13 @@ import pytest
 from blog_site import LAST_MODIFIED, BlogSite
 from http_server import LocalHttpServer, Reply, html, redirect, running_server
 
-from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host, plan_targets
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import CRAWLER_VERSION
-from ragdag.crawling.fetching import TransientFetchError
-from ragdag.crawling.host_slots import SharedHostSlots
+from ragdag.crawling.fetching.fetcher import TransientFetchError
+from ragdag.crawling.fetching.host_slots import SharedHostSlots
+from ragdag.crawling.fetching.url_safety import normalize_url
 from ragdag.crawling.service import crawl_host, crawl_targets
-from ragdag.crawling.url_safety import normalize_url
+from ragdag.crawling.sources.crawl_plan import CrawlTarget, group_by_host, plan_targets
 from ragdag.models import author_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 

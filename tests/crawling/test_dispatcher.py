@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragdag.crawling.dispatcher import crawler_for
-from ragdag.crawling.fetching import PermanentFetchError
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
+from ragdag.crawling.sources.dispatcher import crawler_for
 
 
 @pytest.mark.parametrize(

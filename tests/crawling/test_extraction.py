@@ -15,10 +15,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
-from ragdag.crawling.extraction_agreement import choose_content, without_unconfirmed_tail
-from ragdag.crawling.extraction_metadata import nesting_depth_exceeds
-from ragdag.crawling.html_boilerplate import without_link_blocks
-from ragdag.crawling.html_text import element_text
+from ragdag.crawling.extraction.agreement import choose_content, without_unconfirmed_tail
+from ragdag.crawling.extraction.html_boilerplate import without_link_blocks
+from ragdag.crawling.extraction.html_text import element_text
+from ragdag.crawling.extraction.metadata import nesting_depth_exceeds
 
 # Floors a little under what the extractor reaches on the shared corpus (0.977 / 1.0 / 1.0), so a
 # regression fails while harmless drift in the third-party extractors does not.

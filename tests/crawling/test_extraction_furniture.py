@@ -6,10 +6,10 @@ from __future__ import annotations
 import lxml.html
 
 from ragdag.crawling.extraction import extract_article
-from ragdag.crawling.extraction_agreement import aligned_with_broad
-from ragdag.crawling.extraction_title import without_title_lines
-from ragdag.crawling.html_named_furniture import drop_named_furniture
-from ragdag.crawling.readability_blocks import with_enclosed_blocks
+from ragdag.crawling.extraction.agreement import aligned_with_broad
+from ragdag.crawling.extraction.html_named_furniture import drop_named_furniture
+from ragdag.crawling.extraction.readability_blocks import with_enclosed_blocks
+from ragdag.crawling.extraction.title import without_title_lines
 
 PROSE = (
     "The council met on Tuesday to discuss the new cycling lanes along the river, which residents "

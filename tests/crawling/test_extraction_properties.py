@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ragdag.crawling.extraction import ExtractedArticle, extract_article
-from ragdag.crawling.html_decoding import decode_html
+from ragdag.crawling.extraction.html_decoding import decode_html
 
 # Text that must never reach the content: it lives in scripts, styles and hidden elements.
 HIDDEN_MARKER = "zqxhiddenmarker"

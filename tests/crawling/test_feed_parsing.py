@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragdag.crawling.feed_crawler import parse_feed
-from ragdag.crawling.fetching import PermanentFetchError
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
+from ragdag.crawling.sources.feed_crawler import parse_feed
 
 FEED_URL = "https://blog.example.com/feed/"
 

@@ -14,16 +14,17 @@ from typing import Any
 import pytest
 from http_server import Hit, LocalHttpServer, Reply, html, redirect, running_server
 
-from ragdag.crawling import fetching, url_safety
-from ragdag.crawling.fetching import (
+from ragdag.crawling.fetching import fetcher as fetcher_module
+from ragdag.crawling.fetching import url_safety
+from ragdag.crawling.fetching.fetcher import (
     Fetcher,
     FetchError,
     PermanentFetchError,
     TransientFetchError,
     fetch_page,
 )
-from ragdag.crawling.rate_limit import HostRateLimiter
-from ragdag.crawling.robots import RobotsCache, RobotsPolicy, product_token
+from ragdag.crawling.fetching.rate_limit import HostRateLimiter
+from ragdag.crawling.fetching.robots import RobotsCache, RobotsPolicy, product_token
 from ragdag.settings import Settings, get_settings
 
 USER_AGENT = "ragdag-crawler/0.1 (+https://github.com/ragdag/ragdag)"
@@ -194,7 +195,7 @@ def test_redirect_to_loopback_is_refused(
         public = url.endswith(("/public", "/robots.txt"))
         return url_safety.check_url_is_safe(url, allow_private_networks or public)
 
-    monkeypatch.setattr(fetching, "check_url_is_safe", guard_as_if_public)
+    monkeypatch.setattr(fetcher_module, "check_url_is_safe", guard_as_if_public)
     server.route("/public", redirect(server.url("/admin")))
     server.route("/admin", html("secrets"))
     with pytest.raises(PermanentFetchError, match=r"resolves to 127\.0\.0\.1, a loopback address"):

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from http_server import LocalHttpServer, html
 
-from ragdag.crawling.fetching import Fetcher, PermanentFetchError, TransientFetchError
+from ragdag.crawling.fetching.fetcher import Fetcher, PermanentFetchError, TransientFetchError
 from ragdag.settings import Settings
 
 HOST = "pinned.test"

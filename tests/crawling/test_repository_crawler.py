@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ragdag.crawling import repository_crawler
-from ragdag.crawling.crawl_plan import CrawlTarget, group_by_host
-from ragdag.crawling.fetching import TransientFetchError
-from ragdag.crawling.repository_crawler import repository_source
+from ragdag.crawling.fetching.fetcher import TransientFetchError
 from ragdag.crawling.service import crawl_host, crawl_targets
+from ragdag.crawling.sources import repository_crawler
+from ragdag.crawling.sources.crawl_plan import CrawlTarget, group_by_host
+from ragdag.crawling.sources.repository_crawler import repository_source
 from ragdag.stores.mongo import CRAWL_ERRORS
 
 AUTHOR = "Ada Lovelace"

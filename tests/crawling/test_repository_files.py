@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragdag.crawling.repository_files import path_skip_reason, render_files, text_of
+from ragdag.crawling.sources.repository_files import path_skip_reason, render_files, text_of
 from ragdag.models import RepositoryFile
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ragdag.crawling.url_safety import UnsafeUrlError, check_url_is_safe, normalize_url
+from ragdag.crawling.fetching.url_safety import UnsafeUrlError, check_url_is_safe, normalize_url
 
 NORMALIZED = [
     ("HTTP://Example.COM/Path", "http://example.com/Path"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ragdag.crawling.crawl_plan import InvalidCrawlConf, parse_crawl_conf
+from ragdag.crawling.sources.crawl_plan import InvalidCrawlConf, parse_crawl_conf
 from ragdag.demo.site import sample_links, serve_sample_site
 from ragdag.settings import get_settings
 from ragdag.stores.mongo import CRAWL_ERRORS

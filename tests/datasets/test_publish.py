@@ -240,7 +240,7 @@ def test_a_failing_quality_gate_publishes_nothing_and_saves_the_report(
 
 
 def test_the_newest_drift_measurement_goes_into_the_next_manifest(settings, mongo_db) -> None:
-    from ragdag.run_records import record_stage_report
+    from ragdag.observability.run_records import record_stage_report
 
     seed_chunks(settings)
     record_stage_report(mongo_db, "embed", "embed-1", {"drift": {"p_value": 0.5, "statistic": 0.01}}, settings=settings)

@@ -17,8 +17,8 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from ragdag.crawling.crawl_plan import CrawlTarget, HostGroup
 from ragdag.crawling.service import crawl_host
+from ragdag.crawling.sources.crawl_plan import CrawlTarget, HostGroup
 from ragdag.demo.site import SAMPLE_SITE_DIR, SHARED_PAGES, _Handler
 from ragdag.documents import DOCUMENT_COLLECTIONS
 from ragdag.settings import get_settings

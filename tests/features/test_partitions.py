@@ -215,7 +215,7 @@ def test_a_successful_run_deletes_the_staging_of_unfinished_runs_past_their_rete
     from datetime import UTC, datetime, timedelta
 
     from ragdag.features.partitions import run_prefix
-    from ragdag.run_records import record_stage_report
+    from ragdag.observability.run_records import record_stage_report
     from ragdag.stores.mongo import RUNS
 
     store = open_object_store(settings)

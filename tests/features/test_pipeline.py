@@ -22,7 +22,7 @@ from ragdag.features.vector_store import (
     iter_document_points,
 )
 from ragdag.models import Category, chunk_point_id, content_hash, document_id
-from ragdag.run_records import stage_reports
+from ragdag.observability.run_records import stage_reports
 from ragdag.stores.qdrant import qdrant_client
 
 pytestmark = pytest.mark.slow  # loads the embedding model (once per session)

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from ragdag.notifications import ALERTS, NoticeKind, alert_breach
-from ragdag.run_records import RUNS
+from ragdag.observability.notifications import ALERTS, NoticeKind, alert_breach
+from ragdag.observability.run_records import RUNS
 
 TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
 
@@ -100,7 +100,7 @@ def test_a_channel_that_is_down_does_not_stop_the_others(settings, webhook, monk
 def test_the_webhook_url_can_be_the_host_or_the_uri_parts(value) -> None:
     from airflow.sdk import Connection
 
-    from ragdag.notifications import connection_url
+    from ragdag.observability.notifications import connection_url
 
     assert connection_url(Connection(conn_id="a", conn_type="http", host=value)) == value
     assert (
@@ -110,7 +110,7 @@ def test_the_webhook_url_can_be_the_host_or_the_uri_parts(value) -> None:
 
 
 def test_threshold_checks_alert_once_each_and_stay_quiet_within_bounds(settings, webhook, mongo_db) -> None:
-    from ragdag.monitoring import check_drift, check_retrieval, check_validation
+    from ragdag.observability.monitoring import check_drift, check_retrieval, check_validation
 
     context = {"run_id": "embed-run-1"}
     low = {"retrieval_hit_rate": 0.25, "retrieval_sample_size": 20}
@@ -173,7 +173,7 @@ def test_mail_goes_through_the_smtp_providers_notifier(settings, monkeypatch) ->
 
 
 def test_a_run_started_with_a_conf_is_in_the_audit_trail_once(tiny_dags, settings, mongo_db) -> None:
-    from ragdag.audit import AUDIT_TRAIL, AuditAction
+    from ragdag.observability.audit import AUDIT_TRAIL, AuditAction
 
     dag_run = tiny_dags["alerts_passing"].test(run_conf={"force": True})
     plain_run = tiny_dags["alerts_passing"].test()

@@ -22,7 +22,7 @@ BATCH = 50
 def _english_paragraphs() -> list[str]:
     import lxml.html
 
-    from ragdag.crawling.extraction_language import detect_language
+    from ragdag.crawling.extraction.language import detect_language
 
     paragraphs = []
     for page in sorted((SHARED / "article-pages").iterdir()):
@@ -35,7 +35,7 @@ def _english_paragraphs() -> list[str]:
 
 
 def _german_snippets() -> list[str]:
-    from ragdag.crawling.extraction_language import detect_language
+    from ragdag.crawling.extraction.language import detect_language
 
     snippets = json.loads((SHARED / "snippet-pages" / "snippets.json").read_text())
     return [s for page in snippets.values() for s in page["with"] if detect_language(s) == "de"]
@@ -157,7 +157,7 @@ def test_each_embed_run_is_compared_with_the_previous_one_and_the_drift_is_kept(
     settings, mongo_db, corpus_vectors, monkeypatch
 ) -> None:
     from ragdag.features.drift import latest_drift, measure_embed_drift
-    from ragdag.run_records import record_stage_report
+    from ragdag.observability.run_records import record_stage_report
 
     monkeypatch.setattr(settings, "drift_max_sample", BATCH)
     en_texts, en_vectors = corpus_vectors["en"]

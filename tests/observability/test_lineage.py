@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ragdag.lineage import UnknownLineageId, lineage_of, render_text
-from ragdag.run_records import RunRecord, RunStatus, Trigger, TriggerKind, code_version, save_record
+from ragdag.observability.lineage import UnknownLineageId, lineage_of, render_text
+from ragdag.observability.run_records import RunRecord, RunStatus, Trigger, TriggerKind, code_version, save_record
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 URLS = ["http://127.0.0.1:8001/airflow-assets.html", "http://127.0.0.1:8001/feature-stores.html"]

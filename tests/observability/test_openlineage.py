@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ragdag.openlineage import ol_dataset, openlineage_env, read_events, task_datasets
+from ragdag.observability.openlineage import ol_dataset, openlineage_env, read_events, task_datasets
 
 TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
 RUN_DAG = """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ragdag.run_records import RunStatus, new_record, save_record
-from ragdag.run_summaries import latest_runs
+from ragdag.observability.run_records import RunStatus, new_record, save_record
+from ragdag.observability.run_summaries import latest_runs
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ragdag.audit import AuditAction, list_audit
 from ragdag.cli import main
+from ragdag.observability.audit import AuditAction, list_audit
 from ragdag.training.registry import (
     ModelRecord,
     ModelStage,

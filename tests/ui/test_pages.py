@@ -82,7 +82,7 @@ def test_pages_forbid_foreign_framing_and_inline_scripts() -> None:
 
 
 def test_lineage_page_follows_a_model_to_its_documents_urls() -> None:
-    from ragdag.lineage import DatasetLineage, DocumentLineage, LineageGraph, ModelLineage
+    from ragdag.observability.lineage import DatasetLineage, DocumentLineage, LineageGraph, ModelLineage
 
     graph = LineageGraph(
         query="m1",

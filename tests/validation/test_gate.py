@@ -15,12 +15,12 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from ragdag.audit import AuditAction, list_audit
 from ragdag.cli import main
 from ragdag.crawling.document_store import WriteOutcome, upsert_document
 from ragdag.crawling.extraction import extract_article
 from ragdag.documents import QUARANTINE, DocumentStatus, QuarantineStatus, accepted_filter, quarantine_id
 from ragdag.models import Category, document_id
+from ragdag.observability.audit import AuditAction, list_audit
 from ragdag.stores.mongo import RUNS
 from ragdag.stores.object_store import open_object_store
 from ragdag.validation import (
@@ -192,8 +192,8 @@ def test_gate_fails_above_threshold_after_quarantining_and_reporting(settings, m
     (duplicate_failure,) = record["failed_expectations"]
     assert duplicate_failure["observed"] == good[GOOD_PAGES[0]]  # names the original it copies
 
-    # The run is recorded.
-    (run,) = mongo_db[RUNS].find({"stage": "validate", "run_id": report.run_id})  # through ragdag.run_records
+    # The run is recorded (through ragdag.observability.run_records).
+    (run,) = mongo_db[RUNS].find({"stage": "validate", "run_id": report.run_id})
     assert run["details"]["counts"]["articles"] == {"validated": len(good), "quarantined": len(bad), "skipped": 0}
     assert run["details"]["gate"]["passed"] is False
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ragdag.crawling.document_store import WriteOutcome, record_crawl_error
-from ragdag.crawling.fetching import PermanentFetchError
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
-    from ragdag.crawling.fetching import Fetcher
+    from ragdag.crawling.fetching.fetcher import Fetcher
     from ragdag.settings import Settings
 
 

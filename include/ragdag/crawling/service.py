@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ragdag.crawling.crawl_context import CrawlContext
-from ragdag.crawling.crawl_plan import CrawlTarget, HostGroup, target_host
 from ragdag.crawling.crawl_report import CrawlReport, check_failed_share
-from ragdag.crawling.dispatcher import crawl_target
-from ragdag.crawling.fetching import Fetcher, TransientFetchError
-from ragdag.crawling.host_slots import SharedHostSlots
-from ragdag.crawling.rate_limit import HostRateLimiter
-from ragdag.crawling.robots import RobotsCache
-from ragdag.run_records import record_stage_report
+from ragdag.crawling.fetching.fetcher import Fetcher, TransientFetchError
+from ragdag.crawling.fetching.host_slots import SharedHostSlots
+from ragdag.crawling.fetching.rate_limit import HostRateLimiter
+from ragdag.crawling.fetching.robots import RobotsCache
+from ragdag.crawling.sources.crawl_plan import CrawlTarget, HostGroup, target_host
+from ragdag.crawling.sources.dispatcher import crawl_target
+from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 

@@ -134,7 +134,7 @@ def drop_near_duplicates(samples: Sequence[GeneratedSample], threshold: float) -
 
 
 def _detected_language(text: str) -> str | None:
-    from ragdag.crawling.extraction_language import detect_language
+    from ragdag.crawling.extraction.language import detect_language
 
     return detect_language(text)
 

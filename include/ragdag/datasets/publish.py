@@ -40,7 +40,7 @@ from ragdag.datasets.quality import (
 )
 from ragdag.datasets.records import Extract, GeneratedSample
 from ragdag.documents import DOCUMENT_COLLECTIONS
-from ragdag.run_records import record_stage_report
+from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
@@ -278,7 +278,7 @@ def _jsonl(rows: Sequence[BaseModel]) -> bytes:
 
 def _code_version() -> str:
     """The git SHA where known, else the package version and a hash of its code (run_records)."""
-    from ragdag.run_records import code_version
+    from ragdag.observability.run_records import code_version
 
     version = code_version()
     return version.git_sha or f"{version.package_version}+{version.package_hash}"
@@ -313,7 +313,7 @@ def _filter_config(settings: Settings) -> FilterConfig:
 
 
 def _detect_language(text: str) -> str | None:
-    from ragdag.crawling.extraction_language import detect_language
+    from ragdag.crawling.extraction.language import detect_language
 
     return detect_language(text)
 

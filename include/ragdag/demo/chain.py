@@ -33,7 +33,7 @@ def prepare_airflow_home() -> Path:
     home = Path(os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / "airflow_home")))
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from ragdag.openlineage import openlineage_env
+    from ragdag.observability.openlineage import openlineage_env
     from ragdag.settings import get_settings
 
     for key, value in openlineage_env(get_settings().data_dir).items():  # OpenLineage events into the data dir

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ragdag.crawling.repository_files import path_skip_reason
+from ragdag.crawling.sources.repository_files import path_skip_reason
 from ragdag.models import Category
 
 # Bumped whenever a rule below (or a repository file rule) changes what a document cleans to:
@@ -47,7 +47,7 @@ class CleanedDocument:
 
 @dataclass(frozen=True)
 class RepositoryRules:
-    # Which files are skipped is ragdag.crawling.repository_files' (path_skip_reason).
+    # Which files are skipped is ragdag.crawling.sources.repository_files' (path_skip_reason).
     # Longer lines are data (base64, minified code, embedded blobs), not code worth retrieving.
     max_line_chars: int = 1000
 

@@ -127,7 +127,7 @@ def _words(text: str) -> list[str]:
 
 
 def text_statistics(texts: Sequence[str]) -> TextStatistics:
-    from ragdag.crawling.extraction_language import detect_language
+    from ragdag.crawling.extraction.language import detect_language
 
     languages = Counter(detect_language(t) or "und" for t in texts)
     total = max(len(texts), 1)
@@ -236,7 +236,7 @@ def sample_store(settings: Settings, run_id: str) -> ChunkSample:
 
 
 def _embed_runs_with_snapshots(db: Database) -> list[tuple[str, datetime, str]]:
-    from ragdag.run_records import RunStatus, list_runs
+    from ragdag.observability.run_records import RunStatus, list_runs
 
     found = []
     for record in list_runs(db, stage="embed"):
@@ -248,7 +248,7 @@ def _embed_runs_with_snapshots(db: Database) -> list[tuple[str, datetime, str]]:
 
 def find_reference(settings: Settings, db: Database, run_id: str) -> tuple[str, str, str | None] | None:
     """(snapshot key, kind, dataset version) of the reference for ``run_id``, or None."""
-    from ragdag.lineage import latest_trained_model
+    from ragdag.observability.lineage import latest_trained_model
 
     snapshots = [s for s in _embed_runs_with_snapshots(db) if s[0] != run_id and s[2]]
     if not snapshots:
@@ -313,7 +313,7 @@ def measure_embed_drift(settings: Settings, run_id: str) -> dict[str, Any]:
 
 def latest_drift(settings: Settings) -> dict[str, Any] | None:
     """The drift measured by the newest embed run that measured one (for the next dataset manifest)."""
-    from ragdag.run_records import latest_stage_report
+    from ragdag.observability.run_records import latest_stage_report
     from ragdag.stores.mongo import mongo_database
 
     with mongo_database(settings) as db:
@@ -330,7 +330,7 @@ def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None
     """
     import logging
 
-    from ragdag.run_records import record_stage_report
+    from ragdag.observability.run_records import record_stage_report
     from ragdag.stores.mongo import mongo_database
 
     try:

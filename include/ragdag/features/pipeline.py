@@ -248,7 +248,7 @@ def clean_staging(settings: Settings, run_id: str) -> int:
     """Delete the run's staged objects (after its upsert succeeded), and those of runs that never
     finished and whose last task started more than ``RAGDAG_STAGING_RETENTION_DAYS`` ago (or never
     under Airflow); how many objects went."""
-    from ragdag.run_records import list_runs
+    from ragdag.observability.run_records import list_runs
 
     store = open_object_store(settings)
     removed = store.delete_prefix(run_prefix(run_id) + "/")

@@ -38,15 +38,15 @@ class EmbeddingReport(BaseModel):
 
 
 def record_run(db: Database, report: EmbeddingReport) -> None:
-    """Keep the report in the run's record (:mod:`ragdag.run_records`, the one writer of ``runs``)."""
-    from ragdag.run_records import record_stage_report
+    """Keep the report in the run's record (:mod:`ragdag.observability.run_records`, the one writer of ``runs``)."""
+    from ragdag.observability.run_records import record_stage_report
 
     record_stage_report(db, STAGE, report.run_id, {**report.model_dump(mode="json"), "finished_at": datetime.now(UTC)})
 
 
 def last_evaluation(db: Database, report: EmbeddingReport) -> dict[str, Any] | None:
     """The latest run that measured retrieval on an index like this one (same recipe and size)."""
-    from ragdag.run_records import latest_stage_report
+    from ragdag.observability.run_records import latest_stage_report
 
     return latest_stage_report(
         db,

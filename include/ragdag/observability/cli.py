@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from ragdag.run_records import list_runs
+    from ragdag.observability.run_records import list_runs
     from ragdag.settings import get_settings
     from ragdag.stores.mongo import mongo_database
 
@@ -29,7 +29,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_lineage(args: argparse.Namespace) -> int:
-    from ragdag.lineage import UnknownLineageId, lineage_of, render_text
+    from ragdag.observability.lineage import UnknownLineageId, lineage_of, render_text
     from ragdag.settings import get_settings
 
     try:
@@ -42,7 +42,7 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from ragdag.docs_builder import build_docs
+    from ragdag.observability.docs_builder import build_docs
     from ragdag.settings import get_settings
 
     settings = get_settings()

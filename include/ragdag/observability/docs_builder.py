@@ -59,7 +59,7 @@ def _latest_manifest(settings: Settings) -> Any | None:
 
 
 def _latest_model(db: Any) -> Any | None:
-    from ragdag.lineage import latest_trained_model
+    from ragdag.observability.lineage import latest_trained_model
 
     return latest_trained_model(db)
 
@@ -168,9 +168,9 @@ def model_card(model: Any | None, manifest: Any | None) -> str:
 
 def system_record(settings: Settings, db: Any, manifest: Any | None, model: Any | None) -> str:
     from ragdag.assets import CHAIN
-    from ragdag.audit import AUDIT_TRAIL
-    from ragdag.notifications import ALERTS
-    from ragdag.run_records import RUNS, code_version, list_runs, settings_hash
+    from ragdag.observability.audit import AUDIT_TRAIL
+    from ragdag.observability.notifications import ALERTS
+    from ragdag.observability.run_records import RUNS, code_version, list_runs, settings_hash
 
     runs = list_runs(db, limit=1000)
     status = Counter((r.stage, r.status.value) for r in runs)

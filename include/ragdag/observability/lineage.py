@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 if TYPE_CHECKING:
     from pymongo.database import Database
 
-    from ragdag.run_records import RunRecord
+    from ragdag.observability.run_records import RunRecord
     from ragdag.settings import Settings
 
 
@@ -119,7 +119,7 @@ class _Runs:
     """The crawl and embed run records, read once per lineage query."""
 
     def __init__(self, db: Database) -> None:
-        from ragdag.run_records import RunStatus, list_runs
+        from ragdag.observability.run_records import RunStatus, list_runs
 
         self.crawl = [r for r in list_runs(db, stage="crawl") if r.finished_at]
         self.embed = sorted(

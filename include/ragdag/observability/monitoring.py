@@ -1,7 +1,7 @@
 """The monitored values of the chain and their thresholds: each breach alerts once per run.
 
 Called by the DAG tasks with the reports they already get back (no stage module knows about
-alerts); :func:`ragdag.notifications.alert_breach` deduplicates per (run, kind), so a retry or a
+alerts); :func:`ragdag.observability.notifications.alert_breach` deduplicates per (run, kind), so a retry or a
 second document never sends a second notice.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ragdag.notifications import Notice, NoticeKind, alert_breach
+from ragdag.observability.notifications import Notice, NoticeKind, alert_breach
 from ragdag.settings import Settings
 
 

@@ -115,7 +115,7 @@ def _recorded_error(context: Mapping[str, Any]) -> str | None:
     """A DAG's failure callback gets no exception: the failed attempt's run record has it."""
     ti = context.get("ti")
     try:
-        from ragdag.run_records import failed_attempt
+        from ragdag.observability.run_records import failed_attempt
         from ragdag.stores.mongo import mongo_database
 
         with mongo_database(_settings()) as db:

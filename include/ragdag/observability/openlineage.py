@@ -2,7 +2,7 @@
 
 The OpenLineage provider emits a START and a COMPLETE (or FAIL) event per task; which datasets a
 task read and wrote it learns from the extractor configured here (``[openlineage] extractors``):
-:class:`ragdag.openlineage_extractor.RagdagTaskExtractor` turns the task's Asset ``inlets`` / ``outlets`` into OpenLineage
+:class:`ragdag.observability.openlineage_extractor.RagdagTaskExtractor` turns the task's Asset ``inlets`` / ``outlets`` into OpenLineage
 datasets (``mongodb://host:port`` + ``db.collection``, ``qdrant://host:port`` + collection,
 ``s3://bucket`` + key prefix), plus the store collections of each stage from :data:`STAGE_STORES`
 (the Assets name logical sets; these are the collections behind them). The provider's own
@@ -88,7 +88,7 @@ def openlineage_env(data_dir: Path) -> dict[str, str]:
     events.parent.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
-        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "ragdag.openlineage_extractor.RagdagTaskExtractor",
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "ragdag.observability.openlineage_extractor.RagdagTaskExtractor",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.providers.openlineage.extractors.base import BaseExtractor, OperatorLineage
 
-from ragdag.openlineage import task_datasets
+from ragdag.observability.openlineage import task_datasets
 
 
 class RagdagTaskExtractor(BaseExtractor):

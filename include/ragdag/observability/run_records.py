@@ -309,7 +309,7 @@ def _audit_override(settings: Settings, record: RunRecord, context: Mapping[str,
     audit trail keeps who, when, the conf and why (the run's note), once per run."""
     if record.trigger.kind is not TriggerKind.MANUAL or not record.conf or not record.run_id:
         return
-    from ragdag.audit import AuditAction, record_audit
+    from ragdag.observability.audit import AuditAction, record_audit
     from ragdag.stores.mongo import mongo_database
 
     note = getattr(context.get("dag_run"), "note", None)

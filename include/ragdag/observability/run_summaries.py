@@ -1,4 +1,4 @@
-"""One line per DAG run, from its task records (:mod:`ragdag.run_records`): what the platform's
+"""One line per DAG run, from its task records (:mod:`ragdag.observability.run_records`): what the platform's
 overview shows of each stage's latest run."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ragdag.run_records import RunRecord, RunStatus, list_runs
+from ragdag.observability.run_records import RunRecord, RunStatus, list_runs
 
 if TYPE_CHECKING:
     from pymongo.database import Database

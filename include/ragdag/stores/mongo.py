@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # The documents' collections and their statuses are ragdag.documents'; these are the others.
 AUTHORS = "authors"
 CRAWL_ERRORS = "crawl_errors"
-RUNS = "runs"  # owned by ragdag.run_records (its only writer); kept for old imports
+RUNS = "runs"  # owned by ragdag.observability.run_records (its only writer); kept for old imports
 
 
 def as_airflow_mongo_conn(uri: str) -> str:

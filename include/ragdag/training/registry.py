@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ragdag.audit import AuditAction, record_audit
+from ragdag.observability.audit import AuditAction, record_audit
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 

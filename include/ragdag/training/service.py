@@ -56,7 +56,7 @@ class TrainingPlan(BaseModel):
 
 def code_version() -> str:
     try:
-        from ragdag.run_records import code_version as describe
+        from ragdag.observability.run_records import code_version as describe
 
         version = describe()
         return version.git_sha or f"{version.package_version}+{version.package_hash}"

@@ -25,7 +25,7 @@ def overview(settings: Settings) -> dict[str, Any]:
     """The latest run of each DAG of the chain, summed up from its task records (None where a DAG
     has not run yet)."""
     from ragdag.assets import CHAIN_DAG_IDS
-    from ragdag.run_summaries import latest_runs
+    from ragdag.observability.run_summaries import latest_runs
     from ragdag.stores.mongo import mongo_database
 
     with mongo_database(settings) as db:
@@ -34,7 +34,7 @@ def overview(settings: Settings) -> dict[str, Any]:
 
 def run(settings: Settings, dag_id: str, run_id: str) -> list[Any]:
     """Every task record of one DAG run, oldest first (what the run's page in Airflow links to)."""
-    from ragdag.run_records import list_runs
+    from ragdag.observability.run_records import list_runs
     from ragdag.stores.mongo import mongo_database
 
     with mongo_database(settings) as db:
@@ -136,7 +136,7 @@ def _registry_action(action: Any, settings: Settings, model_id: str, actor: str,
 
 
 def lineage(settings: Settings, subject_id: str) -> Any:
-    from ragdag.lineage import lineage_of
+    from ragdag.observability.lineage import lineage_of
 
     try:
         return lineage_of(settings, subject_id)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ragdag.audit import AuditAction, default_actor, record_audit
 from ragdag.documents import (
     QUARANTINE,
     DocumentStatus,
@@ -30,6 +29,7 @@ from ragdag.documents import (
     status_filter,
 )
 from ragdag.models import Category
+from ragdag.observability.audit import AuditAction, default_actor, record_audit
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.validation.reports import data_docs_index_key

@@ -38,7 +38,7 @@ from ragdag.documents import (
     due_for_validation_filter,
 )
 from ragdag.models import Category
-from ragdag.run_records import record_stage_report, stage_reports
+from ragdag.observability.run_records import record_stage_report, stage_reports
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store

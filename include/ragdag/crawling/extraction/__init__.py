@@ -6,14 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from ragdag.crawling.extraction_byline import clean_byline, find_byline
-from ragdag.crawling.extraction_content import main_text
-from ragdag.crawling.extraction_dates import guess_published, parse_datetime
-from ragdag.crawling.extraction_language import declared_language, detect_language
-from ragdag.crawling.extraction_metadata import declared_metadata, read_json_ld, read_meta_values
-from ragdag.crawling.extraction_title import document_title, title_element_text
-from ragdag.crawling.html_decoding import decode_html
-from ragdag.crawling.html_tree import parse_html, remove_invisible
+from ragdag.crawling.extraction.byline import clean_byline, find_byline
+from ragdag.crawling.extraction.content import main_text
+from ragdag.crawling.extraction.dates import guess_published, parse_datetime
+from ragdag.crawling.extraction.html_decoding import decode_html
+from ragdag.crawling.extraction.html_tree import parse_html, remove_invisible
+from ragdag.crawling.extraction.language import declared_language, detect_language
+from ragdag.crawling.extraction.metadata import declared_metadata, read_json_ld, read_meta_values
+from ragdag.crawling.extraction.title import document_title, title_element_text
 
 
 class ExtractedArticle(BaseModel):

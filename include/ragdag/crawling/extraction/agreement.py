@@ -15,8 +15,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
-from ragdag.crawling.extraction_title import is_title_line
-from ragdag.crawling.html_boilerplate import normalized_line
+from ragdag.crawling.extraction.html_boilerplate import normalized_line
+from ragdag.crawling.extraction.title import is_title_line
 
 _WORD = re.compile(r"\w+")
 # Readability itself retries with looser rules below 500 characters: that little text usually

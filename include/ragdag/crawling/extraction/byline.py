@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from lxml.html import HtmlElement
 
-from ragdag.crawling.extraction_title import collapse_spaces
-from ragdag.crawling.html_boilerplate import (
+from ragdag.crawling.extraction.html_boilerplate import (
     SAFE_CONTAINER_TAGS,
     class_and_id,
     is_unlikely_candidate,
 )
+from ragdag.crawling.extraction.title import collapse_spaces
 
 _BYLINE_HINT = re.compile(r"byline|author|dateline|writtenby|p-author", re.IGNORECASE)
 _MAX_BYLINE_CHARS = 100

@@ -11,7 +11,7 @@ sections, bare dates, copyright lines and picture credits first (`html_boilerpla
 
 Readability's text is the default; trafilatura's replaces it when it clearly contains the same
 article and more, when the two found different blocks of the page, or when readability found next
-to nothing once page furniture was pruned (`extraction_agreement.choose_content`). Readability's
+to nothing once page furniture was pruned (`agreement.choose_content`). Readability's
 text, when taken, ends with the last paragraph both found (when little follows it), opens with
 the standfirst only trafilatura found, and gets back the captions and lists of its own block that
 the port drops (`readability_blocks`). The text chosen loses the short closing lines only its own extractor
@@ -30,14 +30,13 @@ import trafilatura
 from lxml.html import HtmlElement
 from readability import Document
 
-from ragdag.crawling.extraction_agreement import (
+from ragdag.crawling.extraction.agreement import (
     TOO_SHORT_CHARS,
     aligned_with_broad,
     choose_content,
     without_unconfirmed_tail,
 )
-from ragdag.crawling.extraction_title import without_title_lines
-from ragdag.crawling.html_boilerplate import (
+from ragdag.crawling.extraction.html_boilerplate import (
     FURNITURE_LINE_MAX_CHARS,
     drop_promotions,
     furniture_lines,
@@ -45,9 +44,10 @@ from ragdag.crawling.html_boilerplate import (
     without_link_blocks,
     without_unlikely_candidates,
 )
-from ragdag.crawling.html_named_furniture import drop_named_furniture
-from ragdag.crawling.html_text import element_text
-from ragdag.crawling.readability_blocks import with_enclosed_blocks
+from ragdag.crawling.extraction.html_named_furniture import drop_named_furniture
+from ragdag.crawling.extraction.html_text import element_text
+from ragdag.crawling.extraction.readability_blocks import with_enclosed_blocks
+from ragdag.crawling.extraction.title import without_title_lines
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import unicodedata
 
 from lxml.html import HtmlElement
 
-from ragdag.crawling.html_tree import drop_elements
+from ragdag.crawling.extraction.html_tree import drop_elements
 
 _UNLIKELY = re.compile(
     r"-ad-|ai2html|banner|breadcrumbs|combx|comment|community|cover-wrap|disqus|extra|footer|gdpr"

@@ -14,8 +14,8 @@ import re
 
 from lxml.html import HtmlElement
 
-from ragdag.crawling.html_boilerplate import class_and_id, squeezed_length
-from ragdag.crawling.html_tree import drop_elements
+from ragdag.crawling.extraction.html_boilerplate import class_and_id, squeezed_length
+from ragdag.crawling.extraction.html_tree import drop_elements
 
 # Utility classes that hide an element ("hidden", "d-none", "hide", "invisible") unless a
 # responsive utility shows it again from some breakpoint on ("hidden md:block", "d-none d-lg-flex").

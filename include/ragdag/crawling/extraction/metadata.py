@@ -11,7 +11,7 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
-from ragdag.crawling.extraction_title import collapse_spaces, document_title, text_similarity
+from ragdag.crawling.extraction.title import collapse_spaces, document_title, text_similarity
 
 _SCHEMA_ORG = re.compile(r"^https?://schema\.org/?$")
 # schema.org Article and its subtypes (unanchored in the middle on purpose: "ReportageNewsArticle"

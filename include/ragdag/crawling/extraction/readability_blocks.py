@@ -12,14 +12,14 @@ import copy
 import lxml.html
 from lxml.html import HtmlElement
 
-from ragdag.crawling.html_boilerplate import (
+from ragdag.crawling.extraction.html_boilerplate import (
     is_notice,
     link_density,
     normalized_line,
     squeezed_length,
     without_link_blocks,
 )
-from ragdag.crawling.html_text import element_text
+from ragdag.crawling.extraction.html_text import element_text
 
 # Blocks that are readability's paragraphs when their text is one of its output's.
 _ANCHOR_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})

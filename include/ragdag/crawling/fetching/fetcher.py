@@ -19,10 +19,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ragdag.crawling.pinned_adapter import PinnedAddressAdapter
-from ragdag.crawling.rate_limit import HostRateLimiter
-from ragdag.crawling.robots import RobotsCache, RobotsPolicy, product_token, robots_url
-from ragdag.crawling.url_safety import (
+from ragdag.crawling.fetching.pinned_adapter import PinnedAddressAdapter
+from ragdag.crawling.fetching.rate_limit import HostRateLimiter
+from ragdag.crawling.fetching.robots import RobotsCache, RobotsPolicy, product_token, robots_url
+from ragdag.crawling.fetching.url_safety import (
     ALLOWED_SCHEMES,
     IpAddress,
     UnsafeUrlError,

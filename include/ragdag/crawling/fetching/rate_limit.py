@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ragdag.crawling.host_slots import SharedHostSlots
+    from ragdag.crawling.fetching.host_slots import SharedHostSlots
 
 # Hosts whose last request is long past are forgotten once the table grows beyond this, so a
 # crawl of many hosts does not keep one entry per host forever.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
-from ragdag.crawling.url_safety import QUERY_SAFE, normalize_url, quote_url_component
+from ragdag.crawling.fetching.url_safety import QUERY_SAFE, normalize_url, quote_url_component
 
 # RFC 9309 §2.4: crawlers SHOULD NOT use a cached robots.txt for more than 24 hours.
 DEFAULT_TTL_S = 24 * 3600.0

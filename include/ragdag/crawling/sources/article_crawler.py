@@ -8,14 +8,14 @@ from urllib.parse import urlsplit
 
 from ragdag.crawling.document_store import WriteOutcome, stored_fields, upsert_document
 from ragdag.crawling.extraction import extract_article
-from ragdag.crawling.fetching import PermanentFetchError
-from ragdag.crawling.html_decoding import looks_binary
-from ragdag.crawling.url_safety import normalize_url
+from ragdag.crawling.extraction.html_decoding import looks_binary
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
+from ragdag.crawling.fetching.url_safety import normalize_url
 from ragdag.models import Category
 
 if TYPE_CHECKING:
     from ragdag.crawling.crawl_context import CrawlContext
-    from ragdag.crawling.fetching import FetchResult
+    from ragdag.crawling.fetching.fetcher import FetchResult
 
 
 def platform_of(url: str) -> str:

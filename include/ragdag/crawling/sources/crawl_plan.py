@@ -20,7 +20,7 @@ from pydantic import (
     ValidationInfo,
 )
 
-from ragdag.crawling.url_safety import host_key, normalize_url
+from ragdag.crawling.fetching.url_safety import host_key, normalize_url
 
 if TYPE_CHECKING:
     from ragdag.settings import Settings

@@ -7,25 +7,25 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ragdag.crawling.article_crawler import crawl_post, fetch_known, store_page
 from ragdag.crawling.crawl_context import CrawlContext, Crawler
 from ragdag.crawling.crawl_report import CrawlReport
 from ragdag.crawling.document_store import WriteOutcome
-from ragdag.crawling.feed_crawler import FEED_ACCEPT, FEED_MEDIA_TYPES, crawl_feed_page
-from ragdag.crawling.fetching import (
+from ragdag.crawling.fetching.fetcher import (
     HTML_MEDIA_TYPES,
     PermanentFetchError,
     TransientFetchError,
     parse_content_type,
 )
-from ragdag.crawling.repository_crawler import crawl_repository
+from ragdag.crawling.sources.article_crawler import crawl_post, fetch_known, store_page
+from ragdag.crawling.sources.feed_crawler import FEED_ACCEPT, FEED_MEDIA_TYPES, crawl_feed_page
+from ragdag.crawling.sources.repository_crawler import crawl_repository
 from ragdag.models import Category
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
-    from ragdag.crawling.crawl_plan import CrawlTarget
-    from ragdag.crawling.fetching import Fetcher, FetchResult
+    from ragdag.crawling.fetching.fetcher import Fetcher, FetchResult
+    from ragdag.crawling.sources.crawl_plan import CrawlTarget
 
 # Feeds last: a link given as a page may turn out to be one (see _PAGE_HANDLERS).
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.5, application/xml;q=0.4"

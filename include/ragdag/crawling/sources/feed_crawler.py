@@ -15,15 +15,15 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 from lxml import etree
 
-from ragdag.crawling.article_crawler import crawl_article
 from ragdag.crawling.crawl_context import crawl_recording_failure
-from ragdag.crawling.fetching import PermanentFetchError
-from ragdag.crawling.url_safety import normalize_url
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
+from ragdag.crawling.fetching.url_safety import normalize_url
+from ragdag.crawling.sources.article_crawler import crawl_article
 
 if TYPE_CHECKING:
     from ragdag.crawling.crawl_context import CrawlContext
     from ragdag.crawling.document_store import WriteOutcome
-    from ragdag.crawling.fetching import FetchResult
+    from ragdag.crawling.fetching.fetcher import FetchResult
 
 FEED_MEDIA_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml"}

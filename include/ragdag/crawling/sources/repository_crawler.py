@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ragdag.crawling.document_store import WriteOutcome, stored_fields, upsert_document
-from ragdag.crawling.fetching import PermanentFetchError, TransientFetchError
-from ragdag.crawling.repository_files import FileLimits, render_files, select_files
-from ragdag.crawling.url_safety import IpAddress, UnsafeUrlError, check_url_is_safe, normalize_url
+from ragdag.crawling.fetching.fetcher import PermanentFetchError, TransientFetchError
+from ragdag.crawling.fetching.url_safety import IpAddress, UnsafeUrlError, check_url_is_safe, normalize_url
+from ragdag.crawling.sources.repository_files import FileLimits, render_files, select_files
 from ragdag.models import Category
 
 if TYPE_CHECKING:
