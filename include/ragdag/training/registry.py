@@ -11,8 +11,11 @@ to ``$set`` as a string.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import socket
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -51,6 +54,57 @@ class StageChange(BaseModel):
     reason: str
 
 
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of a live process (ticks since boot, ``/proc/<pid>/stat`` field 22), so
+    that a reused pid is not taken for the process that ran the job; None if there is no such
+    process or it has exited (a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc here: a signal 0 tells whether the pid lives at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return ""
+    state, *fields = stat.rsplit(")", 1)[1].split()
+    return None if state in ("Z", "X") else fields[18]
+
+
+class TrainingRunner(BaseModel):
+    """The process a ``running`` job depends on (the task process of the local backend)."""
+
+    host: str
+    pid: int
+    process_start: str | None = None  # see `_process_start`
+    since: datetime = Field(default_factory=_now)
+
+    @classmethod
+    def this_process(cls) -> TrainingRunner:
+        return cls(host=socket.gethostname(), pid=os.getpid(), process_start=_process_start(os.getpid()))
+
+    def same_process(self, other: TrainingRunner) -> bool:
+        return (self.host, self.pid, self.process_start) == (other.host, other.pid, other.process_start)
+
+    def gone(self, *, now: datetime, deadline: timedelta) -> str | None:
+        """Why the job can no longer finish (its process is gone, or it ran past its task's time
+        limit), or None while it may still be running."""
+        since = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
+        if now - since > deadline:
+            return (
+                f"its task (pid {self.pid} on {self.host}, running since {since.isoformat()}) ran past "
+                f"the task's time limit of {deadline.total_seconds():.0f} s without recording a result"
+            )
+        if self.host == socket.gethostname():
+            start = _process_start(self.pid)
+            if start is None or (self.process_start and start and start != self.process_start):
+                return f"its task process (pid {self.pid} on {self.host}) is gone without recording a result"
+        return None
+
+
 class ModelRecord(BaseModel):
     model_id: str  # named after its inputs: the same dataset + hyperparameters is the same model
     job_name: str  # the training job of the latest attempt (SageMaker job names are unique)
@@ -75,6 +129,7 @@ class ModelRecord(BaseModel):
     metrics_uri: str | None = None
     evaluation_uri: str | None = None
     trained_by_run_id: str
+    runner: TrainingRunner | None = None  # while running on the local backend
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -102,6 +157,38 @@ def save_model(db: Database, record: ModelRecord) -> ModelRecord:
 def find_by_job_name(db: Database, job_name: str) -> ModelRecord | None:
     doc = db[MODEL_REGISTRY].find_one({"job_name": job_name})
     return ModelRecord.model_validate(doc) if doc else None
+
+
+def fail_lost_jobs(db: Database, *, deadline: timedelta, now: datetime | None = None) -> list[ModelRecord]:
+    """Mark ``failed``, with the reason, every ``running`` record whose task is gone: a task
+    process SIGKILLed (or its machine lost) never reaches its own ``except``. Called by the next
+    attempt and the next run; records without a runner (a SageMaker job) are left to their job."""
+    now = now or _now()
+    failed = []
+    for doc in db[MODEL_REGISTRY].find({"status": ModelStatus.RUNNING.value}):
+        record = ModelRecord.model_validate(doc)
+        reason = record.runner.gone(now=now, deadline=deadline) if record.runner else None
+        if reason:
+            failed.append(save_model(db, _lost(record, reason)))
+    return failed
+
+
+def _lost(record: ModelRecord, reason: str) -> ModelRecord:
+    error = f"training job {record.job_name} (attempt {record.attempts}) was lost: {reason}"
+    return record.model_copy(update={"status": ModelStatus.FAILED, "error": error, "runner": None})
+
+
+def take_over(db: Database, record: ModelRecord, runner: TrainingRunner, *, deadline: timedelta) -> ModelRecord:
+    """Record ``runner`` running the job. An earlier attempt still marked ``running`` is failed
+    first, with the reason (Airflow starts a new attempt only once the last one is over); the
+    reason stays the record's ``error`` until this attempt ends."""
+    lost = {r.model_id: r.error for r in fail_lost_jobs(db, deadline=deadline)}
+    current = find_model(db, record.model_id) or record
+    if current.status is ModelStatus.RUNNING and current.runner is not None and not current.runner.same_process(runner):
+        current = save_model(db, _lost(current, f"a new attempt started on {runner.host} (pid {runner.pid})"))
+        lost[current.model_id] = current.error
+    update = {"status": ModelStatus.RUNNING, "job_name": record.job_name, "runner": runner}
+    return save_model(db, current.model_copy(update={**update, "error": lost.get(current.model_id)}))
 
 
 def production_model(db: Database) -> ModelRecord | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,24 @@ from ragdag.training.registry import (
     ModelRecord,
     ModelStage,
     ModelStatus,
+    TrainingRunner,
+    fail_lost_jobs,
     find_by_job_name,
     find_model,
     production_model,
     save_model,
     set_stage,
+    take_over,
 )
 
 AUTOMATIC = "train_model"  # the actor of automatic stage changes
+# The local training task's time limit beyond the training process's own (staging, packing, upload).
+TASK_TIME_MARGIN_S = 600
+
+
+def local_task_timeout(settings: Settings) -> timedelta:
+    """How long the ``train_local`` task may run: past it, a job still ``running`` is lost."""
+    return timedelta(seconds=settings.training_timeout_s + TASK_TIME_MARGIN_S)
 
 
 class TrainingPlan(BaseModel):
@@ -91,6 +102,7 @@ def prepare_training(
     has_preference = _has_preference(store, manifest)
     job = plan_training_job(settings, manifest, manifest_bytes, hyperparameters, has_preference=has_preference)
     with mongo_database(settings) as db:
+        fail_lost_jobs(db, deadline=local_task_timeout(settings))  # a killed earlier run's job
         existing = find_model(db, job.model_id)
         if existing is not None and existing.status is ModelStatus.SUCCEEDED:
             job = job.model_copy(update={"job_name": existing.job_name, "attempt": existing.attempts})
@@ -128,8 +140,18 @@ def _update(settings: Settings, model_id: str, **changes: Any) -> ModelRecord:
         return save_model(db, record.model_copy(update=changes))
 
 
-def mark_running(settings: Settings, job: TrainingJob) -> ModelRecord:
-    return _update(settings, job.model_id, status=ModelStatus.RUNNING, job_name=job.job_name, error=None)
+def mark_running(settings: Settings, job: TrainingJob, runner: TrainingRunner | None = None) -> ModelRecord:
+    """The job is handed to a backend: on this process (``runner``, the local backend), or to
+    SageMaker. An earlier attempt left ``running`` by a killed task is failed with the reason first."""
+    if runner is None:
+        return _update(settings, job.model_id, status=ModelStatus.RUNNING, job_name=job.job_name, error=None)
+    with mongo_database(settings) as db:
+        record = find_model(db, job.model_id)
+        if record is None:
+            raise LookupError(f"no model {job.model_id!r} in the registry")
+        return take_over(
+            db, record.model_copy(update={"job_name": job.job_name}), runner, deadline=local_task_timeout(settings)
+        )
 
 
 def mark_failed(settings: Settings, job_name: str, error: str) -> ModelRecord | None:
@@ -138,7 +160,8 @@ def mark_failed(settings: Settings, job_name: str, error: str) -> ModelRecord | 
         record = find_by_job_name(db, job_name) or find_by_job_name(db, job_name.rsplit("-", 1)[0])
         if record is None:
             return None
-        return save_model(db, record.model_copy(update={"status": ModelStatus.FAILED, "error": error[-4000:]}))
+        update = {"status": ModelStatus.FAILED, "error": error[-4000:], "runner": None}
+        return save_model(db, record.model_copy(update=update))
 
 
 def _record_success(settings: Settings, store: ObjectStore, job: TrainingJob, archive: bytes) -> ModelRecord:
@@ -150,6 +173,7 @@ def _record_success(settings: Settings, store: ObjectStore, job: TrainingJob, ar
         error=None,
         stage=ModelStage.CANDIDATE,
         job_name=job.job_name,
+        runner=None,
         metrics=metrics,
         **uris,
     )
@@ -159,7 +183,7 @@ def train_locally(settings: Settings, job: TrainingJob) -> ModelRecord:
     """Run train.py here; a failure is recorded (status failed, the error) before it is raised."""
     from ragdag.training.local_backend import run_local_training
 
-    mark_running(settings, job)
+    mark_running(settings, job, TrainingRunner.this_process())
     store = open_object_store(settings)
     try:
         archive = run_local_training(
@@ -167,7 +191,7 @@ def train_locally(settings: Settings, job: TrainingJob) -> ModelRecord:
         )
         store.put_bytes(job.artifact_key, archive)
         return _record_success(settings, store, job, archive)
-    except Exception as error:
+    except BaseException as error:  # Airflow's timeout and termination too; a SIGKILL: `fail_lost_jobs`
         mark_failed(settings, job.job_name, f"{type(error).__name__}: {error}")
         raise
 
