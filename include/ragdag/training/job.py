@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragdag.datasets.layout import preference_key, sft_key
 from ragdag.settings import Settings
+from ragdag.training.base_models import BaseModelNotAllowed, check_base_model
 
 MODELS_PREFIX = "models"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -114,7 +115,13 @@ def resolve_hyperparameters(settings: Settings, overrides: HyperparameterOverrid
         "seed": settings.dataset_seed,
     }
     given = overrides.model_dump(exclude_none=True) if overrides else {}
-    return Hyperparameters(**{**defaults, **given})
+    from_conf = "base_model" in given
+    given_as = "invalid train_model conf: hyperparameters.base_model" if from_conf else "RAGDAG_TRAINING_BASE_MODEL"
+    try:
+        base = check_base_model(settings, given.get("base_model", defaults["base_model"]), given_as=given_as)
+    except BaseModelNotAllowed as error:
+        raise InvalidTrainConf(str(error)) from None
+    return Hyperparameters(**{**defaults, **given, "base_model": base})
 
 
 class TrainingJob(BaseModel):
