@@ -8,14 +8,15 @@ Rendered only from the version's own facts (no clock), so a rebuild gives the sa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ragdag.datasets import layout
 from ragdag.datasets.filters import FilterCount
 
 _FILTER_NOTES = {
-    "pii": "e-mail addresses and phone numbers masked in answers (count = answers changed)",
+    "pii": "secrets and personal data masked in instructions, answers, chosen and rejected (count = samples changed)",
+    "injection": "samples with instruction-injection text, or an author that is not a person's name, dropped",
     "answer_length": "answers outside {min}–{max} word tokens dropped",
     "language": "prose answers not in {languages} dropped (code is not checked)",
     "boilerplate": "answers mostly boilerplate (or code, in articles and posts) dropped",
@@ -76,6 +77,7 @@ def render_card(
     generation: dict[str, Any],
     filters: Sequence[FilterCount],
     decontamination: dict[str, Any],
+    masked: Mapping[str, int] | None = None,
     rejected_by: dict[str, int],
     settings: dict[str, Any],
 ) -> str:
@@ -153,6 +155,10 @@ def render_card(
             for f in filters
         ],
         "",
+        "Masked in the rows (each distinct text once; by the feature stage before chunking, or by the pii filter): "
+        + (", ".join(f"`{kind}` {count}" for kind, count in sorted(masked.items())) if masked else "nothing")
+        + ". Placeholders name the type: `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IBAN]`, `[SSN]`, `[SECRET:<TYPE>]`.",
+        "",
         "## Split",
         "",
         f"By document (no document on both sides), stratified by category, seeded ({settings['seed']}), "
@@ -173,7 +179,9 @@ def render_card(
         "- Offline instructions are templates filled from the document's structure: varied, but not how a user "
         "would phrase a request; offline `rejected` answers are weak by construction, not model mistakes.",
         "- Language detection (py3langid) and the boilerplate, PII and near-duplicate filters are heuristics: some "
-        "noise stays, some good samples go. Phone masking may also mask long digit groups.",
+        "noise stays, some good samples go. Numbers are masked only when they validate (phone metadata, Luhn, "
+        "IBAN mod-97, SSN rules), and in code only when written as a person writes them; names of people in "
+        "the text are not masked.",
         "- The license of the underlying texts is their authors'; check it before sharing the data.",
         "",
     ]

@@ -2,14 +2,18 @@
 
 In order, each counting what it kept (``FilterCount``, stored in the manifest):
 
-1. ``pii``: e-mail addresses and phone numbers in answers are masked (``[EMAIL]``, ``[PHONE]``);
-   nothing is dropped, the count is of answers changed;
-2. ``answer_length``: answers shorter or longer than the bounds (in word tokens) go;
-3. ``language``: prose answers whose detected language is not allowed go (code is not checked);
-4. ``boilerplate``: answers mostly made of boilerplate lines (cookie, subscribe, copyright, share
+1. ``pii``: secrets and personal data are masked (:func:`ragdag.text_safety.mask_text`) in the
+   instruction, the answer, the chosen and the rejected text; nothing is dropped, ``changed``
+   counts the samples changed and ``by_kind`` what was masked (the feature stage masked the chunks
+   already: what is left comes from titles, headings and model outputs);
+2. ``injection``: samples carrying instruction-injection text (:func:`ragdag.text_safety.find_injection`)
+   in any of those texts, or an author that is not a person's name, go (``by_kind``: per pattern);
+3. ``answer_length``: answers shorter or longer than the bounds (in word tokens) go;
+4. ``language``: prose answers whose detected language is not allowed go (code is not checked);
+5. ``boilerplate``: answers mostly made of boilerplate lines (cookie, subscribe, copyright, share
    ...) go, and, in articles and posts, answers mostly made of code;
-5. ``exact_duplicates``: an answer equal to an earlier one (after normalising case and spaces);
-6. ``near_duplicates``: an answer whose estimated Jaccard similarity (MinHash over word 5-grams,
+6. ``exact_duplicates``: an answer equal to an earlier one (after normalising case and spaces);
+7. ``near_duplicates``: an answer whose estimated Jaccard similarity (MinHash over word 5-grams,
    LSH, seeded) with an earlier kept answer reaches the threshold.
 
 The first of a set of duplicates (in sample order) is kept, so the result does not depend on
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,12 +32,8 @@ from pydantic import BaseModel
 
 from ragdag.datasets.records import GeneratedSample
 from ragdag.models import Category
+from ragdag.text_safety import add_counts, find_injection, is_person_name, mask_text, sorted_counts
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-# International or national numbers with separators: +44 20 7946 0958, (555) 123-4567, 555-123-4567.
-_PHONE = re.compile(
-    r"(?<![\w/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/]|[.-]\d)"
-)
 _WORD = re.compile(r"\w+|[^\w\s]")
 _BOILERPLATE = re.compile(
     r"cookie|subscribe|newsletter|sign up|sign in|log in|all rights reserved|copyright|©|privacy policy"
@@ -56,6 +57,7 @@ class FilterCount(BaseModel):
     before: int
     after: int
     changed: int = 0  # samples modified but kept (masking)
+    by_kind: dict[str, int] = {}  # pii: what was masked (email, phone, secret:<type>...); injection: per pattern
 
 
 @dataclass(frozen=True)
@@ -72,23 +74,40 @@ def count_tokens(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def mask_pii(text: str) -> tuple[str, int]:
-    """``text`` with e-mail addresses and phone numbers masked; how many were masked."""
-    text, emails = _EMAIL.subn("[EMAIL]", text)
-    phones = 0
+def _texts(item: GeneratedSample) -> list[str]:
+    return [
+        item.sample.instruction,
+        item.sample.output,
+        item.chosen,
+        *([item.model_answer] if item.model_answer else []),
+    ]
 
-    def phone_or_keep(match: re.Match[str]) -> str:
-        nonlocal phones
-        found = match.group()
-        digits = re.sub(r"\D", "", found)
-        # Dates (2021-01-05), versions and ranges are not phones: those have 7-15 digits, no year shape.
-        if not 7 <= len(digits) <= 15 or re.fullmatch(r"(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}", found.strip()):
+
+def mask_sample(item: GeneratedSample, counts: Counter[str]) -> GeneratedSample:
+    """The sample with its instruction, answer, chosen and rejected text masked (code rules for repositories)."""
+    code = item.sample.category == Category.REPOSITORIES
+
+    def masked(text: str) -> str:
+        result = mask_text(text, code=code)
+        add_counts(counts, result.counts)
+        return result.text
+
+    sample = item.sample.model_copy(
+        update={"instruction": masked(item.sample.instruction), "output": masked(item.sample.output)}
+    )
+    model_answer = masked(item.model_answer) if item.model_answer else item.model_answer
+    return item.model_copy(update={"sample": sample, "chosen": masked(item.chosen), "model_answer": model_answer})
+
+
+def injection_in(item: GeneratedSample) -> str | None:
+    """Why the sample is hostile text (an injection pattern's name, or ``author_name``), or None."""
+    if not is_person_name(item.sample.author_full_name):
+        return "author_name"  # it is written into instructions
+    for text in _texts(item):
+        found = find_injection(text)
+        if found:
             return found
-        phones += 1
-        return "[PHONE]"
-
-    text = _PHONE.sub(phone_or_keep, text)
-    return text, emails + phones
+    return None
 
 
 def line_share(text: str, pattern: re.Pattern[str], *, max_words: int | None = None) -> float:
@@ -149,25 +168,28 @@ def apply_filters(
     counts: list[FilterCount] = []
     current = list(samples)
 
-    masked: list[GeneratedSample] = []
-    changed = 0
-    for item in current:
-        output, hits = mask_pii(item.sample.output)
-        chosen, _ = mask_pii(item.chosen)
-        rejected = mask_pii(item.model_answer)[0] if item.model_answer else item.model_answer
-        if hits or chosen != item.chosen:
-            changed += 1
-        masked.append(
-            item.model_copy(
-                update={
-                    "sample": item.sample.model_copy(update={"output": output}),
-                    "chosen": chosen,
-                    "model_answer": rejected,
-                }
-            )
+    masked_kinds: Counter[str] = Counter()
+    masked = [mask_sample(item, masked_kinds) for item in current]
+    changed = sum(1 for before, after in zip(current, masked, strict=True) if before != after)
+    counts.append(
+        FilterCount(
+            name="pii", before=len(current), after=len(masked), changed=changed, by_kind=sorted_counts(masked_kinds)
         )
-    counts.append(FilterCount(name="pii", before=len(current), after=len(masked), changed=changed))
+    )
     current = masked
+
+    hostile: Counter[str] = Counter()
+    kept_safe = []
+    for item in current:
+        reason = injection_in(item)
+        if reason is None:
+            kept_safe.append(item)
+        else:
+            hostile[reason] += 1
+    counts.append(
+        FilterCount(name="injection", before=len(current), after=len(kept_safe), by_kind=sorted_counts(hostile))
+    )
+    current = kept_safe
 
     def keep(name: str, predicate: Callable[[GeneratedSample], bool]) -> None:
         nonlocal current

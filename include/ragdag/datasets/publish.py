@@ -38,12 +38,13 @@ from ragdag.datasets.quality import (
     load_sample_suite,
     save_quality_report,
 )
-from ragdag.datasets.records import Extract, GeneratedSample
+from ragdag.datasets.records import Extract, GeneratedSample, PreferencePair, SftSample
 from ragdag.documents import DOCUMENT_COLLECTIONS
 from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
+from ragdag.text_safety import count_masks, sorted_counts
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ class DatasetManifest(BaseModel):
     extracts: int = 0
     generation: GenerationInfo | None = None
     filters: list[FilterCount] = []
+    # Placeholders by kind (email, phone, card, iban, ssn, secret:<type>) in the version's rows, each
+    # distinct text once, whichever stage masked them (the feature stage or the pii filter).
+    masked: dict[str, int] = {}
     decontamination: dict[str, Any] = {}
     quality: QualityReport | None = None
     validation_run_ids: list[str] = []  # validate_documents runs that accepted the source documents
@@ -318,6 +322,17 @@ def _detect_language(text: str) -> str | None:
     return detect_language(text)
 
 
+def masked_in_rows(sft: Sequence[SftSample], pairs: Sequence[PreferencePair]) -> dict[str, int]:
+    """What is masked in these rows by kind, each distinct text counted once (``chosen`` is
+    often the SFT ``output`` again)."""
+    texts = {text for row in sft for text in (row.instruction, row.output)}
+    texts |= {text for pair in pairs for text in (pair.prompt, pair.chosen, pair.rejected)}
+    total: Counter[str] = Counter()
+    for text in texts:
+        total.update(count_masks(text))
+    return sorted_counts(total)
+
+
 def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = False) -> DatasetBuild:
     """Run the stage; raises :class:`DatasetQualityFailed` when the new samples fail the suite."""
     chunks = _read_chunks(settings)
@@ -392,6 +407,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         "dropped_extract_ids": sorted(dropped_ids),
     }
     rejected_by = Counter(p.rejected_by for p in [*pref_train, *pref_test])
+    masked = masked_in_rows([*train, *test], [*pref_train, *pref_test])
     data[layout.CARD_FILE] = render_card(
         version=version,
         counts={
@@ -403,6 +419,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         documents={k: v.model_dump() for k, v in documents.items()},
         generation=generation.model_dump(),
         filters=filter_counts,
+        masked=masked,
         decontamination=decontamination,
         rejected_by=dict(rejected_by),
         settings=snapshot,
@@ -433,6 +450,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         extracts=len(extracts),
         generation=generation,
         filters=filter_counts,
+        masked=masked,
         decontamination=decontamination,
         quality=quality,
         validation_run_ids=sorted({d.validation_run_id for d in documents.values() if d.validation_run_id}),

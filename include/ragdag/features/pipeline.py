@@ -25,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ragdag.features.chunking import chunk_document, chunking_fingerprint
-from ragdag.features.cleaning import CLEANING_VERSION, clean_document
+from ragdag.features.cleaning import CLEANING_VERSION, CleanedDocument, clean_document
 from ragdag.features.embedding import Embedder, LazyEmbedder, embedding_variant
 from ragdag.features.partitions import (
     STAGING_PREFIX,
@@ -55,6 +56,7 @@ from ragdag.stores.connections import find_connection
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import open_object_store
 from ragdag.stores.qdrant import qdrant_client
+from ragdag.text_safety import MASKING_VERSION, SECRET_PREFIX, add_counts, mask_text, sorted_counts
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
     from ragdag.stores.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
+
+# Files of a repository written as prose (docs): masked by prose rules, the rest by code rules.
+_PROSE_FILE_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".adoc")
 
 
 @dataclass(frozen=True)
@@ -88,20 +93,48 @@ class PipelineConfig:
 
 def feature_version(model_id: str, quantization: str = "none") -> str:
     """Identifies how features are made; stored per document, a change re-embeds everything."""
-    recipe = f"model={model_id}|cleaning={CLEANING_VERSION}|chunking={chunking_fingerprint()}"
+    recipe = f"model={model_id}|cleaning={CLEANING_VERSION}|masking={MASKING_VERSION}|chunking={chunking_fingerprint()}"
     if quantization != "none":
         recipe += f"|quantization={quantization}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
+def _masked(cleaned: CleanedDocument, category: Category, counts: Counter[str]) -> CleanedDocument:
+    """Secrets and personal data masked in every section; a repository's source files by code rules."""
+    sections = []
+    for section in cleaned.sections:
+        heading = (section.heading or "").lower()
+        code = category == Category.REPOSITORIES and not heading.endswith(_PROSE_FILE_SUFFIXES)
+        result = mask_text(section.body, code=code)
+        add_counts(counts, result.counts)
+        sections.append(replace(section, body=result.text))
+    return replace(cleaned, sections=tuple(sections))
+
+
 def prepare_document(document: Mapping[str, Any], tokenizer: ModelTokenizer) -> DocumentFeatures:
-    """Clean and chunk one MongoDB record (pure: no store, no model)."""
-    cleaned = clean_document(document)
+    """Clean, mask and chunk one MongoDB record (pure: no store, no model).
+
+    Secrets and personal data are masked before chunking (:mod:`ragdag.text_safety`), so neither
+    the feature store nor a dataset built from it holds them. A document with a live-looking key
+    is kept with the key masked, not quarantined: such a key is most often an example in the
+    author's own explanation, the rest of the text is theirs to learn from, and everything
+    downstream reads the masked chunks only. The decision is logged, with the kinds, never the value.
+    """
+    category = Category(document["category"])
+    counts: Counter[str] = Counter()
+    cleaned = _masked(clean_document(document), category, counts)
     document_id = str(document["_id"])
-    chunks = chunk_document(cleaned, Category(document["category"]), tokenizer, document_id)
+    chunks = chunk_document(cleaned, category, tokenizer, document_id)
     # The raw text is not needed once chunked: drop it so a group holds only what gets written.
     record = {k: v for k, v in document.items() if k not in ("content", "files")}
-    return DocumentFeatures(document=record, cleaned_text=cleaned.text, chunks=chunks)
+    if record.get("title"):
+        title = mask_text(str(record["title"]))
+        add_counts(counts, title.counts)
+        record["title"] = title.text
+    secrets = sorted_counts({kind: n for kind, n in counts.items() if kind.startswith(SECRET_PREFIX)})
+    if secrets:
+        log.warning("document %s: secrets masked before chunking (kept, not quarantined): %s", document_id, secrets)
+    return DocumentFeatures(document=record, cleaned_text=cleaned.text, chunks=chunks, masked=sorted_counts(counts))
 
 
 def run_feature_version(settings: Settings) -> str:
@@ -220,6 +253,10 @@ def finish_embedding(
         documents_skipped=plan.documents_skipped,
     )
     manifests = _staged(store, plan)
+    masked: Counter[str] = Counter()
+    for manifest in manifests:
+        add_counts(masked, manifest.masked)
+    report.masked = sorted_counts(masked)
     server = find_connection(settings.qdrant_conn_id) is not None
     with mongo_database(settings) as db, qdrant_client(settings) as client:
         ensure_collections(client, settings.embedding_dim)

@@ -30,6 +30,9 @@ class EmbeddingReport(BaseModel):
     retrieval_sample_size: int = 0
     retrieval_k: int = 5
     retrieval_reused: bool = False  # nothing changed: the rate of the run that built this index
+    # Secrets and personal data masked before chunking in the documents this run embedded, by kind
+    # (email, phone, card, iban, ssn, secret:<type>; ragdag.text_safety).
+    masked: dict[str, int] = {}
     seconds: float = 0.0
 
     @property

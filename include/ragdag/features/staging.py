@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from ragdag.features.partitions import PartitionPlan, load_plan
 from ragdag.features.source import fetch_documents
 from ragdag.features.vector_store import DocumentFeatures
 from ragdag.models import Chunk
+from ragdag.text_safety import add_counts, sorted_counts
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -49,6 +51,7 @@ class StagedPartition(BaseModel):
     chunks: int
     empty: list[EmptyDocument]  # nothing left to embed after cleaning: their chunks go
     missing: int  # planned, but no longer accepted when fetched (the upsert's reconcile removes them)
+    masked: dict[str, int] = {}  # secrets and personal data masked before chunking, by kind (ragdag.text_safety)
 
 
 def _json_default(value: Any) -> Any:
@@ -172,6 +175,7 @@ def encode_partition(
     stored = {d.document_id: d.stored for d in plan.documents}
     empty: list[EmptyDocument] = []
     found = 0
+    masked: Counter[str] = Counter()
     for start in range(0, len(plan.documents), page_documents):
         page = plan.documents[start : start + page_documents]
         for category in sorted({d.category for d in page}, key=lambda c: c.value):
@@ -180,6 +184,7 @@ def encode_partition(
                 found += 1
                 document["category"] = category.value  # the collection decides, not the field
                 item = prepare_document(document, embedder.get().tokenizer)
+                add_counts(masked, item.masked)
                 if item.chunks:
                     encoder.take(item)
                 else:
@@ -196,6 +201,7 @@ def encode_partition(
         chunks=encoder.chunks,
         empty=empty,
         missing=len(plan.documents) - found,
+        masked=sorted_counts(masked),
     )
     store.put_bytes(plan.manifest_key, manifest.model_dump_json().encode())  # last: the partition is done
     return manifest, True

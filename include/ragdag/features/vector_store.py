@@ -67,6 +67,7 @@ class DocumentFeatures:
     cleaned_text: str
     chunks: list[Chunk]
     vectors: np.ndarray | None = field(default=None, repr=False)
+    masked: Mapping[str, int] = field(default_factory=dict)  # what masking took out, by kind (not stored)
 
     @property
     def document_id(self) -> str:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from ragdag.crawling.fetching.url_safety import host_key, normalize_url
+from ragdag.text_safety import check_person_name
 
 if TYPE_CHECKING:
     from ragdag.settings import Settings
@@ -105,7 +106,8 @@ def _check_link_in_context(url: str, info: ValidationInfo) -> str:
 def _clean_name(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
-    return " ".join(value.split())
+    # The name is written into instructions and prompts: a name, not markup or orders to a model.
+    return check_person_name(value)
 
 
 AuthorName = Annotated[str, Field(min_length=1), BeforeValidator(_cap_author), AfterValidator(_clean_name)]
