@@ -10,9 +10,10 @@ Builds a versioned **instruct dataset** (SFT and preference pairs) from the feat
   `build` logs why and `announce` is skipped, so nothing downstream is triggered. `conf`
   `{"force": true}` builds anyway (any other key fails `build` at once, naming it).
 - **Does:** extracts of 1000–2000 characters, instructions from the `offline` generator (the
-  documents' own structure) or the `llm` one (`llm_default` connection), filters (length,
-  language, boilerplate, PII masking, exact and MinHash near-duplicates), split by document,
-  decontamination, preference pairs, then the GX suite `expectations/instruct_samples.json`: a
+  documents' own structure) or the `llm` one (`llm_default` connection), filters (secret and
+  PII masking, injection text, length, language, boilerplate, exact and MinHash near-duplicates),
+  split by document, decontamination, preference pairs, then the GX suite
+  `expectations/instruct_samples.json`: a
   failing version is not written, `build` fails without retries (like `validate_documents`) and
   the report is under `validation/<run_id>/instruct_samples/`.
 - **Writes:** `instruct_datasets/<version>/` — `train.jsonl`, `test.jsonl`, `preference/{train,test}.jsonl`,

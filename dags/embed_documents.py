@@ -9,15 +9,16 @@ instruct datasets read.
 - **Reads:** validated documents in MongoDB.
 - **Does:** `plan` finds the pending documents (new or changed since they were stored) and splits
   them into `RAGDAG_EMBEDDING_PARTITIONS` partitions by a hash of the document id; `encode` (one
-  mapped task per partition, on the Celery queue `embedding`) cleans, chunks (token-aware) and
-  embeds its partition (all-MiniLM-L6-v2, 384-d) and stages the vectors in the object store
-  (`feature_staging/<run>/`): a failed partition retries alone, a staged one is not encoded again.
+  mapped task per partition, on the Celery queue `embedding`) cleans, masks secrets and personal
+  data (`ragdag.text_safety`), chunks (token-aware) and embeds its partition (all-MiniLM-L6-v2,
+  384-d) and stages the vectors in the object store (`feature_staging/<run>/`): a failed
+  partition retries alone, a staged one is not encoded again.
   `embed` upserts the staged vectors with deterministic point ids, replaces changed documents'
   chunks, removes those of documents no longer accepted, checks retrieval and drift, then deletes
   the staging. `plan` and `embed` open Qdrant and run in the one-slot `qdrant_local` pool (Qdrant
   local mode opens a path from one process at a time); `encode` never opens it.
-- **Emits:** `embedded_chunks` with counts (embedded, skipped, chunks written / deleted), the
-  retrieval hit rate and the drift p-value.
+- **Emits:** `embedded_chunks` with counts (embedded, skipped, chunks written / deleted, `masked`
+  by kind), the retrieval hit rate and the drift p-value.
 """
 
 from __future__ import annotations
