@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ragdag.crawling.extraction import extract_article
-from ragdag.features.chunking import CHUNKING_RULES, ChunkingRule, chunk_document, chunk_texts
+from ragdag.features.chunking import CHUNKING_RULES, ChunkingRule, chunk_document, chunk_texts, code_pieces
 from ragdag.features.cleaning import CleanedDocument, Section, clean_article, clean_repository
 from ragdag.models import Category
 
@@ -83,8 +83,8 @@ def test_repository_chunks_fit_and_carry_their_file_path(tokenizer, hf_tokenizer
         heading, _, body = chunk.partition("\n")
         if heading.endswith(".py") and not heading.startswith("very/"):
             assert heading in {f["path"] for f in files}
-            # Whole lines keep their indentation; only a chunk's first line may start mid-line.
-            for line in body.splitlines()[1:]:
+            # Whole lines, indentation kept, from the first line on.
+            for line in body.splitlines():
                 assert line == "" or line in source_lines
 
 
@@ -164,6 +164,65 @@ def test_code_chunks_start_at_definitions(tokenizer) -> None:
         assert heading == "pkg/mod.py"
         assert first_line.startswith(("import", "@decorator", "class", "def"))
         assert chunk.removeprefix("pkg/mod.py\n") in source
+
+
+def _file_chunks(tokenizer, path: str, source: str, rules=CHUNKING_RULES) -> list[str]:
+    cleaned = clean_repository({"files": [{"path": path, "content": source}]})
+    chunks = [chunk for chunk, _ in chunk_texts(cleaned, Category.REPOSITORIES, tokenizer, rules)]
+    assert all(chunk.startswith(f"{path}\n") for chunk in chunks)
+    return [chunk.removeprefix(f"{path}\n") for chunk in chunks]
+
+
+def _assert_tiles_by_whole_lines(source: str, bodies: list[str]) -> None:
+    """Each chunk starts at a line start where the previous one ended, or earlier by whole lines
+    (the overlap); together they are the file, blank lines included."""
+    position = 0
+    for body in bodies:
+        start = source.rfind(body, 0, position + len(body))
+        assert start >= 0 and (start == 0 or source[start - 1] == "\n"), f"mid-line start: {body[:40]!r}"
+        assert start <= position, "text lost between two chunks"
+        position = start + len(body)
+        assert position == len(source) or source[position - 1] == "\n", f"mid-line end: {body[-40:]!r}"
+    assert position == len(source)
+
+
+def test_python_chunks_tile_the_file_by_whole_lines(tokenizer) -> None:
+    # Real modules of this project: big classes, decorators, comments above definitions, blank lines.
+    # (Where a file is cut into pieces: test_python_pieces_follow_the_syntax_tree.)
+    for name in ("features/chunking.py", "datasets/publish.py", "stores/object_store.py"):
+        source = (REPO_ROOT / "include" / "ragdag" / name).read_text().strip("\n")
+        bodies = _file_chunks(tokenizer, name, source)
+        assert len(bodies) > 5
+        _assert_tiles_by_whole_lines(source, bodies)
+
+
+def test_python_pieces_follow_the_syntax_tree(tokenizer) -> None:
+    methods = "\n\n".join(
+        f"    # method {i}\n    @property\n    def m{i}(self):\n" + "".join(f"        x = {j}\n" for j in range(6))
+        for i in range(6)
+    )
+    source = (
+        f'"""Doc."""\n\nimport os\n\n\nclass Big:\n    """A big class."""\n\n{methods}\n\ndef after():\n    return 1\n'
+    )
+    pieces = code_pieces(source, "pkg/big.py", max_chars=200)
+    texts = [source[start:end] for start, end, _ in pieces]
+    assert "".join(texts) == source, "the pieces tile the file"
+    assert texts[0].startswith('"""Doc."""') and any(t.startswith("import os") for t in texts)
+    method_starts = [t for t in texts if t.startswith("    # method")]
+    assert len(method_starts) == 6, "the big class is cut at its methods"
+    assert 'class Big:\n    """A big class."""\n\n' in texts, "its header stays with its first statement"
+    assert all("@property\n    def m" in t for t in method_starts), "comments and decorators stay with the method"
+    assert texts[-1] == "def after():\n    return 1\n"
+    assert {parent for _, _, parent in pieces} == {-1, source.index("class Big")}
+
+
+def test_code_chunks_overlap_by_whole_lines(tokenizer) -> None:
+    source = "\n".join(f"value_{i} = compute(value_{i - 1}, {i})  # line {i}" for i in range(1, 400))
+    rule = ChunkingRule("code", max_size=120, overlap=30, split_overlap_tokens=30)
+    bodies = _file_chunks(tokenizer, "notes.txt", source, {**CHUNKING_RULES, Category.REPOSITORIES: rule})
+    _assert_tiles_by_whole_lines(source, bodies)
+    overlapping = sum(source.find(b) < source.find(a) + len(a) for a, b in zip(bodies, bodies[1:], strict=False))
+    assert overlapping == len(bodies) - 1, "every chunk repeats the last lines of the one before"
 
 
 def test_chunk_document_numbers_chunks_and_is_deterministic(tokenizer, page_texts) -> None:

@@ -70,9 +70,10 @@ def test_posts_also_drop_inline_links() -> None:
     assert post == "New article out, see now #rag"
 
 
-def test_code_keeps_indentation_and_blank_lines() -> None:
-    code = "def f(x):   \n\tif x:\n        return 1\u200b\n\n\n\n\nclass A:\n    pass\n"
-    assert clean_code(code) == "def f(x):\n\tif x:\n        return 1\n\nclass A:\n    pass"
+def test_code_is_kept_verbatim_but_for_invisible_characters() -> None:
+    code = "\n\ndef f(x):   \r\n\tif x:\n        return 1\u200b  # “ﬁ” …\n\n\n\n\nclass A:\n    pass\n"
+    expected = "def f(x):   \n\tif x:\n        return 1  # “ﬁ” …\n\n\n\n\nclass A:\n    pass"
+    assert clean_code(code) == expected, "no NFKC, spacing and blank lines kept, line ends made \\n"
 
 
 def test_code_drops_data_lines() -> None:

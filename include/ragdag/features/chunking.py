@@ -4,22 +4,30 @@ Every chunk fits the embedding model's input (``max_seq_length`` word pieces *in
 [SEP]), measured with the model's own tokenizer, so nothing is cut off silently at encode time.
 
 How a section is cut:
-1. it is split into units at natural boundaries — sentences for prose; top-level definitions, then
-   lines for code; a unit still too long is cut into token windows at word starts;
+1. it is split into units at natural boundaries — sentences for prose; for code, statements (with
+   their decorators and the comments just above them), found with ``ast`` for Python: top-level
+   definitions first, then the members of a definition still too long (the methods of a big
+   class), then lines; top-level definitions then lines for other code; a unit still too long is
+   cut into token windows at word starts;
 2. units are packed greedily up to the category's size (tokens or characters); a new chunk
-   starts with the tail of the previous one (``overlap``) so context crosses the cut;
+   starts with the tail of the previous one (``overlap``: whole sentences, whole lines of code)
+   so context crosses the cut;
 3. a chunk still above the model limit (articles' 2,000-character chunks, repositories' 1,500-token
    chunks) is split again the same way, down to the model limit, with its own (smaller) overlap;
    a piece lying wholly in the next chunk's overlap is dropped, as that chunk repeats it.
 
 Chunks are slices of the cleaned text (offsets from the tokenizer), so they keep the original
-casing, spacing and indentation. The defaults follow the LLM Twin project.
+casing, spacing and indentation. Code units tile the file (blank lines included) and start at line
+starts, so a file's chunks, less the lines each repeats from the one before, are the file itself:
+the dataset stage rebuilds verbatim code from them. The defaults follow the LLM Twin project.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from bisect import bisect_left
+import textwrap
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +37,8 @@ from ragdag.features.tokenizer import ModelTokenizer, TokenizedText
 from ragdag.models import Category, Chunk
 
 # Bumped whenever a rule below changes how documents are cut: stored features are rebuilt.
-CHUNKING_VERSION = "1"
+# 2: code is cut at statements (ast for Python) and whole lines, its chunks tile the file.
+CHUNKING_VERSION = "2"
 
 Boundary = Literal["prose", "code"]
 SizeUnit = Literal["tokens", "chars"]
@@ -101,36 +110,75 @@ def _sentences(text: str, span: Span) -> list[Span]:
 
 
 def _line_spans(text: str, span: Span) -> list[Span]:
-    """Non-blank lines from their first column (indentation kept) to their last visible character."""
-    lines: list[Span] = []
-    start = span.start
-    while start < span.end:
-        newline = text.find("\n", start, span.end)
-        end = span.end if newline == -1 else newline
-        line = text[start:end]
-        if line.strip():
-            lines.append(Span(start, start + len(line.rstrip())))
-        start = end + 1
-    return lines
+    """Every line of ``span`` from its first column to the start of the next line: they tile it."""
+    return _cut_at(text, span, _line_starts(text, span))
+
+
+def _line_starts(text: str, span: Span) -> list[int]:
+    starts = [span.start]
+    position = text.find("\n", span.start, span.end)
+    while position != -1 and position + 1 < span.end:
+        starts.append(position + 1)
+        position = text.find("\n", position + 1, span.end)
+    return starts
+
+
+def _cut_at(text: str, span: Span, cuts: list[int]) -> list[Span]:
+    """``span`` cut at the offsets ``cuts``; blank pieces join the piece before (or after) them."""
+    bounds = sorted({span.start, *(c for c in cuts if span.start < c < span.end), span.end})
+    pieces: list[Span] = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        if pieces and not text[start:end].strip():
+            pieces[-1] = Span(pieces[-1].start, end)
+        elif pieces and not text[pieces[-1].start : pieces[-1].end].strip():
+            pieces[-1] = Span(pieces[-1].start, end)
+        else:
+            pieces.append(Span(start, end))
+    return pieces
 
 
 def _code_blocks(text: str, span: Span) -> list[Span]:
-    blocks: list[Span] = []
-    current: Span | None = None
+    """Cut before each line that starts a top-level definition (a decorator keeps its definition)."""
+    cuts: list[int] = []
     previous_line = ""
-    for line in _line_spans(text, span):
-        content = text[line.start : line.end]
-        starts_block = _CODE_BLOCK_START.match(content) is not None and not previous_line.startswith("@")
-        if current is None or starts_block:
-            if current is not None:
-                blocks.append(current)
-            current = line
-        else:
-            current = Span(current.start, line.end)
-        previous_line = content
-    if current is not None:
-        blocks.append(current)
-    return blocks
+    for start in _line_starts(text, span):
+        newline = text.find("\n", start, span.end)
+        content = text[start : span.end if newline == -1 else newline]
+        if _CODE_BLOCK_START.match(content) is not None and not previous_line.startswith("@"):
+            cuts.append(start)
+        if content.strip():
+            previous_line = content
+    return _cut_at(text, span, cuts)
+
+
+def _statement_first_line(node: ast.stmt, lines: list[str]) -> int:
+    """0-based first line of a statement: its decorators and the comment lines right above it."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        first -= 1
+    return first
+
+
+def _python_statements(text: str, span: Span) -> list[Span]:
+    """Cut at the statements of a module or, for one compound statement (a class, a function), at
+    the statements of its body; the span as it is when it does not parse on its own."""
+    segment = text[span.start : span.end]
+    try:
+        body = ast.parse(textwrap.dedent(segment)).body
+    except (SyntaxError, ValueError):
+        return [span]
+    if len(body) == 1 and isinstance(body[0], _COMPOUND):
+        body = body[0].body[1:]  # the header stays with the first statement of its body
+    if not body:
+        return [span]
+    lines = segment.split("\n")
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
+    return _cut_at(text, span, [span.start + offsets[_statement_first_line(node, lines)] for node in body])
+
+
+_COMPOUND = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 Splitter = Callable[[str, Span], list[Span]]
@@ -139,6 +187,35 @@ LEVELS: Mapping[Boundary, tuple[Splitter, ...]] = {
     "prose": (_sentences,),
     "code": (_code_blocks, _line_spans),
 }
+# Python files: module statements, then a definition's members, then theirs, then lines.
+PYTHON_LEVELS: tuple[Splitter, ...] = (_python_statements, _python_statements, _python_statements, _line_spans)
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+def _levels(rule: ChunkingRule, path: str | None) -> tuple[Splitter, ...]:
+    if rule.boundary == "code" and path is not None and path.endswith(PYTHON_SUFFIXES):
+        return PYTHON_LEVELS
+    return LEVELS[rule.boundary]
+
+
+def code_pieces(text: str, path: str | None, max_chars: int) -> list[tuple[int, int, int]]:
+    """(start, end, parent) of a file's code cut as the chunker cuts it, in characters: top-level
+    statements, and the members of one still above ``max_chars`` (a big class's methods), down to
+    lines; ``parent`` is the start of the piece a piece was cut from (-1 for top-level pieces).
+    The pieces tile ``text`` and start at line starts (a line longer than ``max_chars`` is one
+    piece)."""
+    levels = _levels(CHUNKING_RULES[Category.REPOSITORIES], path)
+
+    def split(span: Span, levels: tuple[Splitter, ...], parent: int) -> list[tuple[int, int, int]]:
+        pieces: list[tuple[int, int, int]] = []
+        for piece in levels[0](text, span):
+            if piece.end - piece.start <= max_chars or len(levels) == 1:
+                pieces.append((piece.start, piece.end, parent))
+            else:
+                pieces.extend(split(piece, levels[1:], piece.start))
+        return pieces
+
+    return split(Span(0, len(text)), levels, -1) if text else []
 
 
 # --- measuring and packing ---------------------------------------------------------------------
@@ -181,6 +258,7 @@ class _Packing:
     unit: SizeUnit
     limit: int
     overlap: int
+    line_starts: list[int] | None = None  # code: overlaps and token windows keep whole lines
 
     def size(self, start: int, end: int) -> int:
         return self.measure.tokens(start, end) if self.unit == "tokens" else end - start
@@ -192,7 +270,12 @@ class _Packing:
                 return [span]  # split later, in tokens, down to the model limit
             # Leave room for the overlap that the next chunk starts with.
             window = self.limit - self.overlap if self.overlap * 2 < self.limit else self.limit
-            return self.measure.token_windows(span, window)
+            windows = self.measure.token_windows(span, window)
+            if self.line_starts is not None and windows:
+                # A line too long for one chunk: its indentation and line end stay with it.
+                windows[0] = Span(span.start, windows[0].end)
+                windows[-1] = Span(windows[-1].start, span.end)
+            return windows
         result: list[Span] = []
         for piece in levels[0](text, span):
             if self.size(piece.start, piece.end) <= self.limit:
@@ -209,9 +292,20 @@ class _Packing:
             if self.size(member.start, end) > self.overlap:
                 break
             start = member.start
-        if start is None and self.unit == "tokens":
+        if start is None and self.line_starts is not None:
+            start = self.line_tail(Span(members[0].start, end))
+        elif start is None and self.unit == "tokens":
             start = self.measure.token_tail(Span(members[0].start, end), self.overlap)
         return start
+
+    def line_tail(self, chunk: Span) -> int | None:
+        """Start of the longest run of whole last lines of ``chunk`` within the overlap."""
+        assert self.line_starts is not None
+        first, stop = bisect_right(self.line_starts, chunk.start), bisect_left(self.line_starts, chunk.end)
+        for start in self.line_starts[first:stop]:
+            if self.size(start, chunk.end) <= self.overlap:
+                return start
+        return None
 
     def pack(self, units: list[Span]) -> list[Span]:
         chunks: list[Span] = []
@@ -245,16 +339,19 @@ def _join_short_tail(chunks: list[Span], packing: _Packing, min_size: int) -> li
 # --- sections and documents --------------------------------------------------------------------
 
 
-def _section_spans(text: str, rule: ChunkingRule, tokenizer: ModelTokenizer, budget: int) -> list[Span]:
+def _section_spans(
+    text: str, rule: ChunkingRule, tokenizer: ModelTokenizer, budget: int, path: str | None = None
+) -> list[Span]:
     measure = _Measure(tokenizer.tokenize(text))
-    levels = LEVELS[rule.boundary]
+    levels = _levels(rule, path)
     whole = _trimmed(text, 0, len(text)) if rule.boundary == "prose" else Span(0, len(text))
     if whole is None:
         return []
-    first = _Packing(measure, rule.unit, rule.max_size, min(rule.overlap, rule.max_size // 2))
+    lines = _line_starts(text, whole) if rule.boundary == "code" else None
+    first = _Packing(measure, rule.unit, rule.max_size, min(rule.overlap, rule.max_size // 2), lines)
     spans = _join_short_tail(first.pack(first.units(text, whole, levels)), first, rule.min_size)
     # Down to the model limit: only chunks that do not fit yet are split again.
-    second = _Packing(measure, "tokens", budget, min(rule.split_overlap_tokens, budget // 2))
+    second = _Packing(measure, "tokens", budget, min(rule.split_overlap_tokens, budget // 2), lines)
     fitted: list[Span] = []
     for index, span in enumerate(spans):
         if measure.tokens(span.start, span.end) <= budget:
@@ -277,7 +374,8 @@ def _section_texts(section: Section, rule: ChunkingRule, tokenizer: ModelTokeniz
             budget -= heading_tokens
         else:
             prefix = ""
-    return [prefix + section.body[s.start : s.end] for s in _section_spans(section.body, rule, tokenizer, budget)]
+    spans = _section_spans(section.body, rule, tokenizer, budget, section.heading)
+    return [prefix + section.body[s.start : s.end] for s in spans]
 
 
 def _fit(texts: list[str], tokenizer: ModelTokenizer) -> list[tuple[str, int]]:

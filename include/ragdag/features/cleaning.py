@@ -2,8 +2,10 @@
 
 Prose (articles, posts) is normalized hard: NFKC, one space between words, paragraphs kept, leftover
 markup, non-content symbols (emoji, pictographs) and URL-only lines dropped. Code (repositories)
-keeps its indentation and blank lines; only invisible characters, trailing spaces and
-machine-generated files (lock files, minified bundles, binaries) go.
+stays verbatim (no Unicode normalization; indentation, blank lines and spacing kept), so that the
+dataset stage's code answers are the file's own text: only line endings become ``\n``, and
+invisible characters (controls, zero-width and bidi marks), data lines and machine-generated files
+(lock files, minified bundles, binaries) go.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from ragdag.models import Category
 
 # Bumped whenever a rule below (or a repository file rule) changes what a document cleans to:
 # stored features are rebuilt. 2: the repository file rules are the crawler's (one owner).
-CLEANING_VERSION = "2"
+# 3: code is kept verbatim (no NFKC, blank-line runs and trailing spaces kept).
+CLEANING_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,11 @@ def clean_post(document: Mapping[str, Any]) -> CleanedDocument:
 
 
 def clean_code(text: str, rules: RepositoryRules = REPOSITORY_RULES) -> str:
-    """Keep indentation and blank lines; drop invisible characters, trailing spaces, data lines."""
-    text = _drop_chars(_normalize(text), _INVISIBLE)
-    lines = [line.rstrip() for line in text.split("\n") if len(line) <= rules.max_line_chars]
-    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n")
+    """The code as written, less invisible characters (controls, zero-width and bidi marks), data
+    lines and the blank lines around it."""
+    text = _drop_chars(text.replace("\r\n", "\n").replace("\r", "\n"), _INVISIBLE)
+    lines = [line for line in text.split("\n") if len(line) <= rules.max_line_chars]
+    return "\n".join(lines).strip("\n")
 
 
 def is_skipped_file(path: str) -> bool:
