@@ -63,11 +63,12 @@ def embed_documents() -> None:
     def embed(**context):
         from ragdag.features.drift import drift_extra, record_embed_drift
         from ragdag.features.pipeline import clean_staging, finish_embedding
+        from ragdag.observability.lineage import trained_dataset
         from ragdag.observability.monitoring import check_embed_run
 
         settings = get_settings()
         report = finish_embedding(settings, run_id_of(context))  # the run's plan, from the object store
-        drift = record_embed_drift(settings, report.run_id)
+        drift = record_embed_drift(settings, report.run_id, trained_dataset(settings))
         check_embed_run(settings, context, report, drift)
         clean_staging(settings, report.run_id)
         yield Metadata(EMBEDDED_CHUNKS, {**report.model_dump(mode="json"), **drift_extra(drift)})

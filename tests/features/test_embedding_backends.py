@@ -130,6 +130,7 @@ def test_export_cache_is_reused_on_the_second_start(backends: dict, cache_settin
 
 def test_a_cached_export_is_used_without_loading_the_model(backends: dict, cache_settings: Settings) -> None:
     from ragdag.features import model_export
+    from ragdag.features.embedding_backends import open_exported
 
     def must_not_load() -> None:
         raise AssertionError("the model was loaded: the cache was not used")
@@ -141,6 +142,7 @@ def test_a_cached_export_is_used_without_loading_the_model(backends: dict, cache
         "openvino",
         cache_settings.data_dir / "models",
         must_not_load,
+        open_encoder=open_exported,
     )
     assert exported.graph.is_file() and exported.max_seq_length == 256
     assert model_export.exports_made == before

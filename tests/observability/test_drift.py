@@ -176,3 +176,25 @@ def test_each_embed_run_is_compared_with_the_previous_one_and_the_drift_is_kept(
     assert drift["embeddings"]["reference_size"] == drift["embeddings"]["current_size"] == BATCH
     record_stage_report(mongo_db, "embed", "embed-2", second, settings=settings)
     assert latest_drift(settings) == drift
+
+
+def test_the_reference_is_the_snapshot_the_trained_models_dataset_was_built_from(settings, mongo_db) -> None:
+    from ragdag.features.drift import TrainedDataset, find_reference
+    from ragdag.observability.run_records import list_runs, record_stage_report
+
+    for run_id in ("embed-1", "embed-2"):
+        details = {"drift": None, "drift_snapshot": f"file:///{run_id}.npz", "drift_snapshot_key": f"{run_id}.npz"}
+        record_stage_report(mongo_db, "embed", run_id, details, settings=settings)
+    (first,) = list_runs(mongo_db, stage="embed", run_id="embed-1")
+    (second,) = list_runs(mongo_db, stage="embed", run_id="embed-2")
+    if second.started_at == first.started_at:
+        pytest.skip("both runs recorded in the same millisecond")
+
+    # No model trained: the previous embed run. A model trained on a dataset published after embed-1
+    # (and before embed-2): embed-1's snapshot, although embed-2 is newer.
+    assert find_reference(mongo_db, "embed-3") == ("embed-2.npz", "previous_embed_run", None)
+    trained = TrainedDataset(version="v1", published_at=first.started_at)
+    assert find_reference(mongo_db, "embed-3", trained) == ("embed-1.npz", "trained_dataset", "v1")
+    # A dataset older than every snapshot: back to the previous run.
+    early = TrainedDataset(version="v0", published_at=first.started_at.replace(year=2000))
+    assert find_reference(mongo_db, "embed-3", early) == ("embed-2.npz", "previous_embed_run", None)

@@ -14,7 +14,7 @@ from ragdag.settings import Settings
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS, mongo_database
 from ragdag.stores.object_store import open_object_store
 from ragdag.stores.qdrant import qdrant_client
-from ragdag.training.registry import MODEL_REGISTRY
+from ragdag.training.registry import list_models
 from ragdag.validation.quarantine import list_quarantined
 
 
@@ -29,16 +29,16 @@ def platform_summary(settings: Settings) -> dict:
         summary["mongodb"]["quarantined"] = sum(
             db[name].count_documents(status_filter(DocumentStatus.QUARANTINED)) for name in DOCUMENT_COLLECTIONS
         )
-        model = db[MODEL_REGISTRY].find_one(sort=[("created_at", -1)])
     summary["quarantine"] = [  # what the gate holds back, and why: `ragdag quarantine list` for more
         {"url": e.url, "failed_expectations": e.failed_expectations, "id": e.id} for e in list_quarantined(settings)
     ]
     with qdrant_client(settings) as client:
         documents, chunks = count_points(client)
     summary["qdrant"] = {"documents": documents, "chunks": chunks}
+    model = next(iter(list_models(settings)), None)
     if model:
-        summary["latest_model"] = {
-            k: model[k] for k in ("model_id", "dataset_version", "backend", "metrics", "artifact_uri")
-        }
-        summary["dataset_version"] = model["dataset_version"]
+        summary["latest_model"] = model.model_dump(
+            mode="json", include={"model_id", "dataset_version", "backend", "metrics", "artifact_uri"}
+        )
+        summary["dataset_version"] = model.dataset_version
     return summary

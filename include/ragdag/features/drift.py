@@ -13,7 +13,9 @@ The **reference** is the feature store as the last trained model's dataset saw i
 keeps a sample of the store after it (``drift/snapshots/<run>.npz`` in the object store) and the
 reference is the snapshot of the embed run the trained model's dataset version was built from
 (the newest embed run before that version was published). Until a model is trained it is the
-previous embed run's snapshot; the first run has no reference and measures nothing.
+previous embed run's snapshot; the first run has no reference and measures nothing. Which dataset
+the last model was trained on is the caller's to say (:class:`TrainedDataset`, from
+:func:`ragdag.observability.lineage.trained_dataset`): the feature stage reads no model registry.
 
 The pure functions (:func:`mmd_test`, :func:`text_statistics`, :func:`compare`) know no store;
 :func:`measure_embed_drift` is the thin call the ``embed_documents`` task makes.
@@ -30,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -246,37 +248,28 @@ def _embed_runs_with_snapshots(db: Database) -> list[tuple[str, datetime, str]]:
     return found  # newest first
 
 
-def find_reference(settings: Settings, db: Database, run_id: str) -> tuple[str, str, str | None] | None:
-    """(snapshot key, kind, dataset version) of the reference for ``run_id``, or None."""
-    from ragdag.observability.lineage import latest_trained_model
+class TrainedDataset(BaseModel):
+    """The dataset version the last trained model learned from, and when it was published."""
 
+    version: str
+    published_at: AwareDatetime
+
+
+def find_reference(
+    db: Database, run_id: str, trained: TrainedDataset | None = None
+) -> tuple[str, str, str | None] | None:
+    """(snapshot key, kind, dataset version) of the reference for ``run_id``, or None."""
     snapshots = [s for s in _embed_runs_with_snapshots(db) if s[0] != run_id and s[2]]
     if not snapshots:
         return None
-    model = latest_trained_model(db)
-    if model:
-        version = model.dataset_version
-        published = _dataset_published_at(settings, version)
-        if published is not None:
-            before = [s for s in snapshots if s[1] <= published]
-            if before:
-                return before[0][2], "trained_dataset", version
+    if trained is not None:
+        before = [s for s in snapshots if s[1] <= trained.published_at]
+        if before:
+            return before[0][2], "trained_dataset", trained.version
     return snapshots[0][2], "previous_embed_run", None
 
 
-def _dataset_published_at(settings: Settings, version: str) -> datetime | None:
-    try:
-        from ragdag.datasets.publish import load_manifest
-
-        created = load_manifest(settings, version).created_at
-    except Exception:  # noqa: BLE001 - no manifest (deleted, other store): fall back to the previous run
-        return None
-    from datetime import UTC
-
-    return created if created.tzinfo else created.replace(tzinfo=UTC)
-
-
-def measure_embed_drift(settings: Settings, run_id: str) -> dict[str, Any]:
+def measure_embed_drift(settings: Settings, run_id: str, trained: TrainedDataset | None = None) -> dict[str, Any]:
     """Snapshot the store after this embed run and compare it with the reference.
 
     Returns the details for the run record: ``drift_snapshot`` (URI), ``drift_snapshot_key`` and
@@ -292,7 +285,7 @@ def measure_embed_drift(settings: Settings, run_id: str) -> dict[str, Any]:
         key = snapshot_key(run_id)
         details.update(drift_snapshot=store.put_bytes(key, current.to_bytes()), drift_snapshot_key=key)
     with mongo_database(settings) as db:
-        reference = find_reference(settings, db, run_id)
+        reference = find_reference(db, run_id, trained)
     if len(current.texts) < 2:
         details["drift_skipped"] = "fewer than 2 chunks in the store"
     elif reference is None:
@@ -322,7 +315,7 @@ def latest_drift(settings: Settings) -> dict[str, Any] | None:
     return details.get("drift") if details else None
 
 
-def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None:
+def record_embed_drift(settings: Settings, run_id: str, trained: TrainedDataset | None = None) -> dict[str, Any] | None:
     """Measure this embed run's drift and keep it in the run's record; the drift (or None).
 
     A drift test that cannot run (a snapshot unreadable, the store busy) is recorded as
@@ -334,7 +327,7 @@ def record_embed_drift(settings: Settings, run_id: str) -> dict[str, Any] | None
     from ragdag.stores.mongo import mongo_database
 
     try:
-        details = measure_embed_drift(settings, run_id)
+        details = measure_embed_drift(settings, run_id, trained)
     except Exception as error:  # noqa: BLE001
         logging.getLogger(__name__).exception("drift test of run %s failed", run_id)
         details = {"drift": None, "drift_error": f"{type(error).__name__}: {error}"}

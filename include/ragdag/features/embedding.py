@@ -144,6 +144,7 @@ def _load(
             backend,
             cache_dir,
             lambda: load_sentence_transformer(model_id, "cpu"),
+            open_encoder=open_exported,
         )
         encoder = open_exported(exported, threads, precision)
         tokenizer = ModelTokenizer.from_tokenizer_file(exported.tokenizer_file, exported.max_seq_length)

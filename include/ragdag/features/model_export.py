@@ -139,11 +139,15 @@ def exported_model(
     backend: ExportBackend,
     cache_root: Path,
     load_model: Callable[[], Any],
+    *,
+    open_encoder: Callable[..., Any],
 ) -> ExportedModel:
     """The cached export of ``model_id`` for ``backend``, made first if missing.
 
     ``load_model`` returns the torch ``SentenceTransformer`` on the CPU; it is called only on a
-    cache miss, so a worker with a warm cache never imports torch.
+    cache miss, so a worker with a warm cache never imports torch. ``open_encoder(exported,
+    threads=1)`` runs a new export (:func:`ragdag.features.embedding_backends.open_exported`), to
+    check its vectors against torch's before it is cached.
     """
     directory = export_dir(cache_root, model_id, location, backend)
     cached = _read(directory, backend)
@@ -158,7 +162,7 @@ def exported_model(
         log.info("exporting %s for %s into %s (once per machine and version)", model_id, backend, directory)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
-            _export(load_model(), backend, staging, model_id)
+            _export(load_model(), backend, staging, model_id, open_encoder)
             _move_into_place(staging, directory, backend)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -298,7 +302,9 @@ def _optimize_for_onnxruntime(path: Path, hidden_size: int, heads: int) -> None:
     optimized.save_model_to_file(str(path))
 
 
-def _export(model: Any, backend: ExportBackend, directory: Path, model_id: str) -> None:
+def _export(
+    model: Any, backend: ExportBackend, directory: Path, model_id: str, open_encoder: Callable[..., Any]
+) -> None:
     global exports_made
     _check_architecture(model, model_id)
     onnx_path = directory / ONNX_FILE
@@ -323,20 +329,18 @@ def _export(model: Any, backend: ExportBackend, directory: Path, model_id: str) 
         "pad_token": str(model.tokenizer.pad_token),
     }
     exported = ExportedModel(directory, backend, manifest["max_seq_length"], manifest["dim"], manifest["pad_token"])
-    manifest["probe_min_cosine"] = _verify(model, exported)
+    manifest["probe_min_cosine"] = _verify(model, exported, open_encoder)
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     exports_made += 1
 
 
-def _verify(model: Any, exported: ExportedModel) -> float:
+def _verify(model: Any, exported: ExportedModel, open_encoder: Callable[..., Any]) -> float:
     """Minimum cosine of the exported graph to the torch model on the probes; refuses a bad export."""
     import numpy as np
 
-    from ragdag.features.embedding_backends import open_exported
-
     texts = list(_PROBES)
     reference = np.asarray(model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True))
-    vectors: np.ndarray = open_exported(exported, threads=1).encode(texts, batch_size=len(texts))
+    vectors: np.ndarray = open_encoder(exported, threads=1).encode(texts, batch_size=len(texts))
     cosine = float((reference * vectors).sum(axis=1).min())
     if cosine < MIN_EXPORT_COSINE:
         raise RuntimeError(

@@ -177,6 +177,7 @@ def encode_embedding_partition(
             batch_size=settings.embedding_batch_size,
             flush_chunks=config.flush_chunks,
             page_documents=config.page_documents,
+            prepare=prepare_document,
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
     from ragdag.features.embedding import LazyEmbedder
+    from ragdag.features.tokenizer import ModelTokenizer
     from ragdag.stores.object_store import ObjectStore
 
 
@@ -163,10 +164,12 @@ def encode_partition(
     batch_size: int,
     flush_chunks: int,
     page_documents: int,
+    prepare: Callable[[Mapping[str, Any], ModelTokenizer], DocumentFeatures],
 ) -> tuple[StagedPartition, bool]:
-    """Stage one partition (or find it staged); the manifest, and whether this call encoded it."""
-    from ragdag.features.pipeline import prepare_document
+    """Stage one partition (or find it staged); the manifest, and whether this call encoded it.
 
+    ``prepare`` cleans and chunks one stored document (:func:`ragdag.features.pipeline.prepare_document`).
+    """
     plan = load_plan(store, plan_key)
     done = read_manifest(store, plan)
     if done is not None:
@@ -183,7 +186,7 @@ def encode_partition(
             for document in sorted(fetch_documents(db, category, ids), key=lambda d: str(d["_id"])):
                 found += 1
                 document["category"] = category.value  # the collection decides, not the field
-                item = prepare_document(document, embedder.get().tokenizer)
+                item = prepare(document, embedder.get().tokenizer)
                 add_counts(masked, item.masked)
                 if item.chunks:
                     encoder.take(item)

@@ -58,12 +58,6 @@ def _latest_manifest(settings: Settings) -> Any | None:
         return None
 
 
-def _latest_model(db: Any) -> Any | None:
-    from ragdag.observability.lineage import latest_trained_model
-
-    return latest_trained_model(db)
-
-
 def _sources(manifest: Any) -> dict[str, Any]:
     documents = getattr(manifest, "documents", None) or {}
     hosts = Counter(urlsplit(d.url).netloc or urlsplit(d.url).scheme for d in documents.values() if d.url)
@@ -252,11 +246,12 @@ def system_record(settings: Settings, db: Any, manifest: Any | None, model: Any 
 def build_docs(settings: Settings, out: Path) -> list[Path]:
     """Write dataset_card.md, model_card.md and system_record.md into ``out``; return their paths."""
     from ragdag.features.drift import latest_drift
+    from ragdag.observability.lineage import latest_trained_model
     from ragdag.stores.mongo import mongo_database
 
     manifest = _latest_manifest(settings)
+    model = latest_trained_model(settings)
     with mongo_database(settings) as db:
-        model = _latest_model(db)
         record = system_record(settings, db, manifest, model)
     out.mkdir(parents=True, exist_ok=True)
     files = {

@@ -21,8 +21,10 @@ from pydantic import BaseModel, Field
 if TYPE_CHECKING:
     from pymongo.database import Database
 
+    from ragdag.features.drift import TrainedDataset
     from ragdag.observability.run_records import RunRecord
     from ragdag.settings import Settings
+    from ragdag.training.registry import ModelRecord
 
 
 class DocumentLineage(BaseModel):
@@ -80,15 +82,27 @@ class UnknownLineageId(LookupError):
     pass
 
 
-def latest_trained_model(db: Database) -> Any | None:
-    """The newest registry record of a model that finished training (any record without a status
-    predates the registry's statuses and was registered after training)."""
-    from ragdag.training import registry
+def latest_trained_model(settings: Settings) -> ModelRecord | None:
+    """The newest registry record of a model that finished training."""
+    from ragdag.training.registry import ModelStatus, list_models
 
-    succeeded = getattr(getattr(registry, "ModelStatus", None), "SUCCEEDED", None)
-    query = {"status": {"$in": [str(succeeded), None]}} if succeeded is not None else {}
-    doc = db[registry.MODEL_REGISTRY].find_one(query, sort=[("created_at", -1)])
-    return registry.ModelRecord.model_validate(doc) if doc else None
+    return next(iter(list_models(settings, status=ModelStatus.SUCCEEDED)), None)
+
+
+def trained_dataset(settings: Settings) -> TrainedDataset | None:
+    """The dataset version the last trained model learned from, and when it was published (the
+    reference of the feature store's drift test); None before a model, or when its manifest is gone."""
+    from ragdag.datasets.publish import load_manifest
+    from ragdag.features.drift import TrainedDataset
+
+    model = latest_trained_model(settings)
+    if model is None:
+        return None
+    try:
+        published = load_manifest(settings, model.dataset_version).created_at
+    except Exception:  # noqa: BLE001 - no manifest (deleted, other store): drift compares with the previous run
+        return None
+    return TrainedDataset(version=model.dataset_version, published_at=_aware(published))
 
 
 def _aware(value: Any) -> datetime | None:
@@ -216,11 +230,10 @@ def _model(record: Any) -> ModelLineage:
     )
 
 
-def _models_of_dataset(db: Database, version: str) -> list[ModelLineage]:
-    from ragdag.training.registry import MODEL_REGISTRY, ModelRecord
+def _models_of_dataset(settings: Settings, version: str) -> list[ModelLineage]:
+    from ragdag.training.registry import list_models
 
-    docs = db[MODEL_REGISTRY].find({"dataset_version": version}).sort("created_at", 1)
-    return [_model(ModelRecord.model_validate(d)) for d in docs]
+    return [_model(m) for m in reversed(list_models(settings)) if m.dataset_version == version]  # oldest first
 
 
 def _dataset_exists(settings: Settings, version: str) -> bool:
@@ -258,7 +271,7 @@ def lineage_of(settings: Settings, identifier: str) -> LineageGraph:
             return LineageGraph(
                 query=identifier,
                 kind="dataset",
-                models=_models_of_dataset(db, identifier),
+                models=_models_of_dataset(settings, identifier),
                 datasets=[_dataset_lineage(settings, db, runs, identifier)],
             )
         if _find_document(db, identifier) is not None:
@@ -271,7 +284,7 @@ def lineage_of(settings: Settings, identifier: str) -> LineageGraph:
                 kind="document",
                 document=_document_lineage(db, runs, identifier, None),
                 datasets=datasets,
-                models=[m for v in versions for m in _models_of_dataset(db, v)],
+                models=[m for v in versions for m in _models_of_dataset(settings, v)],
             )
     raise UnknownLineageId(
         f"{identifier!r} is no model id (model_registry), dataset version (instruct_datasets/<version>/"
