@@ -9,13 +9,18 @@ Every stage asks this module instead of spelling a collection name or a status:
 
       crawled (new or changed) ─► pending ─► validated
                                         └──► quarantined ─► released (a person accepted it)
+      any status ─► gone (its source says it no longer exists: a deleted post)
+
+  A gone document keeps its record but leaves the next stages (it is not accepted), so the
+  feature stage's reconciliation removes its chunks; seen again, it is crawled anew (pending).
 
   A document never leaves its collection: a quarantined one keeps its content and content hash, so
   re-crawling it unchanged leaves it quarantined (not new, not pending); changed content sends any
   document back to ``pending``.
 - **Accepted** (what features and datasets may read): :data:`ACCEPTED_STATUSES`,
   :func:`accepted_filter`.
-- **The stored shape**: :class:`DocumentRecord` with its :class:`ValidationState`.
+- **The stored shape**: :class:`DocumentRecord` with its :class:`ValidationState`, and a post's
+  :class:`PostDetails`.
 
 Writes that change a status replace the whole document, guarded by its content hash and current
 status: the transition happens only on the version that was checked, and datetimes stay datetimes
@@ -43,6 +48,7 @@ class DocumentStatus(StrEnum):
     VALIDATED = "validated"  # passed its category's suite
     QUARANTINED = "quarantined"  # failed it; kept, with a quarantine record saying why
     RELEASED = "released"  # quarantined, then accepted by a person (audited)
+    GONE = "gone"  # its source no longer has it (a deleted post); out of the next stages
 
 
 # What the next stages may read: released documents were accepted by a person.
@@ -110,6 +116,7 @@ class ValidationState(BaseModel):
     released_at: datetime | None = None
     released_by: str | None = None
     release_reason: str | None = None
+    gone_at: datetime | None = None
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -128,11 +135,38 @@ CRAWLED_FIELDS = (
     "language",
     "content",
     "files",
+    "post",  # posts only: where the post comes from (PostDetails)
 )
 # Which version of it this is.
 VERSION_FIELDS = ("content_hash", "version")
 # When and by what it was crawled.
 CRAWL_BOOKKEEPING_FIELDS = ("crawled_at", "first_crawled_at", "crawler_version")
+
+
+class PostPart(BaseModel):
+    """One post of a thread the author wrote as several replies to themselves."""
+
+    id: str
+    created_at: datetime | None = None
+    text: str
+
+
+class PostDetails(BaseModel):
+    """``post`` of a stored document of ``posts``: where the post comes from and what it holds
+    beside its text (the text, the content warning and the media descriptions are the content)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str  # the posts source (ragdag.crawling.sources.post_sources.source_key)
+    platform_id: str  # the post's id on its platform (status id, at:// URI, tweet id, share link)
+    created_at: datetime | None = None
+    edited_at: datetime | None = None
+    content_warning: str | None = None  # Mastodon's spoiler_text
+    media_descriptions: list[str] = Field(default_factory=list)  # alt text of attached images
+    links: list[str] = Field(default_factory=list)  # the links it carries, expanded
+    visibility: str | None = None
+    # A thread by the author alone: its posts in order (the first is the thread's own id).
+    parts: list[PostPart] = Field(default_factory=list)
 
 
 class DocumentRecord(BaseModel):
@@ -163,11 +197,13 @@ class DocumentRecord(BaseModel):
     published_at: Any = None
     language: Any = None
     files: Any = None
+    post: PostDetails | None = None
     validation: ValidationState = Field(default_factory=ValidationState)
 
     def stored(self) -> dict[str, Any]:
-        """The MongoDB document: ``_id`` first, the category as its text, ``validation`` compact."""
-        body = self.model_dump(by_alias=True, exclude={"validation"})
+        """The MongoDB document: ``_id`` first, the category as its text, ``validation`` compact
+        (``post`` only on posts)."""
+        body = self.model_dump(by_alias=True, exclude={"validation"} | ({"post"} if self.post is None else set()))
         body["category"] = Category(self.category).value
         body["validation"] = self.validation.stored()
         return body

@@ -96,6 +96,32 @@ class Settings(BaseSettings):
         200, ge=1, description="Longest author name accepted in a conf or the sources file."
     )
 
+    # --- posts (docs/sources.md) ------------------------------------------------------------------
+    posts_max_pages: int = Field(
+        20, ge=1, description="API pages read from one Mastodon or Bluesky account per crawl; the rest next crawl."
+    )
+    posts_revisit_pages: int = Field(
+        1,
+        ge=0,
+        description="Newest Mastodon pages read again each crawl, to see edits and deletions (0: only new posts).",
+    )
+    mastodon_conn_id: str = Field(
+        "mastodon_default",
+        description="Airflow connection whose password is a Mastodon access token; undefined means anonymous.",
+    )
+    bluesky_appview_url: str = Field(
+        "https://public.api.bsky.app", description="Bluesky AppView serving app.bsky.feed.getAuthorFeed."
+    )
+    posts_archive_max_bytes: int = Field(
+        300_000_000, ge=1, description="Largest LinkedIn or X export archive read (it is read in memory)."
+    )
+    posts_archive_max_members: int = Field(
+        50_000, ge=1, description="Most files an export archive may hold (more is not a posts export)."
+    )
+    posts_archive_max_uncompressed_bytes: int = Field(
+        2_000_000_000, ge=1, description="Largest total an export archive may inflate to (zip bombs are refused)."
+    )
+
     # --- validation ----------------------------------------------------------------------------
     validation_max_failed_share: float = Field(
         0.2, description="The quality gate fails when more than this share of a batch fails validation."

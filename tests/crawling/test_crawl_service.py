@@ -171,14 +171,15 @@ def test_a_link_that_serves_a_feed_is_crawled_as_one(site, server, crawl_setting
     assert mongo_db.articles.count_documents({}) == len(FEED_PAGES)
 
 
-def test_posts_are_stored_in_posts(server, crawl_settings, mongo_db) -> None:
+def test_a_single_post_page_is_refused_not_stored(server, crawl_settings, mongo_db) -> None:
+    # Posts come from their accounts (tests/crawling/test_posts_*.py), not one page per post.
     server.route("/@jane/109876543210", html("A short post about shipping the crawler today."))
-    [report] = crawl_targets(crawl_settings, targets(server, "/@jane/109876543210"), None)
-    assert report.new == 1
-    [post] = mongo_db.posts.find()
-    assert post["category"] == "posts" and post["platform"] == "127.0.0.1"
-    assert "shipping the crawler" in post["content"]
-    assert mongo_db.articles.count_documents({}) == 0
+    [report] = crawl_targets(crawl_settings, targets(server, "/@jane/109876543210"), "run-1")
+    assert (report.new, report.failed_sources) == (0, 1)
+    assert server.hits_for("/@jane/109876543210") == []
+    [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-1"})
+    assert "name the account in posts:" in error["reason"]
+    assert mongo_db.posts.count_documents({}) == 0 and mongo_db.articles.count_documents({}) == 0
 
 
 def test_transient_failure_stops_the_host_raises_for_airflow_and_is_recorded_on_the_last_attempt(

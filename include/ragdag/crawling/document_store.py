@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError
 
-from ragdag.documents import DocumentRecord, ValidationState, collection_name
+from ragdag.documents import STATUS_FIELD, DocumentRecord, DocumentStatus, ValidationState, collection_name
 from ragdag.models import Category, author_id, content_hash, document_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 
@@ -68,9 +68,11 @@ def upsert_document(
     doc_id = document_id(url)
     digest = content_hash(content)
     collection = db[collection_name(category)]
-    wanted = ("content_hash", "version", "first_crawled_at", *validators)
+    wanted = ("content_hash", "version", "first_crawled_at", STATUS_FIELD, *validators)
     existing = collection.find_one({"_id": doc_id}, dict.fromkeys(wanted, 1))
-    if existing is not None and existing.get("content_hash") == digest:
+    # A gone document seen again (a post made public again) is crawled anew, even unchanged.
+    revived = existing is not None and _dotted(existing, STATUS_FIELD) == DocumentStatus.GONE
+    if existing is not None and existing.get("content_hash") == digest and not revived:
         _refresh_validators(collection, existing, {**fields, "http": http}, validators)
         return WriteOutcome.UNCHANGED
     aid = upsert_author(db, author_full_name)
@@ -128,6 +130,27 @@ def _refresh_validators(
     }
     if changed:
         collection.update_one({"_id": existing["_id"]}, {"$set": changed})
+
+
+def mark_gone(db: Database, category: Category, document_ids: list[str], *, at: datetime | None = None) -> int:
+    """Mark these documents gone (their source deleted them): they keep their record, leave the
+    accepted set, and the feature stage removes their chunks. Returns how many were marked."""
+    at = at or datetime.now(UTC)
+    collection = db[collection_name(category)]
+    marked = 0
+    for doc_id in document_ids:
+        existing = collection.find_one({"_id": doc_id})
+        if existing is None or _dotted(existing, STATUS_FIELD) == DocumentStatus.GONE:
+            continue
+        existing["validation"] = {
+            **(existing.get("validation") or {}),
+            "status": DocumentStatus.GONE.value,
+            "gone_at": at,
+        }
+        # Replaced whole, guarded on the version read (see upsert_document).
+        result = collection.replace_one({"_id": doc_id, "content_hash": existing.get("content_hash")}, existing)
+        marked += result.matched_count
+    return marked
 
 
 def stored_fields(db: Database, category: Category, url: str, *names: str) -> dict[str, Any]:

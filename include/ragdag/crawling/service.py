@@ -96,7 +96,7 @@ def crawl_targets(
     # The positions of each host's links, so the reports come back in the order of ``targets``.
     positions: dict[str, list[int]] = {}
     for position, target in enumerate(targets):
-        positions.setdefault(target_host(target.url), []).append(position)
+        positions.setdefault(target_host(target), []).append(position)
     groups = [HostGroup(host=host, targets=[targets[p] for p in ps]) for host, ps in positions.items()]
 
     def fetcher() -> Fetcher:

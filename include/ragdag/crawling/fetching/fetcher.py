@@ -8,10 +8,10 @@ later (after this module's own few quick retries), ``PermanentFetchError`` is no
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ import requests
 
 from ragdag.crawling.fetching.pinned_adapter import PinnedAddressAdapter
 from ragdag.crawling.fetching.rate_limit import HostRateLimiter
+from ragdag.crawling.fetching.rate_limit_headers import retry_after_s
 from ragdag.crawling.fetching.robots import RobotsCache, RobotsPolicy, product_token, robots_url
 from ragdag.crawling.fetching.url_safety import (
     ALLOWED_SCHEMES,
@@ -95,6 +96,7 @@ class FetchResult:
     not_modified: bool
     fetched_at: datetime  # UTC
     elapsed_s: float  # wall time of the successful attempt, redirects and robots.txt included
+    headers: Mapping[str, str] = field(default_factory=dict)  # the final response's (any case)
 
 
 def parse_content_type(header: str) -> tuple[str, str | None]:
@@ -109,17 +111,8 @@ def parse_content_type(header: str) -> tuple[str, str | None]:
 
 
 def _retry_after_s(response: requests.Response) -> float | None:
-    """Retry-After as seconds: either delay-seconds or an HTTP date."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """Retry-After as seconds (delay-seconds or an HTTP date), else the API's rate-limit reset."""
+    return retry_after_s(response.headers)
 
 
 def _hop_note(page: str, url: str) -> str:
@@ -187,17 +180,19 @@ class Fetcher:
         accept: str = "text/html",
         require_html: bool = True,
         max_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> FetchResult:
         """GET ``url``; pass the ``etag`` / ``last_modified`` of the last fetch to get a cheap 304.
 
         The URL is requested as given (servers may redirect a normalized spelling back to it);
-        the result reports normalized URLs.
+        the result reports normalized URLs. Extra ``headers`` go with it (an API's
+        ``Authorization``, which is never sent on to another host a redirect points at).
         """
         try:
             page = normalize_url(url)
         except ValueError as exc:
             raise PermanentFetchError(url, str(exc)) from exc
-        headers = {"Accept": accept}
+        headers = {**(headers or {}), "Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -256,6 +251,7 @@ class Fetcher:
             not_modified=not_modified,
             fetched_at=datetime.now(UTC),
             elapsed_s=time.monotonic() - started,
+            headers=response.headers,
         )
 
     def _open(
@@ -266,9 +262,12 @@ class Fetcher:
         Returns the final, still unread response (the caller closes it) and its URL.
         """
         current = url
+        first_host = host_key(url)
         for _ in range(MAX_REDIRECTS + 1):
             addresses = self._guard(page, current, check_robots=check_robots)
             self._transport.pin(current, addresses)
+            if host_key(current) != first_host:  # credentials are for the host they were given for
+                headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
             response = self._send(page, current, headers)
             location = self._session.get_redirect_target(response)
             if location is None:

@@ -1,4 +1,4 @@
-"""Crawl one HTML page (an article or a social post): fetch politely, extract, store."""
+"""Crawl one HTML page (an article): fetch politely, extract, store."""
 
 from __future__ import annotations
 
@@ -91,8 +91,3 @@ def _crawl_html(ctx: CrawlContext, category: Category, url: str) -> list[WriteOu
 def crawl_article(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
     """Crawl a page that must be HTML (a feed's article); a 304 writes nothing."""
     return _crawl_html(ctx, Category.ARTICLES, url)
-
-
-def crawl_post(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
-    """Crawl a social post's page into ``posts``; the article extraction reads it well enough."""
-    return _crawl_html(ctx, Category.POSTS, url)

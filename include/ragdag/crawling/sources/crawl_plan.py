@@ -1,5 +1,8 @@
 """What to crawl: the REST ``conf`` of a run and the configured sources file, validated and
-capped in size, and the links grouped by host into the units of work of the mapped crawl tasks."""
+capped in size, and the links grouped by host into the units of work of the mapped crawl tasks.
+
+An author's sources are ``links`` (pages, feeds, repositories) and ``posts`` (accounts and export
+archives, :mod:`ragdag.crawling.sources.post_sources`); either may be left out, not both."""
 
 from __future__ import annotations
 
@@ -18,9 +21,11 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    model_validator,
 )
 
 from ragdag.crawling.fetching.url_safety import host_key, normalize_url
+from ragdag.crawling.sources.post_sources import PostSource, source_host, source_key
 from ragdag.text_safety import check_person_name
 
 if TYPE_CHECKING:
@@ -58,6 +63,15 @@ def _cap_links(value: Any, info: ValidationInfo) -> Any:
     cap = _limits(info).max_links
     if isinstance(value, list | tuple) and len(value) > cap:
         raise ValueError(f"{len(value)} links, more than {cap} (RAGDAG_CRAWL_MAX_LINKS); split them over several runs")
+    return value
+
+
+def _cap_posts(value: Any, info: ValidationInfo) -> Any:
+    cap = _limits(info).max_links
+    if isinstance(value, list | tuple) and len(value) > cap:
+        raise ValueError(
+            f"{len(value)} posts sources, more than {cap} (RAGDAG_CRAWL_MAX_LINKS); split them over several runs"
+        )
     return value
 
 
@@ -113,27 +127,39 @@ def _clean_name(value: str) -> str:
 AuthorName = Annotated[str, Field(min_length=1), BeforeValidator(_cap_author), AfterValidator(_clean_name)]
 # Each link validated on its own, so that an error names it: "links.2: 'ftp://…' is not …".
 Link = Annotated[str, BeforeValidator(_cap_url), AfterValidator(_check_link_in_context)]
-Links = Annotated[list[Link], Field(min_length=1), BeforeValidator(_cap_links)]
+Links = Annotated[list[Link], BeforeValidator(_cap_links)]
+PostSources = Annotated[list[PostSource], BeforeValidator(_cap_posts)]
 
 
-class AuthorSources(BaseModel):
+class _HasSources(BaseModel):
+    @model_validator(mode="after")
+    def _some_source(self) -> _HasSources:
+        if not self.links and not self.posts:  # type: ignore[attr-defined]
+            raise ValueError("no sources: give links or posts (at least one of them)")
+        return self
+
+
+class AuthorSources(_HasSources):
     model_config = ConfigDict(extra="forbid")
 
     full_name: AuthorName
-    links: Links
+    links: Links = []
+    posts: PostSources = []
 
 
-class CrawlConf(BaseModel):
-    """The ``conf`` a REST trigger of ``crawl_sources`` may carry: one author and their links."""
+class CrawlConf(_HasSources):
+    """The ``conf`` a REST trigger of ``crawl_sources`` may carry: one author, their links and
+    their posts sources."""
 
     model_config = ConfigDict(extra="forbid")
 
     author: AuthorName
-    links: Links
+    links: Links = []
+    posts: PostSources = []
 
     def as_sources(self) -> AuthorSources:
         # Already validated with the same types (and context): no second validation.
-        return AuthorSources.model_construct(full_name=self.author, links=self.links)
+        return AuthorSources.model_construct(full_name=self.author, links=self.links, posts=self.posts)
 
 
 class SourcesFile(BaseModel):
@@ -143,10 +169,12 @@ class SourcesFile(BaseModel):
 
 
 class CrawlTarget(BaseModel):
-    """One link of one author."""
+    """One link, or one posts source, of one author. A posts source's ``url`` is its label
+    (``mastodon:@user@host``), which names it in ``crawl_errors``."""
 
     author_full_name: str
     url: str
+    posts: PostSource | None = None
 
 
 class HostGroup(BaseModel):
@@ -230,6 +258,11 @@ def plan_targets(
             if (key := _identity(link)) not in seen:
                 seen.add(key)
                 targets.append(CrawlTarget(author_full_name=author.full_name, url=link))
+        for source in author.posts:
+            label = source_key(source)
+            if (key := label.lower()) not in seen:  # account names are not case-sensitive
+                seen.add(key)
+                targets.append(CrawlTarget(author_full_name=author.full_name, url=label, posts=source))
     if len(targets) > limits.max_links:  # only the sources file can get here: several authors
         raise InvalidCrawlConf(
             f"invalid sources file {sources_file}: {len(targets)} links in all, more than "
@@ -238,11 +271,14 @@ def plan_targets(
     return targets
 
 
-def target_host(url: str) -> str:
-    """The host a link's requests go to first (file:// links share one group of their own)."""
-    if urlsplit(url.strip()).scheme.lower() == "file":
+def target_host(target: CrawlTarget) -> str:
+    """The host a target's requests go to first (file:// links share one group of their own, and
+    so do the posts archives)."""
+    if target.posts is not None:
+        return source_host(target.posts)
+    if urlsplit(target.url.strip()).scheme.lower() == "file":
         return LOCAL_FILES_HOST
-    return host_key(url)
+    return host_key(target.url)
 
 
 def group_by_host(targets: Iterable[CrawlTarget]) -> list[HostGroup]:
@@ -254,5 +290,5 @@ def group_by_host(targets: Iterable[CrawlTarget]) -> list[HostGroup]:
     """
     groups: dict[str, list[CrawlTarget]] = {}
     for target in targets:
-        groups.setdefault(target_host(target.url), []).append(target)
+        groups.setdefault(target_host(target), []).append(target)
     return [HostGroup(host=host, targets=members) for host, members in groups.items()]

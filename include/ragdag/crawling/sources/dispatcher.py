@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragdag.crawling.crawl_context import CrawlContext, Crawler
 from ragdag.crawling.crawl_report import CrawlReport
@@ -16,8 +16,11 @@ from ragdag.crawling.fetching.fetcher import (
     TransientFetchError,
     parse_content_type,
 )
-from ragdag.crawling.sources.article_crawler import crawl_post, fetch_known, store_page
+from ragdag.crawling.sources.article_crawler import fetch_known, store_page
 from ragdag.crawling.sources.feed_crawler import FEED_ACCEPT, FEED_MEDIA_TYPES, crawl_feed_page
+from ragdag.crawling.sources.posts_archives import crawl_archive
+from ragdag.crawling.sources.posts_bluesky import crawl_bluesky
+from ragdag.crawling.sources.posts_mastodon import crawl_mastodon
 from ragdag.crawling.sources.repository_crawler import crawl_repository
 from ragdag.models import Category
 
@@ -60,6 +63,26 @@ def crawl_web_page(ctx: CrawlContext, url: str, *, accept: str = HTML_ACCEPT) ->
     return handler(ctx, page)
 
 
+def refuse_post_page(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
+    """A single post's page cannot be crawled: LinkedIn's need a login, X's are rendered by
+    JavaScript (the HTML has no text), and one page is not "all my posts" anyway."""
+    raise PermanentFetchError(
+        url,
+        "a single post's page is not crawled (LinkedIn's need a login, X's hold no text without "
+        "JavaScript); name the account in posts: instead, e.g. posts: [{platform: mastodon, "
+        "account: '@user@instance'}] or [{platform: linkedin, archive: <export.zip>}] (docs/sources.md)",
+    )
+
+
+# A posts source's crawler, by platform (see ragdag.crawling.sources.post_sources).
+POST_CRAWLERS: dict[str, Callable[[CrawlContext, Any], list[WriteOutcome]]] = {
+    "mastodon": crawl_mastodon,
+    "bluesky": crawl_bluesky,
+    "linkedin": crawl_archive,
+    "x": crawl_archive,
+}
+
+
 _SEGMENT = r"[\w.-]+"
 # First match wins; the last entry catches every other web page as an article.
 _ROUTES: list[tuple[str, str, Crawler]] = [
@@ -69,9 +92,9 @@ _ROUTES: list[tuple[str, str, Crawler]] = [
     ("repository", r"^https?://[^?#]+\.git/?$", crawl_repository),
     # Only ever reached in tests and demos: the repository crawler refuses file:// otherwise.
     ("repository", r"^file://", crawl_repository),
-    ("post", r"^https?://(www\.)?linkedin\.com/(posts|feed/update)/", crawl_post),
-    ("post", r"^https?://(www\.|mobile\.)?(x|twitter)\.com/\w+/status/\d+", crawl_post),
-    ("post", r"^https?://[^/?#]+/@\w+/\d+/?$", crawl_post),  # Mastodon-style
+    ("post", r"^https?://(www\.)?linkedin\.com/(posts|feed/update)/", refuse_post_page),
+    ("post", r"^https?://(www\.|mobile\.)?(x|twitter)\.com/\w+/status/\d+", refuse_post_page),
+    ("post", r"^https?://[^/?#]+/@\w+/\d+/?$", refuse_post_page),  # Mastodon-style
     (
         "feed",
         r"^https?://[^?#]*(/(feed|rss|atom)|\.(xml|rss|atom))/?([?#]|$)",
@@ -94,14 +117,18 @@ def crawler_for(url: str) -> tuple[str, Crawler]:
 def crawl_target(
     db: Database, fetcher: Fetcher, target: CrawlTarget, run_id: str | None, *, last_attempt: bool = True
 ) -> CrawlReport:
-    """Crawl one configured link. Permanent failures are recorded and counted, not raised;
+    """Crawl one configured link or posts source. Permanent failures are recorded and counted, not raised;
     transient ones propagate so that the Airflow task retries with backoff (and are recorded on
     the last attempt, so that a source that never answers still shows in ``crawl_errors``)."""
     ctx = CrawlContext(db, fetcher, target.author_full_name, run_id)
     report = CrawlReport(sources=1)
     try:
-        _, crawler = crawler_for(target.url)
-        for outcome in crawler(ctx, target.url):
+        if target.posts is not None:
+            outcomes = POST_CRAWLERS[target.posts.platform](ctx, target.posts)
+        else:
+            _, crawler = crawler_for(target.url)
+            outcomes = crawler(ctx, target.url)
+        for outcome in outcomes:
             report.count(outcome)
     except PermanentFetchError as error:
         ctx.record_error(target.url, error.reason)

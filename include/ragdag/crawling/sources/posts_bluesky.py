@@ -1,0 +1,205 @@
+"""A Bluesky account's own posts, through the public AppView's ``app.bsky.feed.getAuthorFeed``.
+
+The feed is read newest first with ``filter=posts_and_author_threads`` and paged by ``cursor``;
+there is no ``since``, so a later crawl stops at the first page that reaches the newest post it
+stored (``post_cursors``), and the first page is always read again: a stored post missing from
+the time range it covers was deleted and is marked gone (Bluesky has no edits).
+
+Reposts (``reason`` of type ``reasonRepost``) are skipped. A reply is kept only in a thread the
+author started: the thread is one document, its posts in order, stored under its first post.
+Links appear in full where the text shows them shortened (the link facets), and image alt text
+follows the text.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from ragdag.crawling.document_store import WriteOutcome
+from ragdag.crawling.fetching.fetcher import PermanentFetchError
+from ragdag.crawling.sources.post_cursors import load_cursor, save_cursor
+from ragdag.crawling.sources.post_sources import BlueskyAccount, source_key
+from ragdag.crawling.sources.posts import (
+    JsonApi,
+    Post,
+    expect,
+    mark_missing_gone,
+    store_post,
+    stored_parts,
+    stored_posts,
+)
+from ragdag.documents import PostPart
+
+if TYPE_CHECKING:
+    from ragdag.crawling.crawl_context import CrawlContext
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+REPOST = "app.bsky.feed.defs#reasonRepost"
+LINK_FACET = "app.bsky.richtext.facet#link"
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return None if when is None else (when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+def text_with_links(record: dict[str, Any]) -> tuple[str, list[str]]:
+    """The record's text with each link facet's shortened text replaced by its full URL."""
+    text = str(record.get("text") or "")
+    data = text.encode("utf-8")
+    spans: list[tuple[int, int, str]] = []
+    for facet in record.get("facets") or []:
+        index = (facet or {}).get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        for feature in (facet or {}).get("features") or []:
+            uri = (feature or {}).get("uri")
+            if (feature or {}).get("$type") == LINK_FACET and isinstance(uri, str):
+                if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(data):
+                    spans.append((start, end, uri))
+    links = [uri for _, _, uri in spans]
+    for start, end, uri in sorted(spans, reverse=True):  # from the end: earlier offsets stay valid
+        data = data[:start] + uri.encode("utf-8") + data[end:]
+    return data.decode("utf-8", errors="replace"), links
+
+
+def _image_alts(record: dict[str, Any]) -> list[str]:
+    embed = record.get("embed") or {}
+    media = embed.get("media") or embed  # recordWithMedia carries its images under media
+    return [str(image["alt"]) for image in media.get("images") or [] if isinstance(image, dict) and image.get("alt")]
+
+
+def _external_link(record: dict[str, Any]) -> list[str]:
+    external = (record.get("embed") or {}).get("external") or {}
+    return [external["uri"]] if isinstance(external.get("uri"), str) else []
+
+
+def post_url(uri: str) -> str:
+    """``https://bsky.app/profile/<did>/post/<rkey>`` of ``at://<did>/app.bsky.feed.post/<rkey>``."""
+    did, _, rkey = uri.removeprefix("at://").partition("/app.bsky.feed.post/")
+    return f"https://bsky.app/profile/{did}/post/{rkey}"
+
+
+def _part(view: dict[str, Any]) -> tuple[PostPart, dict[str, Any]]:
+    record = view.get("record") or {}
+    text, _ = text_with_links(record)
+    alts = _image_alts(record)
+    body = "\n\n".join([text.strip(), *(f"Image: {alt}" for alt in alts)]).strip()
+    return PostPart(id=str(view["uri"]), created_at=_time(record.get("createdAt")), text=body), record
+
+
+def _merged(parts: list[PostPart]) -> list[PostPart]:
+    by_id = {part.id: part for part in parts}
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return sorted(by_id.values(), key=lambda p: (_utc(p.created_at) or epoch, p.id))
+
+
+class _Threads:
+    """The posts of a page grouped by the thread they belong to (a post alone is a thread of one)."""
+
+    def __init__(self, author_did: str | None) -> None:
+        self.author_did = author_did
+        self.roots: dict[str, dict[str, Any]] = {}  # root uri -> its post view
+        self.parts: dict[str, list[PostPart]] = {}
+
+    def add(self, item: dict[str, Any], url: str) -> None:
+        post = expect(item.get("post"), dict, url, "a feed item's post")
+        if not isinstance(post.get("uri"), str):
+            raise PermanentFetchError(url, "unexpected API answer: a post without a uri")
+        did = (post.get("author") or {}).get("did")
+        if self.author_did is None:
+            self.author_did = did
+        if did != self.author_did:
+            return
+        root = post
+        if (post.get("record") or {}).get("reply"):
+            root = ((item.get("reply") or {}).get("root")) or {}
+            if (root.get("author") or {}).get("did") != self.author_did or not isinstance(root.get("uri"), str):
+                return  # a reply in someone else's thread
+        self.roots.setdefault(root["uri"], root)
+        parts = self.parts.setdefault(root["uri"], [])
+        parts.append(_part(root)[0])
+        if root is not post:
+            parts.append(_part(post)[0])
+
+
+def crawl_bluesky(ctx: CrawlContext, account: BlueskyAccount) -> list[WriteOutcome]:
+    source = source_key(account)
+    cursor = load_cursor(ctx.db, source)
+    api = JsonApi(ctx)
+    base = (account.api_url or ctx.settings.bluesky_appview_url).rstrip("/")
+    known_newest = _utc(cursor.newest_at)
+    threads = _Threads(cursor.account_id)
+    first_page: set[str] = set()
+    first_page_oldest: datetime | None = None
+    page_cursor: str | None = None
+    for page_number in range(ctx.settings.posts_max_pages):
+        query = {"actor": account.account, "limit": str(PAGE_SIZE), "filter": "posts_and_author_threads"}
+        if page_cursor:
+            query["cursor"] = page_cursor
+        url = f"{base}/xrpc/app.bsky.feed.getAuthorFeed?{urlencode(query)}"
+        data = expect(api.get(url).data, dict, url, "the feed page")
+        feed = expect(data.get("feed", []), list, url, "feed")
+        reached_known = False
+        for item in feed:
+            item = expect(item, dict, url, "a feed item")
+            reason = item.get("reason")
+            if isinstance(reason, dict) and reason.get("$type") == REPOST:
+                continue
+            view = expect(item.get("post"), dict, url, "a feed item's post")
+            record = view.get("record") if isinstance(view.get("record"), dict) else {}
+            indexed = _time(view.get("indexedAt"))
+            if known_newest is not None and indexed is not None and indexed <= known_newest:
+                reached_known = True
+            threads.add(item, url)
+            if indexed is not None and (cursor.newest_at is None or indexed > _utc(cursor.newest_at)):
+                cursor.newest_at = indexed
+            if page_number == 0:
+                first_page = set(threads.roots)
+                created = _time(record.get("createdAt"))
+                if created is not None and not record.get("reply"):
+                    first_page_oldest = min(filter(None, (first_page_oldest, created)))
+        page_cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
+        if reached_known or not page_cursor or not feed:
+            break
+    else:
+        log.info("%s: page budget (RAGDAG_POSTS_MAX_PAGES) spent; older posts are not read", source)
+    cursor.account_id = threads.author_did
+    outcomes = []
+    for root_uri, parts in threads.parts.items():
+        root = threads.roots[root_uri]
+        merged = _merged(stored_parts(ctx, source, root_uri) + parts)
+        _, record = _part(root)
+        _, links = text_with_links(record)
+        langs = record.get("langs") or []
+        post = Post(
+            platform="bluesky",
+            platform_id=root_uri,
+            url=post_url(root_uri),
+            text="",
+            created_at=_time(record.get("createdAt")),
+            language=langs[0] if langs and isinstance(langs[0], str) else None,
+            links=links + _external_link(record),
+            parts=merged,
+        )
+        outcomes.append(store_post(ctx, source, post))
+    if first_page_oldest is not None:
+        in_window = [
+            p for p in stored_posts(ctx, source) if (_utc(p.created_at) or first_page_oldest) >= first_page_oldest
+        ]
+        mark_missing_gone(ctx, source, in_window, first_page)
+    save_cursor(ctx.db, cursor)
+    return outcomes
