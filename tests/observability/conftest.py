@@ -23,6 +23,22 @@ def airflow_db() -> None:
     assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
+TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_dags(airflow_db) -> dict:
+    """The DAGs of ``dags/tiny_dags.py``, serialized into Airflow's DB as the dag processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(TINY_DAGS))
+    assert bag.import_errors == {}
+    sync_bag_to_db(bag, "dags-folder", None)
+    return bag.dags
+
+
 class Receiver:
     """A real HTTP server that keeps every JSON body POSTed to it."""
 

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from ragdag.observability.notifications import ALERTS, NoticeKind, alert_breach
 from ragdag.observability.run_records import RUNS
-
-TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
-
-
-@pytest.fixture(scope="module")
-def tiny_dags(airflow_db) -> dict:
-    """The DAGs of ``dags/tiny_dags.py``, serialized into Airflow's DB as the dag processor would."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=str(TINY_DAGS))
-    assert bag.import_errors == {}
-    sync_bag_to_db(bag, "dags-folder", None)
-    return bag.dags
 
 
 def test_a_failing_task_sends_exactly_one_notice_with_its_fields(tiny_dags, settings, webhook, slack, mongo_db) -> None:

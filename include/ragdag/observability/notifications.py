@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk.bases.notifier import BaseNotifier
 from pydantic import BaseModel, Field
@@ -143,11 +144,33 @@ def connection_url(conn: Connection) -> str:
     return f"{scheme}://{host}{port}{path}"
 
 
+class AlertDeliveryError(RuntimeError):
+    """An alert channel could not deliver. The message names the endpoint by scheme and host and
+    says what went wrong (the HTTP status, or the kind of network error), never the URL's path or
+    query: a webhook URL's path is its secret (Slack's ``/services/T…/B…/…``), and requests' own
+    errors repeat the whole URL."""
+
+
+def endpoint_of(url: str) -> str:
+    """Scheme, host and port of a URL: what an error or a log line may show of it."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
 def _post_json(url: str, payload: dict[str, Any]) -> None:
     import requests
 
-    response = requests.post(url, json=payload, timeout=HTTP_TIMEOUT_S)
-    response.raise_for_status()
+    try:
+        response = requests.post(url, json=payload, timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as error:
+        # `from None`: the chained error's text carries the full URL into every traceback.
+        raise AlertDeliveryError(f"POST to {endpoint_of(url)} failed: {type(error).__name__}") from None
+    if response.status_code >= 400:
+        raise AlertDeliveryError(f"POST to {endpoint_of(url)} answered HTTP {response.status_code}")
 
 
 class ChannelNotifier(BaseNotifier):
