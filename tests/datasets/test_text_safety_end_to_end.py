@@ -27,7 +27,8 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # pragma: allowlist sec
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"  # pragma: allowlist secret
 SLACK = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"  # pragma: allowlist secret
 OPENAI = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"  # pragma: allowlist secret
-PEM_BODY = "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2dY5s0bWdD6p1mTq4c5b6n7m8"
+PEM_BEGIN, PEM_END = "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----"  # pragma: allowlist secret
+PEM_BODY = "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2dY5s0bWdD6p1mTq4c5b6n7m8"  # pragma: allowlist secret
 PII = ["jane.doe@example.com", "07700 900123", "5551234567", "4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32"]
 PII += ["123-45-6789", "+44 20 7946 0958"]
 SECRETS = [AWS_KEY_ID, AWS_SECRET, GITHUB, SLACK, OPENAI, PEM_BODY]
@@ -65,10 +66,10 @@ AWS_ACCESS_KEY_ID = "{AWS_KEY_ID}"
 aws_secret_access_key = "{AWS_SECRET}"
 GITHUB_TOKEN = "{GITHUB}"
 SLACK_BOT_TOKEN = "{SLACK}"
-DEPLOY_KEY = """-----BEGIN RSA PRIVATE KEY-----
+DEPLOY_KEY = """{PEM_BEGIN}
 {PEM_BODY}
-q9r0s1t2u3v4w5x6y7z8A9B0C1D2E3F4G5H6I7J8K9L0M1N2O3P4Q5R6S7T8U9V0
------END RSA PRIVATE KEY-----"""
+{PEM_BODY[::-1]}
+{PEM_END}"""
 
 
 def service_url(path: str) -> str:

@@ -17,13 +17,13 @@ OPENAI = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"  # pragma: allowlist se
 OPENAI_LEGACY = "sk-" + "abcdefghij0123456789T3BlbkFJabcdefghij0123456789"  # pragma: allowlist secret
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\n"  # pragma: allowlist secret
-    "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2dY5s0bWdD6p1mTq4c5b6n7m8\n"
-    "q9r0s1t2u3v4w5x6y7z8A9B0C1D2E3F4G5H6I7J8K9L0M1N2O3P4Q5R6S7T8U9V0\n"
+    "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi2dY5s0bWdD6p1mTq4c5b6n7m8\n"  # pragma: allowlist secret
+    "q9r0s1t2u3v4w5x6y7z8A9B0C1D2E3F4G5H6I7J8K9L0M1N2O3P4Q5R6S7T8U9V0\n"  # pragma: allowlist secret
     "-----END RSA PRIVATE KEY-----"
 )
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."  # pragma: allowlist secret
-    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"  # pragma: allowlist secret
 )
 
 
@@ -40,11 +40,15 @@ JWT = (
         (f"{PEM}\nprint('loaded')", PEM, "secret:private_key"),
         (f"Authorization: Bearer {JWT}.", JWT, "secret:json_web_token"),
         (
-            "git clone https://jane:s3cr3tPassw0rd@git.example.com/x.git",
+            "git clone https://jane:s3cr3tPassw0rd@git.example.com/x.git",  # pragma: allowlist secret
             "s3cr3tPassw0rd",
             "secret:basic_auth_credentials",
         ),
-        ('client_secret = "d8e8fca2dc0f896fd7cb4cb0031ba249"', "d8e8fca2dc0f896fd7cb4cb0031ba249", "secret:credential"),
+        (
+            'client_secret = "d8e8fca2dc0f896fd7cb4cb0031ba249"',  # pragma: allowlist secret
+            "d8e8fca2dc0f896fd7cb4cb0031ba249",  # pragma: allowlist secret
+            "secret:credential",
+        ),
     ],
 )
 def test_keys_are_masked_whole_with_their_type(text: str, secret: str, kind: str) -> None:
@@ -64,9 +68,9 @@ def test_a_private_key_without_its_end_is_masked_to_the_blank_line() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        'api_key = "YOUR_API_KEY_HERE"',  # a placeholder is no secret
+        'api_key = "YOUR_API_KEY_HERE"',  # a placeholder is no secret  # pragma: allowlist secret
         'password = os.environ["DB_PASSWORD"]',
-        'COMMIT = "3f786850e387550fdab836ed7e6dc881de23001b"',  # a git sha, not a key
+        'COMMIT = "3f786850e387550fdab836ed7e6dc881de23001b"',  # a git sha, not a key  # pragma: allowlist secret
         'DIGEST = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"',
         'SERVER = "93.184.216.34"',  # detect-secrets' public-IP plugin is left out
         "pip install scikit-learn  # sk-learn is its old name",
