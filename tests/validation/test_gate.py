@@ -377,13 +377,13 @@ def test_derived_columns() -> None:
     assert find_duplicates(docs, {"k": "validated-k"}) == {"b": "a", "c": "validated-k"}
 
 
-def _store(db, category: Category, url: str, content: str, **fields) -> str:
+def _store(db, category: Category, url: str, content: str, platform: str = "github", **fields) -> str:
     upsert_document(
         db,
         category=category,
         url=url,
         author_full_name=AUTHOR,
-        platform="github",
+        platform=platform,
         content=content,
         fields=fields,
         http=None,
@@ -410,9 +410,11 @@ def test_posts_and_repositories_have_their_own_suites(settings, mongo_db, articl
     post = _store(
         mongo_db,
         Category.POSTS,
-        "https://social.example.com/ada/1",
+        "https://social.example.com/@ada/1",
         "Shipped the validation stage today: every document is checked before it is embedded.",
+        platform="mastodon",
         language="en",
+        post={"source": "mastodon:@ada@social.example.com", "platform_id": "1"},
     )
     _store_good_articles(mongo_db, article_pages_dir, count=4)
 
