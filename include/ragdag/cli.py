@@ -51,14 +51,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAGDAG_PER_HOST_DELAY_S", "0.05")
     from ragdag.demo.chain import chain_succeeded, prepare_airflow_home, run_chain
     from ragdag.demo.site import sample_sources, serve_sample_site
+    from ragdag.demo.social_apis import demo_post_sources, serve_social_apis
     from ragdag.demo.summary import platform_summary
     from ragdag.settings import get_settings
 
     get_settings.cache_clear()
     home = prepare_airflow_home()
-    with serve_sample_site() as base_url:
-        conf = {"author": args.author, "links": sample_sources(base_url, get_settings().data_dir)}
-        print(f"crawling {len(conf['links'])} sample sources ({base_url} and a git repository) as {args.author!r}")
+    with serve_sample_site() as base_url, serve_social_apis() as api_url:
+        data_dir = get_settings().data_dir
+        conf = {
+            "author": args.author,
+            "links": sample_sources(base_url, data_dir),
+            "posts": demo_post_sources(api_url, data_dir),
+        }
+        print(
+            f"crawling {len(conf['links'])} sample sources ({base_url} and a git repository) and "
+            f"{len(conf['posts'])} posts sources (Mastodon and Bluesky on {api_url}, a LinkedIn archive) "
+            f"as {args.author!r}"
+        )
         runs = run_chain(conf)
     for run in runs:
         print(f"{run.dag_id:24s} {run.state:8s} {run.seconds:7.1f}s  {run.run_id}")
