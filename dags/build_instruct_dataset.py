@@ -41,13 +41,14 @@ def build_instruct_dataset() -> None:
 
         from ragdag.datasets.publish import InvalidBuildConf, parse_build_conf, publish_instruct_dataset
         from ragdag.datasets.quality import DatasetQualityFailed
-        from ragdag.llm_client import LlmConfigError
+        from ragdag.llm_client import LlmPermanentError
 
         try:
             conf = parse_build_conf(context["dag_run"].conf)
             result = publish_instruct_dataset(get_settings(), run_id_of(context), force=conf.force)
-        except (InvalidBuildConf, DatasetQualityFailed, LlmConfigError) as failed:
-            # A bad conf, a verdict on the data or a missing connection: retrying cannot help.
+        except (InvalidBuildConf, DatasetQualityFailed, LlmPermanentError) as failed:
+            # A bad conf, a verdict on the data, a missing connection or a spent token budget:
+            # retrying cannot help.
             raise AirflowFailException(str(failed)) from failed
         return result.summary()
 

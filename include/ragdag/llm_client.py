@@ -1,21 +1,26 @@
-"""A small client for any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, TGI,
-LiteLLM), for JSON replies validated with pydantic.
+"""Structured JSON replies from any OpenAI-compatible chat-completions server, through the ``openai`` SDK.
 
 The endpoint comes from the Airflow connection ``llm_default`` (``RAGDAG_LLM_CONN_ID``): host = the
 base URL (``https://api.openai.com/v1``, ``http://vllm:8000/v1``; ``/v1`` is added when the path
-is empty), password = the API key (optional for local servers), extra ``{"model": "gpt-4o-mini"}``.
-No key lives in code or settings.
+is empty), password = the API key (optional for local servers), extra ``{"model": "gpt-4o-mini"}``
+and, for llama-cpp-python's server, ``"response_format": "json_object"`` (below). No key lives in
+code or settings.
 
-Request: ``POST <base>/chat/completions`` with ``model``, ``messages``, ``temperature`` and
-``response_format={"type": "json_object"}``; reply: ``choices[0].message.content`` (the JSON text)
-and ``usage.{prompt_tokens, completion_tokens, total_tokens}``.
+Every request carries ``max_tokens`` (``RAGDAG_LLM_MAX_TOKENS``), a ``seed`` and a JSON schema the
+server enforces while it decodes (structured outputs), made from the pydantic model the caller
+wants back: ``response_format={"type": "json_schema", "json_schema": {"name", "schema", "strict":
+true}}``, which OpenAI, vLLM and llama.cpp's ``llama-server`` read. llama-cpp-python's server
+(0.3.x) knows only ``{"type": "json_object", "schema": ...}``, the form the connection's
+``"response_format": "json_object"`` selects; it enforces the schema the same way (a grammar).
 
-- **Retries**: 429, 5xx, timeouts and connection errors are retried with exponential backoff
-  (``Retry-After`` honoured), at most ``max_retries`` times; other 4xx fail at once.
-- **Malformed replies** (not JSON, or not the schema): :class:`LlmMalformedReply`, counted in
-  :attr:`LlmClient.usage`; the caller decides to drop the item. Their tokens still count.
+- **Retries** are the SDK's: 408, 409, 429, 5xx, timeouts and connection errors, with exponential
+  backoff and ``Retry-After`` honoured, at most ``max_retries`` times; other 4xx fail at once
+  (:class:`LlmRequestFailed`). :attr:`LlmUsage.retries` counts them.
+- **Malformed replies** (not the schema; cut at ``max_tokens``: :class:`LlmTruncatedReply`):
+  :class:`LlmMalformedReply`, counted; the caller decides to drop the item. Their tokens count.
 - **Concurrency**: at most ``concurrency`` requests in flight per client, whatever the callers'
-  threads; :meth:`LlmClient.map_json` runs a list of requests on that many threads.
+  threads; :meth:`LlmClient.map_json` runs a list of requests on that many threads. A server that
+  decodes one request at a time (llama-cpp-python's) wants 1, or queued requests time out.
 - **Token budget**: a call starts only while the tokens used stay below ``token_budget``; past it
   :class:`LlmBudgetExhausted` is raised. Calls already in flight finish, so a run may overshoot by
   at most ``concurrency`` replies.
@@ -28,33 +33,35 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
 if TYPE_CHECKING:
-    import httpx
-
     from ragdag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 Message = dict[str, str]
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-MAX_BACKOFF_S = 30.0
+ResponseFormat = Literal["json_schema", "json_object"]
+# An API key the SDK insists on; local servers without one ignore it.
+_NO_KEY = "unused"
 
 
 class LlmError(RuntimeError):
     """Base of the errors a caller may want to count rather than crash on."""
 
 
-class LlmConfigError(LlmError):
+class LlmPermanentError(LlmError):
+    """A retry cannot fix it: the DAG fails without retries and the message says what to change."""
+
+
+class LlmConfigError(LlmPermanentError):
     """The connection is missing or incomplete: says what to set."""
 
 
@@ -66,6 +73,10 @@ class LlmMalformedReply(LlmError):
     """The reply was not the JSON object the schema describes."""
 
 
+class LlmTruncatedReply(LlmMalformedReply):
+    """The reply was cut at ``max_tokens`` before its JSON ended."""
+
+
 class LlmBudgetExhausted(LlmError):
     """The token budget of this client is spent; no new request is started."""
 
@@ -74,10 +85,7 @@ class LlmEndpoint(BaseModel):
     base_url: str
     model: str
     api_key: SecretStr | None = None
-
-    @property
-    def completions_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/chat/completions"
+    response_format: ResponseFormat = "json_schema"
 
 
 @dataclass
@@ -87,6 +95,7 @@ class LlmUsage:
     calls: int = 0
     retries: int = 0
     malformed: int = 0
+    truncated: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -94,17 +103,11 @@ class LlmUsage:
     budget_exhausted: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add_tokens(self, usage: dict[str, Any] | None) -> None:
-        usage = usage or {}
+    def add_tokens(self, prompt: int, completion: int, total: int | None = None) -> None:
         with self._lock:
-            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            self.completion_tokens += int(usage.get("completion_tokens") or 0)
-            total = usage.get("total_tokens")
-            self.total_tokens += (
-                int(total)
-                if total is not None
-                else (int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0))
-            )
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
+            self.total_tokens += prompt + completion if total is None else total
 
     def count(self, name: str) -> None:
         with self._lock:
@@ -138,12 +141,40 @@ def endpoint_from_connection(conn_id: str) -> LlmEndpoint:
     model = extra.get("model")
     if not conn.host or not model:
         raise LlmConfigError(f"connection {conn_id!r} needs a host (base URL) and extra.model")
-    base_url = base_url_of(conn.host, conn.port, conn.schema)
-    return LlmEndpoint(base_url=base_url, model=str(model), api_key=SecretStr(conn.password) if conn.password else None)
+    response_format = extra.get("response_format", "json_schema")
+    if response_format not in ("json_schema", "json_object"):
+        raise LlmConfigError(
+            f'connection {conn_id!r}: extra.response_format is {response_format!r}; use "json_schema" (OpenAI, '
+            "vLLM, llama.cpp's llama-server) or \"json_object\" (llama-cpp-python's server)"
+        )
+    return LlmEndpoint(
+        base_url=base_url_of(conn.host, conn.port, conn.schema),
+        model=str(model),
+        api_key=SecretStr(conn.password) if conn.password else None,
+        response_format=response_format,
+    )
+
+
+def json_schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a pydantic model in the form strict structured outputs accept: every
+    object closed (``additionalProperties: false``) with all its properties required, no defaults."""
+
+    def strict(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: strict(v) for k, v in node.items() if k != "default"}
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            return node
+        if isinstance(node, list):
+            return [strict(v) for v in node]
+        return node
+
+    return strict(schema.model_json_schema())
 
 
 class LlmClient:
-    """Chat completions with JSON replies, retries, a concurrency limit and a token budget."""
+    """Chat completions with schema-enforced JSON replies, a concurrency limit and a token budget."""
 
     def __init__(
         self,
@@ -151,35 +182,39 @@ class LlmClient:
         *,
         timeout_s: float = 60.0,
         max_retries: int = 4,
-        backoff_s: float = 1.0,
         concurrency: int = 4,
         token_budget: int | None = None,
         temperature: float = 0.7,
-        transport: httpx.BaseTransport | None = None,
+        max_tokens: int = 2048,
+        seed: int = 42,
     ) -> None:
-        import httpx
+        import openai
 
         self.endpoint = endpoint
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
         self.concurrency = concurrency
         self.token_budget = token_budget
         self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
         self.usage = LlmUsage()
         self._slots = threading.BoundedSemaphore(concurrency)
-        headers = {"Content-Type": "application/json"}
-        if endpoint.api_key is not None:
-            headers["Authorization"] = f"Bearer {endpoint.api_key.get_secret_value()}"
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s),
-            headers=headers,
-            transport=transport,
-            limits=httpx.Limits(max_connections=concurrency),
+        http = openai.DefaultHttpxClient(event_hooks={"request": [self._count_retry]})
+        self._openai = openai.OpenAI(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else _NO_KEY,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=http,
         )
 
+    def _count_retry(self, request: Any) -> None:
+        # The SDK numbers its attempts in this header; any attempt but the first is a retry.
+        if request.headers.get("x-stainless-retry-count", "0") != "0":
+            self.usage.count("retries")
+            log.info("LLM request retried (attempt %s)", int(request.headers["x-stainless-retry-count"]) + 1)
+
     def close(self) -> None:
-        self._http.close()
+        self._openai.close()
 
     def __enter__(self) -> LlmClient:
         return self
@@ -191,6 +226,16 @@ class LlmClient:
     def model(self) -> str:
         return self.endpoint.model
 
+    def generation_params(self) -> dict[str, Any]:
+        """What shapes a reply besides the messages (for cache keys and manifests)."""
+        return {
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "response_format": self.endpoint.response_format,
+        }
+
     def _check_budget(self) -> None:
         if self.token_budget is not None and self.usage.total_tokens >= self.token_budget:
             self.usage.budget_exhausted = True
@@ -199,73 +244,67 @@ class LlmClient:
                 "raise RAGDAG_LLM_TOKEN_BUDGET to generate more"
             )
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(MAX_BACKOFF_S, max(0.0, float(retry_after)))
-            except ValueError:
-                pass
-        return min(MAX_BACKOFF_S, self.backoff_s * 2**attempt)
+    def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.endpoint.response_format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        import httpx
+    def _complete(self, body: dict[str, Any]) -> Any:
+        import openai
 
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
-            retry_after: str | None = None
-            try:
-                response = self._http.post(self.endpoint.completions_url, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as error:
-                if last:
-                    raise LlmRequestFailed(
-                        f"{self.endpoint.completions_url}: {type(error).__name__} after "
-                        f"{attempt + 1} attempts ({error})"
-                    ) from error
-                reason = type(error).__name__
-            else:
-                if response.status_code < 300:
-                    try:
-                        return response.json()
-                    except ValueError as error:
-                        raise LlmMalformedReply(f"the reply body is not JSON: {response.text[:200]!r}") from error
-                if response.status_code not in RETRY_STATUSES or last:
-                    raise LlmRequestFailed(
-                        f"{self.endpoint.completions_url} answered HTTP {response.status_code}"
-                        f"{' after retries' if last else ''}: {response.text[:300]}"
-                    )
-                reason = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("retry-after")
-            delay = self._delay(attempt, retry_after)
-            self.usage.count("retries")
-            log.info("LLM request: %s, retry %d/%d in %.1fs", reason, attempt + 1, self.max_retries, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return self._openai.chat.completions.create(**body)
+        except openai.APIStatusError as error:
+            raise LlmRequestFailed(
+                f"{self.endpoint.base_url}/chat/completions answered HTTP {error.status_code}: {str(error)[:300]}"
+            ) from error
+        except openai.APIConnectionError as error:  # timeouts included, after the SDK's retries
+            raise LlmRequestFailed(f"{self.endpoint.base_url}/chat/completions: {type(error).__name__}") from error
 
-    def chat_json(self, messages: Sequence[Message], schema: type[T], *, temperature: float | None = None) -> T:
-        """One completion whose reply must be a JSON object matching ``schema``."""
+    def chat_json(
+        self,
+        messages: Sequence[Message],
+        schema: type[T],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        temperature: float | None = None,
+    ) -> T:
+        """One completion whose reply the server holds to ``schema`` (or ``json_schema``, a stricter
+        form of it) and that is validated with ``schema``."""
         self._check_budget()
         body = {
             "model": self.endpoint.model,
             "messages": list(messages),
             "temperature": self.temperature if temperature is None else temperature,
-            "response_format": {"type": "json_object"},
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "response_format": self._response_format(schema.__name__, json_schema or json_schema_of(schema)),
         }
         with self._slots:
             self._check_budget()
             self.usage.count("calls")
             try:
-                reply = self._post(body)
-            except LlmMalformedReply:
-                self.usage.count("malformed")
-                raise
+                reply = self._complete(body)
             except LlmRequestFailed:
                 self.usage.count("failed")
                 raise
-        self.usage.add_tokens(reply.get("usage") if isinstance(reply, dict) else None)
+        usage = getattr(reply, "usage", None)
+        if usage is not None:
+            self.usage.add_tokens(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens)
         try:
-            content = reply["choices"][0]["message"]["content"]
-            return schema.model_validate_json(content)
-        except (KeyError, IndexError, TypeError, ValidationError, ValueError) as error:
+            choice = reply.choices[0]
+            content = choice.message.content
+            if choice.finish_reason == "length":
+                self.usage.count("truncated")
+                raise LlmTruncatedReply(
+                    f"the reply was cut at max_tokens={self.max_tokens} before its JSON ended; "
+                    "raise RAGDAG_LLM_MAX_TOKENS or ask for fewer pairs (RAGDAG_LLM_PAIRS_PER_EXTRACT)"
+                )
+            return schema.model_validate_json(content or "")
+        except LlmTruncatedReply:
+            self.usage.count("malformed")
+            raise
+        except (AttributeError, IndexError, TypeError, ValidationError, ValueError) as error:
             self.usage.count("malformed")
             raise LlmMalformedReply(f"the reply is not a {schema.__name__} JSON object: {error}") from error
 
@@ -274,17 +313,20 @@ class LlmClient:
         requests: Sequence[Sequence[Message]],
         schema: type[T],
         *,
+        json_schemas: Sequence[dict[str, Any]] | None = None,
         on_result: Callable[[int, T | LlmError], None] | None = None,
     ) -> list[T | LlmError]:
-        """``chat_json`` for each request, ``concurrency`` at a time, in request order.
+        """``chat_json`` for each request (with its own entry of ``json_schemas``, when given),
+        ``concurrency`` at a time, in request order.
 
         An item that fails (malformed, refused, budget spent) holds its error instead of a reply;
         once the budget is spent the remaining items are not sent.
         """
 
         def one(index: int) -> T | LlmError:
+            json_schema = None if json_schemas is None else json_schemas[index]
             try:
-                result: T | LlmError = self.chat_json(requests[index], schema)
+                result: T | LlmError = self.chat_json(requests[index], schema, json_schema=json_schema)
             except LlmError as error:
                 result = error
             if on_result is not None:
@@ -304,11 +346,7 @@ def open_llm_client(settings: Settings, *, token_budget: int | None = None, **ov
         concurrency=overrides.pop("concurrency", settings.llm_concurrency),
         token_budget=settings.llm_token_budget if token_budget is None else token_budget,
         temperature=overrides.pop("temperature", settings.llm_temperature),
+        max_tokens=overrides.pop("max_tokens", settings.llm_max_tokens),
+        seed=overrides.pop("seed", settings.dataset_seed),
         **overrides,
     )
-
-
-def chat_json(settings: Settings, messages: Sequence[Message], schema: type[T], **kwargs: Any) -> T:
-    """One JSON completion with a fresh client (for one-off calls; reuse a client for many)."""
-    with open_llm_client(settings) as client:
-        return client.chat_json(messages, schema, **kwargs)

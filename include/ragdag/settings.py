@@ -247,7 +247,17 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature of the `llm` generator.")
     llm_token_budget: int = Field(
-        200_000, ge=0, description="Tokens (prompt + completion) one dataset build may spend; generation stops there."
+        200_000,
+        ge=0,
+        description="Tokens (prompt + completion) one dataset build may spend on LLM requests. A build that "
+        "spends them before every extract is answered fails (no version from part of the corpus); the replies "
+        "so far are cached, so the next build asks only for the rest.",
+    )
+    llm_max_tokens: int = Field(
+        2048,
+        ge=1,
+        description="Completion tokens one LLM request may generate (sent as `max_tokens`); a reply cut there "
+        "is counted as truncated and dropped.",
     )
     llm_concurrency: int = Field(4, ge=1, description="Requests in flight at once to the LLM endpoint.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Time limit of one LLM request.")

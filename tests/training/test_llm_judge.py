@@ -99,7 +99,11 @@ def test_the_judge_scores_accuracy_and_style_and_drops_a_malformed_verdict(setti
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
     body = request["body"]
     assert body["model"] == "judge-model" and body["temperature"] == 0.0
-    assert body["response_format"] == {"type": "json_object"}
+    assert (body["max_tokens"], body["seed"]) == (settings.llm_max_tokens, settings.dataset_seed)
+    response_format = body["response_format"]
+    assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
+    criterion = response_format["json_schema"]["schema"]["$defs"]["JudgedCriterion"]
+    assert criterion["properties"]["score"]["enum"] == [1, 2, 3], "the scale is in the schema the server enforces"
     assert "Accuracy scale" in body["messages"][0]["content"] and body["messages"][0]["role"] == "user"
 
 

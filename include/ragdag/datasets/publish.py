@@ -208,6 +208,7 @@ def dataset_settings(settings: Settings) -> dict[str, Any]:
         "license": settings.dataset_license,
         "llm_pairs_per_extract": settings.llm_pairs_per_extract if settings.dataset_generator == "llm" else None,
         "llm_temperature": settings.llm_temperature if settings.dataset_generator == "llm" else None,
+        "llm_max_tokens": settings.llm_max_tokens if settings.dataset_generator == "llm" else None,
     }
 
 
@@ -240,11 +241,13 @@ def _offline(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[Gene
 
 
 def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
+    from ragdag.datasets.generation_cache import GenerationCache
     from ragdag.datasets.llm_generator import generate_with_llm, prompt_version
     from ragdag.llm_client import open_llm_client
 
+    cache = GenerationCache(open_object_store(settings))
     with open_llm_client(settings) as client:
-        samples, stats = generate_with_llm(extracts, client, pairs_per_extract=settings.llm_pairs_per_extract)
+        samples, stats = generate_with_llm(extracts, client, cache, pairs_per_extract=settings.llm_pairs_per_extract)
         usage = client.usage
         info = GenerationInfo(
             generator="llm",
@@ -265,7 +268,7 @@ def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[Generate
             failed_requests=usage.failed,
             stats=stats,
         )
-    if stats["extracts_malformed"] or stats["extracts_failed"] or stats["extracts_not_reached"]:
+    if stats["extracts_malformed"] or stats["pairs_passage_not_in_extract"]:
         log.warning("llm generator: %s", stats)
     return samples, info
 
