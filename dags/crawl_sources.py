@@ -4,8 +4,9 @@
 Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, `repositories`,
 `authors`; permanent failures in `crawl_errors`).
 
-- **Reads:** the links in `include/sources.yaml` (scheduled runs) or, when triggered over the REST
-  API, the run's `conf`: `{"author": "Jane Doe", "links": ["https://…"]}` (validated: an unknown
+- **Reads:** the links and posts sources in `include/sources.yaml` (scheduled runs) or, when
+  triggered over the REST API, the run's `conf`: `{"author": "Jane Doe", "links": ["https://…"],
+  "posts": [{"platform": "mastodon", "account": "@user@instance"}]}` (docs/sources.md; validated: an unknown
   key, a non-http(s) URL, a URL with credentials, a missing author, or more links, longer URLs or
   a longer author name than `RAGDAG_CRAWL_MAX_*` allow fail the first task).
 - **Does:** one mapped task per host (named after it; a dead site does not stop the others), up to
@@ -14,8 +15,10 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
   robots.txt `Crawl-delay`, whichever is larger (turns per host in MongoDB `crawl_host_slots`).
   Each link is dispatched by URL:
   GitHub / GitLab / `*.git` repositories are shallow-cloned into `repositories`, RSS / Atom feeds
-  and sitemaps have their new or changed articles crawled (conditional GET), social posts go to
-  `posts`, any other page is an `articles` page (stored under its URL after redirects). A
+  and sitemaps have their new or changed articles crawled (conditional GET), any other page is
+  an `articles` page (stored under its URL after redirects). Posts sources are read through the
+  Mastodon and Bluesky APIs or from LinkedIn / X export archives into `posts`, from where the
+  last crawl stopped (`post_cursors`); a single post's page is refused. A
   transient error (timeout, 429, 5xx) stops the host's task, which retries with exponential
   backoff; permanent ones (404, robots.txt, not HTML, binary, too large) are recorded in
   `crawl_errors` with the run id. A bad conf fails `plan_targets` at once, naming the field.

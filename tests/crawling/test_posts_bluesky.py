@@ -175,3 +175,15 @@ def test_unknown_actor_is_a_clear_error(settings, mongo_db, bluesky) -> None:
     assert report.failed_sources == 1
     [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-1"})
     assert "HTTP 400" in error["reason"]
+
+
+def test_an_account_that_asks_not_to_be_shown_logged_out_is_not_crawled(settings, mongo_db, bluesky) -> None:
+    for item in bluesky.state.items:
+        if item["post"]["author"]["did"] == DID:
+            item["post"]["author"]["labels"] = [
+                {"src": DID, "uri": f"at://{DID}/app.bsky.actor.profile/self", "val": "!no-unauthenticated"}
+            ]
+    report = crawl(settings, bluesky)
+    assert (report.failed_sources, mongo_db.posts.count_documents({})) == (1, 0)
+    [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-1"})
+    assert "!no-unauthenticated" in error["reason"]

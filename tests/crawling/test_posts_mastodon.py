@@ -210,3 +210,12 @@ def test_unknown_account_and_access_token(settings, mongo_db, mastodon, monkeypa
     assert report.failed_sources == 1
     [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-2"})
     assert "HTTP 404" in error["reason"]
+
+
+def test_an_account_that_asks_not_to_be_indexed_is_not_crawled(settings, mongo_db, mastodon) -> None:
+    lookup = b'{"id": "109000000000000001", "username": "jane", "noindex": true}'
+    mastodon.server.route("/api/v1/accounts/lookup", Reply(body=lookup, content_type="application/json"))
+    report = crawl(settings, mastodon)
+    assert (report.failed_sources, mongo_db.posts.count_documents({})) == (1, 0)
+    [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-1"})
+    assert "noindex" in error["reason"]

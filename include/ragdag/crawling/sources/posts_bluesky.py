@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 REPOST = "app.bsky.feed.defs#reasonRepost"
 LINK_FACET = "app.bsky.richtext.facet#link"
+# The self-label of an account that asks not to be shown to logged-out users.
+NO_UNAUTHENTICATED = "!no-unauthenticated"
 
 
 def _time(value: Any) -> datetime | None:
@@ -119,7 +121,12 @@ class _Threads:
         post = expect(item.get("post"), dict, url, "a feed item's post")
         if not isinstance(post.get("uri"), str):
             raise PermanentFetchError(url, "unexpected API answer: a post without a uri")
-        did = (post.get("author") or {}).get("did")
+        author = post.get("author") or {}
+        did = author.get("did")
+        if any((label or {}).get("val") == NO_UNAUTHENTICATED for label in author.get("labels") or []):
+            raise PermanentFetchError(
+                url, "the account asks not to be shown to logged-out users (!no-unauthenticated); remove the source"
+            )
         if self.author_did is None:
             self.author_did = did
         if did != self.author_did:

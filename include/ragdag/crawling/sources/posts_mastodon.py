@@ -143,6 +143,11 @@ def _resolve(run: _Run, cursor: PostCursor) -> str:
     found = expect(run.api.get(url).data, dict, url, "the account")
     if not found.get("id"):
         raise PermanentFetchError(url, f"{run.account.account} is not an account on {base}")
+    if found.get("noindex") is True:
+        # The owner asked for their public posts not to be indexed by robots (Mastodon's noindex).
+        raise PermanentFetchError(
+            url, f"{run.account.account} asks robots not to index its posts (noindex); remove the source"
+        )
     cursor.account_id = str(found["id"])
     return cursor.account_id
 
