@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_local import api_client, local_airflow
 
     from ragdag.demo.site import sample_links, sample_sources, serve_sample_site
+    from ragdag.demo.social_apis import demo_post_sources, serve_social_apis
     from ragdag.stores import embedded_mongo
 
     started = time.perf_counter()
@@ -69,18 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             serve_sample_site() as site,
+            serve_social_apis() as social,
             local_airflow(work / "data", mongo_uri=mongo_uri, home=work / "airflow-home") as airflow,
         ):
             print(
                 f"Airflow {airflow.base_url} up in {time.perf_counter() - started:.1f}s "
                 f"(user {airflow.username!r}, password {airflow.password!r}, home {airflow.home})"
             )
-            print(f"sample site {site}, MongoDB {mongo_uri}")
+            print(f"sample site {site}, Mastodon and Bluesky APIs {social}, MongoDB {mongo_uri}")
             if args.serve_only:
                 print("sample pages:\n  " + "\n  ".join(sample_links(site)))
             else:
                 with api_client(airflow) as client:
-                    ok = _run_checks(client, sample_sources(site, work / "data"), args)
+                    posts = demo_post_sources(social, work / "data")
+                    ok = _run_checks(client, sample_sources(site, work / "data"), args, posts=posts)
                 if ok:
                     _print_where_to_look(airflow, work / "data", mongo_uri)
             if args.keep or args.serve_only:
@@ -116,14 +119,17 @@ def _print_where_to_look(airflow, data_dir: Path, mongo_uri: str) -> None:
     )
 
 
-def _run_checks(client, links: list[str], args: argparse.Namespace) -> bool:
+def _run_checks(client, links: list[str], args: argparse.Namespace, *, posts: list[dict] | None = None) -> bool:
     from airflow_local import ChainFailed, trigger_dag, wait_for_chain
 
     from ragdag.assets import CHAIN_DAG_IDS
 
-    conf = {"author": args.author, "links": links}
+    conf = {"author": args.author, "links": links, "posts": posts or []}
     first = trigger_dag(client, "crawl_sources", conf)
-    print(f"triggered crawl_sources {first.dag_run_id} with {len(links)} links", flush=True)
+    print(
+        f"triggered crawl_sources {first.dag_run_id} with {len(links)} links, {len(posts or [])} posts sources",
+        flush=True,
+    )
     bad: dict[str, str] = {}
 
     def on_run(run) -> None:
