@@ -159,8 +159,14 @@ class Settings(BaseSettings):
         4,
         ge=1,
         le=256,
-        description="Mapped encoding tasks of embed_documents: pending documents are split among them by a "
-        "hash of their id (each encodes in parallel and stages its vectors in the object store).",
+        description="Mapped encoding tasks of embed_documents, at most: pending documents are split among them by "
+        "a hash of their id (each encodes in parallel and stages its vectors in the object store).",
+    )
+    embedding_min_partition_chunks: int = Field(
+        500,
+        ge=1,
+        description="Fewest chunks (estimated from the text length) an encoding task gets: a run with fewer "
+        "pending chunks than this many per partition uses fewer partitions (95 chunks: one task, one model load).",
     )
     embedding_dim: int = Field(384, description="Vector size of the embedding model (Qdrant collection size).")
     embedding_page_documents: int = Field(256, ge=1, description="Documents an encoding task reads per MongoDB query.")

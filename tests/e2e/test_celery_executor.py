@@ -124,7 +124,11 @@ def test_two_celery_workers_embed_the_partitions_as_one_process_does(
         executor="celery",
         celery_workers=2,
         dag_ids=("embed_documents",),
-        extra_env={"RAGDAG_MONGO_DATABASE": settings.mongo_database, "RAGDAG_EMBEDDING_PARTITIONS": str(PARTITIONS)},
+        extra_env={
+            "RAGDAG_MONGO_DATABASE": settings.mongo_database,
+            "RAGDAG_EMBEDDING_PARTITIONS": str(PARTITIONS),
+            "RAGDAG_EMBEDDING_MIN_PARTITION_CHUNKS": "1",  # a few pages: spread them anyway
+        },
         timeout_s=STARTUP_TIMEOUT_S,
     ) as airflow:
         assert airflow.workers == ["worker-1", "worker-2"]

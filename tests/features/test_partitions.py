@@ -34,6 +34,8 @@ from ragdag.stores.qdrant import qdrant_client
 pytestmark = pytest.mark.slow  # loads the embedding model (once per session)
 
 SMALL_GROUPS = PipelineConfig(flush_chunks=4)  # several staged parts per partition
+# The sample pages are far fewer chunks than RAGDAG_EMBEDDING_MIN_PARTITION_CHUNKS: spread them anyway.
+SPREAD = {"embedding_min_partition_chunks": 1}
 VOLATILE = ("embedded_at",)
 
 
@@ -91,7 +93,7 @@ def test_partition_of_is_stable_and_spreads() -> None:
 
 def test_partitions_give_the_store_of_one_partition(settings, pages, embedder, tmp_path) -> None:
     expected = _reference(settings, tmp_path, embedder)
-    partitioned = _with(settings, embedding_partitions=3)
+    partitioned = _with(settings, embedding_partitions=3, **SPREAD)
 
     plan = plan_embedding(partitioned, "run-1")
     assert len(plan.partitions) == 3 and sum(p.documents for p in plan.partitions) == len(pages)
@@ -140,7 +142,7 @@ _KILLED_PARTITION = textwrap.dedent("""
 def test_a_killed_partition_reruns_alone(settings, pages, embedder, tmp_path, monkeypatch) -> None:
     expected = _reference(settings, tmp_path, embedder)
     monkeypatch.setenv("RAGDAG_EMBEDDING_PARTITIONS", "3")
-    partitioned = _with(settings, embedding_partitions=3)
+    partitioned = _with(settings, embedding_partitions=3, **SPREAD)
     plan = plan_embedding(partitioned, "run-1")
     store = open_object_store(partitioned)
     killed = max(plan.partitions, key=lambda p: p.documents)
@@ -175,7 +177,7 @@ def test_a_killed_partition_reruns_alone(settings, pages, embedder, tmp_path, mo
 def test_changed_and_gone_documents_across_partitions(settings, mongo_db, pages, embedder, tmp_path) -> None:
     from ragdag.documents import STATUS_FIELD, DocumentStatus
 
-    partitioned = _with(settings, embedding_partitions=4)
+    partitioned = _with(settings, embedding_partitions=4, **SPREAD)
     embed_validated_documents(partitioned, "run-1", embedder=embedder)
     ids = sorted(pages.values())
     changed, gone = ids[0], ids[1]
@@ -199,7 +201,7 @@ def test_changed_and_gone_documents_across_partitions(settings, mongo_db, pages,
 
 def test_staging_on_s3(aws_s3_settings, pages, embedder, tmp_path) -> None:
     """Production's object store: staged vectors in a bucket (moto's S3 API), cleaned after the run."""
-    s3 = _with(aws_s3_settings, embedding_partitions=2)
+    s3 = _with(aws_s3_settings, embedding_partitions=2, **SPREAD)
     store = open_object_store(s3)
     plan = plan_embedding(s3, "run-1")
     for ref in plan.partitions:

@@ -3,7 +3,11 @@ stages what it made.
 
 A run first *plans*: every accepted document that is not stored as it is now (new, changed, or
 made under another feature version) is pending, and goes to partition ``hash(document id) mod
-RAGDAG_EMBEDDING_PARTITIONS``. Each non-empty partition's plan (its documents, their content
+partitions``. The partitions are sized by the work: as many as the pending chunks allow at
+``RAGDAG_EMBEDDING_MIN_PARTITION_CHUNKS`` each, at most ``RAGDAG_EMBEDDING_PARTITIONS``, so a small
+run is one task (one model load) and a large one spreads over every worker. Chunks are estimated
+from the pending documents' text length (counted by the database server, no text is read), since
+nothing is chunked yet. Each non-empty partition's plan (its documents, their content
 hashes, whether a record of them is stored) is written to the object store, and the encoding task
 of that partition reads it from there, so tasks on other machines (S3 in production) share it.
 
@@ -18,12 +22,15 @@ here touches Qdrant but the plan's read of what is stored.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from ragdag.documents import collection_name
 from ragdag.features.source import iter_document_refs
 from ragdag.features.vector_store import stored_documents
 from ragdag.models import Category
@@ -34,7 +41,14 @@ if TYPE_CHECKING:
 
     from ragdag.stores.object_store import ObjectStore
 
+log = logging.getLogger(__name__)
+
 STAGING_PREFIX = "feature_staging"
+# Characters of text per chunk, to size partitions before anything is chunked. Chunks end at the
+# model's 256 tokens (about 1,000 characters of English prose) or sooner, at a heading or a code
+# block: the demo's sample data averages about 1,100 characters per chunk, the shared pages about
+# 900. Erring low overestimates the chunks, which only spreads a run a little sooner.
+CHARS_PER_CHUNK = 800
 
 
 def partition_of(document_id: str, partitions: int) -> int:
@@ -63,6 +77,11 @@ class PendingDocument(BaseModel):
     category: Category
     content_hash: str
     stored: bool  # a record of an earlier version is in Qdrant (its chunks go if nothing is left)
+    chars: int = 0  # of its text (content and files): sizes the partitions, see `estimated_chunks`
+
+    @property
+    def estimated_chunks(self) -> int:
+        return math.ceil(self.chars / CHARS_PER_CHUNK)
 
 
 class PartitionPlan(BaseModel):
@@ -113,6 +132,7 @@ class RunPlan(BaseModel):
     feature_version: str
     partitions: list[PartitionRef]
     documents_skipped: int  # stored as they are: nothing to do
+    estimated_chunks: int = 0  # of the pending documents, from their text length
 
 
 def _is_current(stored: object, digest: str, version: str) -> bool:
@@ -123,6 +143,18 @@ def _is_current(stored: object, digest: str, version: str) -> bool:
     )
 
 
+def _text_chars(db: Database, category: Category, document_ids: list[str]) -> dict[str, int]:
+    """Characters of these documents' text (content and repository files), counted by the server."""
+    if not document_ids:
+        return {}
+    files_chars = {"$map": {"input": {"$ifNull": ["$files", []]}, "in": {"$strLenCP": "$$this.content"}}}
+    chars = {"$add": [{"$strLenCP": {"$ifNull": ["$content", ""]}}, {"$sum": files_chars}]}
+    rows = db[collection_name(category)].aggregate(
+        [{"$match": {"_id": {"$in": document_ids}}}, {"$project": {"chars": chars}}]
+    )
+    return {str(row["_id"]): int(row["chars"]) for row in rows}
+
+
 def pending_documents(
     db: Database, client: QdrantClient, feature_version: str, page: int
 ) -> tuple[list[PendingDocument], int]:
@@ -131,20 +163,29 @@ def pending_documents(
     skipped = 0
     for refs in iter_document_refs(db, page):
         stored = stored_documents(client, [r.document_id for r in refs])
+        stale = []
         for ref in refs:
-            previous = stored.get(ref.document_id)
-            if _is_current(previous, ref.content_hash, feature_version):
+            if _is_current(stored.get(ref.document_id), ref.content_hash, feature_version):
                 skipped += 1
             else:
-                pending.append(
-                    PendingDocument(
-                        document_id=ref.document_id,
-                        category=ref.category,
-                        content_hash=ref.content_hash,
-                        stored=previous is not None,
-                    )
-                )
+                stale.append(ref)
+        chars = _text_chars(db, refs[0].category, [ref.document_id for ref in stale])  # a page is one category
+        pending.extend(
+            PendingDocument(
+                document_id=ref.document_id,
+                category=ref.category,
+                content_hash=ref.content_hash,
+                stored=stored.get(ref.document_id) is not None,
+                chars=chars.get(ref.document_id, 0),
+            )
+            for ref in stale
+        )
     return pending, skipped
+
+
+def partition_count(estimated_chunks: int, max_partitions: int, min_partition_chunks: int) -> int:
+    """As many partitions as hold ``min_partition_chunks`` each, between 1 and ``max_partitions``."""
+    return max(1, min(max_partitions, estimated_chunks // min_partition_chunks))
 
 
 def split(
@@ -174,16 +215,35 @@ def plan_run(
     feature_version: str,
     *,
     partitions: int,
+    min_partition_chunks: int,
     page: int,
 ) -> RunPlan:
-    """Find the pending documents, split them, write each partition's plan and the run's to the store."""
+    """Find the pending documents, split them into at most ``partitions`` partitions of at least
+    ``min_partition_chunks`` estimated chunks, write each partition's plan and the run's to the store."""
     pending, skipped = pending_documents(db, client, feature_version, page)
+    chunks = sum(doc.estimated_chunks for doc in pending)
+    count = partition_count(chunks, partitions, min_partition_chunks)
+    if pending:
+        log.info(
+            "%d pending documents, about %d chunks: %d partition(s) (at least %d chunks each, at most %d)",
+            len(pending),
+            chunks,
+            count,
+            min_partition_chunks,
+            partitions,
+        )
     refs = []
-    for plan in split(run_id, feature_version, pending, partitions):
+    for plan in split(run_id, feature_version, pending, count):
         if not store.exists(plan.plan_key):  # the same key holds the same plan: keep the first
             store.put_bytes(plan.plan_key, plan.model_dump_json().encode())
         refs.append(PartitionRef(partition=plan.partition, documents=len(plan.documents), plan_key=plan.plan_key))
-    run_plan = RunPlan(run_id=run_id, feature_version=feature_version, partitions=refs, documents_skipped=skipped)
+    run_plan = RunPlan(
+        run_id=run_id,
+        feature_version=feature_version,
+        partitions=refs,
+        documents_skipped=skipped,
+        estimated_chunks=chunks,
+    )
     store.put_bytes(run_plan_key(run_id), run_plan.model_dump_json().encode())  # a re-planned run: the newest
     return run_plan
 

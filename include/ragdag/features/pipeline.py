@@ -8,8 +8,9 @@ killed earlier run wrote before any record of them (see :mod:`ragdag.features.ve
 Three steps, each an Airflow task of ``embed_documents`` (:func:`embed_validated_documents` runs
 them one after the other in one process):
 
-1. :func:`plan_embedding`: the pending documents, split into ``RAGDAG_EMBEDDING_PARTITIONS``
-   partitions by document-id hash (:mod:`ragdag.features.partitions`);
+1. :func:`plan_embedding`: the pending documents, split by document-id hash into partitions sized
+   by the work (``RAGDAG_EMBEDDING_MIN_PARTITION_CHUNKS`` each, at most
+   ``RAGDAG_EMBEDDING_PARTITIONS``; :mod:`ragdag.features.partitions`);
 2. :func:`encode_embedding_partition`, once per partition, in parallel: clean, chunk, embed and
    stage the vectors in the object store (:mod:`ragdag.features.staging`); a partition staged
    already is not encoded again;
@@ -154,6 +155,7 @@ def plan_embedding(settings: Settings, run_id: str, *, config: PipelineConfig | 
             run_id,
             version,
             partitions=settings.embedding_partitions,
+            min_partition_chunks=settings.embedding_min_partition_chunks,
             page=config.page_documents,
         )
 
