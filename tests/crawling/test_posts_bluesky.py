@@ -187,3 +187,15 @@ def test_an_account_that_asks_not_to_be_shown_logged_out_is_not_crawled(settings
     assert (report.failed_sources, mongo_db.posts.count_documents({})) == (1, 0)
     [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-1"})
     assert "!no-unauthenticated" in error["reason"]
+
+
+def test_page_budget_leaves_the_history_for_the_next_crawl(settings, mongo_db, bluesky) -> None:
+    first = crawl(settings, bluesky, posts_max_pages=1)
+    assert first.new == 47  # the first page: 50 items, a repost and the thread's three posts as one
+    second = crawl(settings, bluesky, "run-2", posts_max_pages=2)  # the top page, then the history
+    assert (second.new, second.updated) == (50, 0)
+    third = crawl(settings, bluesky, "run-3", posts_max_pages=2)
+    assert third.new == 24 and mongo_db.posts.count_documents({}) == 121
+    asked = len(bluesky.feed_hits())
+    crawl(settings, bluesky, "run-4", posts_max_pages=2)
+    assert len(bluesky.feed_hits()) == asked + 1  # nothing left below: the top page only

@@ -2,7 +2,8 @@
 
 The next crawl starts from here, so it asks only for what is new: Mastodon's newest seen status id
 (``min_id``) and, while the first crawl's history is still being read, the id to continue below
-(``max_id``); Bluesky's newest seen post time (its feed has no ``since``); an archive's SHA-256
+(``max_id``); Bluesky's newest seen post time (its feed has no ``since``) and the feed cursor of
+the history still to read; an archive's SHA-256
 (an unchanged file is not read again). Nothing else reads or writes the collection.
 """
 
@@ -29,6 +30,7 @@ class PostCursor(BaseModel):
     newest_id: str | None = None  # Mastodon: newest status id stored
     backfill_max_id: str | None = None  # Mastodon: the history below this id is still to be read
     newest_at: datetime | None = None  # Bluesky: newest post time (indexedAt) stored
+    backfill_cursor: str | None = None  # Bluesky: the feed's cursor where the history is still to be read
     archive_sha256: str | None = None  # LinkedIn / X: the archive last read in full
     updated_at: datetime | None = None
 

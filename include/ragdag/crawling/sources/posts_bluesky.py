@@ -2,7 +2,8 @@
 
 The feed is read newest first with ``filter=posts_and_author_threads`` and paged by ``cursor``;
 there is no ``since``, so a later crawl stops at the first page that reaches the newest post it
-stored (``post_cursors``), and the first page is always read again: a stored post missing from
+stored (``post_cursors``; a first crawl's history beyond ``RAGDAG_POSTS_MAX_PAGES`` is read by the
+next crawls from the cursor where it stopped), and the first page is always read again: a stored post missing from
 the time range it covers was deleted and is marked gone (Bluesky has no edits).
 
 Reposts (``reason`` of type ``reasonRepost``) are skipped. A reply is kept only in a thread the
@@ -14,6 +15,8 @@ follows the text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -143,21 +146,30 @@ class _Threads:
             parts.append(_part(post)[0])
 
 
-def crawl_bluesky(ctx: CrawlContext, account: BlueskyAccount) -> list[WriteOutcome]:
-    source = source_key(account)
-    cursor = load_cursor(ctx.db, source)
-    api = JsonApi(ctx)
-    base = (account.api_url or ctx.settings.bluesky_appview_url).rstrip("/")
-    known_newest = _utc(cursor.newest_at)
-    threads = _Threads(cursor.account_id)
-    first_page: set[str] = set()
-    first_page_oldest: datetime | None = None
-    page_cursor: str | None = None
-    for page_number in range(ctx.settings.posts_max_pages):
-        query = {"actor": account.account, "limit": str(PAGE_SIZE), "filter": "posts_and_author_threads"}
-        if page_cursor:
-            query["cursor"] = page_cursor
-        url = f"{base}/xrpc/app.bsky.feed.getAuthorFeed?{urlencode(query)}"
+@dataclass
+class _Listing:
+    """What one pass over the feed saw."""
+
+    threads: _Threads
+    next_cursor: str | None = None  # where the pass stopped with more to read, else None
+    first_page_roots: set[str] = field(default_factory=set)
+    first_page_oldest: datetime | None = None  # oldest root post on the first page
+    newest_at: datetime | None = None
+
+
+def _read_feed(
+    api: JsonApi,
+    url_of: Callable[[str | None], str],
+    listing: _Listing,
+    start: str | None,
+    pages: int,
+    known: datetime | None,
+) -> int:
+    """Read up to ``pages`` pages from ``start``, stopping at the first page that reaches ``known``
+    (the newest post stored); return the pages read."""
+    page_cursor = start
+    for number in range(pages):
+        url = url_of(page_cursor)
         data = expect(api.get(url).data, dict, url, "the feed page")
         feed = expect(data.get("feed", []), list, url, "feed")
         reached_known = False
@@ -169,22 +181,54 @@ def crawl_bluesky(ctx: CrawlContext, account: BlueskyAccount) -> list[WriteOutco
             view = expect(item.get("post"), dict, url, "a feed item's post")
             record = view.get("record") if isinstance(view.get("record"), dict) else {}
             indexed = _time(view.get("indexedAt"))
-            if known_newest is not None and indexed is not None and indexed <= known_newest:
+            if known is not None and indexed is not None and indexed <= known:
                 reached_known = True
-            threads.add(item, url)
-            if indexed is not None and (cursor.newest_at is None or indexed > _utc(cursor.newest_at)):
-                cursor.newest_at = indexed
-            if page_number == 0:
-                first_page = set(threads.roots)
+            listing.threads.add(item, url)
+            if indexed is not None and (listing.newest_at is None or indexed > listing.newest_at):
+                listing.newest_at = indexed
+            if number == 0 and start is None:
+                listing.first_page_roots = set(listing.threads.roots)
                 created = _time(record.get("createdAt"))
                 if created is not None and not record.get("reply"):
-                    first_page_oldest = min(filter(None, (first_page_oldest, created)))
-        page_cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
-        if reached_known or not page_cursor or not feed:
-            break
-    else:
-        log.info("%s: page budget (RAGDAG_POSTS_MAX_PAGES) spent; older posts are not read", source)
+                    listing.first_page_oldest = min(filter(None, (listing.first_page_oldest, created)))
+        page_cursor = data.get("cursor") if isinstance(data.get("cursor"), str) and feed else None
+        if reached_known or page_cursor is None:
+            listing.next_cursor = None
+            return number + 1
+        listing.next_cursor = page_cursor
+    return pages
+
+
+def crawl_bluesky(ctx: CrawlContext, account: BlueskyAccount) -> list[WriteOutcome]:
+    """Read the account's feed: from the top down to the newest stored post, then, while a first
+    crawl's history is unread, on from where the last crawl's page budget ran out."""
+    source = source_key(account)
+    cursor = load_cursor(ctx.db, source)
+    api = JsonApi(ctx)
+    base = (account.api_url or ctx.settings.bluesky_appview_url).rstrip("/")
+
+    def url_of(page_cursor: str | None) -> str:
+        query = {"actor": account.account, "limit": str(PAGE_SIZE), "filter": "posts_and_author_threads"}
+        if page_cursor:
+            query["cursor"] = page_cursor
+        return f"{base}/xrpc/app.bsky.feed.getAuthorFeed?{urlencode(query)}"
+
+    known = _utc(cursor.newest_at)
+    listing = _Listing(_Threads(cursor.account_id))
+    budget = ctx.settings.posts_max_pages
+    used = _read_feed(api, url_of, listing, None, budget, known)
+    if known is None:  # a first crawl: the history it did not reach is read by the next ones
+        cursor.backfill_cursor = listing.next_cursor
+    elif cursor.backfill_cursor and used < budget:
+        history = _Listing(listing.threads)
+        _read_feed(api, url_of, history, cursor.backfill_cursor, budget - used, None)
+        cursor.backfill_cursor = history.next_cursor
+    if cursor.backfill_cursor:
+        log.info("%s: page budget (RAGDAG_POSTS_MAX_PAGES) spent; older posts on the next crawl", source)
+    threads = listing.threads
     cursor.account_id = threads.author_did
+    if listing.newest_at is not None and (known is None or listing.newest_at > known):
+        cursor.newest_at = listing.newest_at
     outcomes = []
     for root_uri, parts in threads.parts.items():
         root = threads.roots[root_uri]
@@ -203,10 +247,9 @@ def crawl_bluesky(ctx: CrawlContext, account: BlueskyAccount) -> list[WriteOutco
             parts=merged,
         )
         outcomes.append(store_post(ctx, source, post))
-    if first_page_oldest is not None:
-        in_window = [
-            p for p in stored_posts(ctx, source) if (_utc(p.created_at) or first_page_oldest) >= first_page_oldest
-        ]
-        mark_missing_gone(ctx, source, in_window, first_page)
+    if listing.first_page_oldest is not None:
+        oldest = listing.first_page_oldest
+        in_window = [p for p in stored_posts(ctx, source) if (_utc(p.created_at) or oldest) >= oldest]
+        mark_missing_gone(ctx, source, in_window, listing.first_page_roots)
     save_cursor(ctx.db, cursor)
     return outcomes
