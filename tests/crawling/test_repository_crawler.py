@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -194,25 +195,123 @@ def test_local_git_errors_are_permanent_not_retried(fault, tmp_path, repo_settin
     assert "check the path: it must be a git repository with commits" in error["reason"]
 
 
-def test_clone_over_the_disk_limit_is_stopped_and_recorded(
-    repo, repo_settings, mongo_db, tmp_path, monkeypatch
-) -> None:
-    # 3 MB that do not compress: the pack alone passes a 1 MB limit while it is received.
-    commit(repo, {"assets/weights.bin": random.Random(7).randbytes(3_000_000)}, "a large blob")
-    capped = repo_settings.model_copy(update={"repo_max_clone_bytes": 1_000_000})
-    [group] = (g.model_dump() for g in group_by_host([CrawlTarget(author_full_name=AUTHOR, url=repo.as_uri())]))
-    clones = tmp_path / "clones"  # the crawler's temporary folders go here, away from other tests'
-    clones.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(clones))
+class PeakDisk:
+    """The most bytes ever seen under a folder, looked at every millisecond by a thread: it can
+    miss a peak (so it never fails a good clone), not invent one."""
 
-    report = crawl_host(capped, group, "run-1", last_attempt=False)
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.peak, self._stop = folder, 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, repository_crawler.disk_bytes(self.folder))
+            time.sleep(0.001)
+
+    def __enter__(self) -> PeakDisk:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture
+def clones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The crawler's temporary folders go here, away from other tests'."""
+    folder = tmp_path / "clones"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _crawl_once(settings, url: str) -> dict:
+    [group] = (g.model_dump() for g in group_by_host([CrawlTarget(author_full_name=AUTHOR, url=url)]))
+    return crawl_host(settings, group, "run-1", last_attempt=False)  # a transient error would raise
+
+
+CAP = 1_000_000
+
+
+def test_a_pack_over_the_disk_limit_is_stopped_by_the_kernel_and_recorded(
+    repo, repo_settings, mongo_db, clones
+) -> None:
+    """Break 5 of issue 25: git wrote the whole pack before a 0.2 s watcher looked. 3 MB that do
+    not compress, under the file size limit (so fetched): the kernel stops the write at the cap."""
+    commit(repo, {"assets/weights.txt": random.Random(7).randbytes(3_000_000)}, "a large blob")
+    capped = repo_settings.model_copy(update={"repo_max_clone_bytes": CAP, "repo_max_file_bytes": 5_000_000})
+
+    with PeakDisk(clones) as disk:
+        report = _crawl_once(capped, repo.as_uri())
 
     assert report["failed_sources"] == 1 and mongo_db.repositories.count_documents({}) == 0
     [error] = mongo_db[CRAWL_ERRORS].find()
     assert "more than 1000000 (RAGDAG_REPO_MAX_CLONE_BYTES)" in error["reason"]
+    assert disk.peak <= CAP * 1.1, f"{disk.peak} bytes were on disk"
     assert list(clones.iterdir()) == []  # nothing left behind
-    # Under the limit the same repository is crawled (the blob skipped by its name).
+    # Under the limit the same repository is crawled (the blob skipped by its size).
     assert crawl(repo_settings, repo.as_uri(), "run-2").new == 1
+
+
+def test_a_file_over_the_size_limit_is_not_even_downloaded(repo, repo_settings, mongo_db, clones) -> None:
+    commit(repo, {"data/dump.txt": random.Random(8).randbytes(3_000_000)}, "a data dump")
+    capped = repo_settings.model_copy(update={"repo_max_clone_bytes": CAP})
+
+    with PeakDisk(clones) as disk:
+        report = _crawl_once(capped, repo.as_uri())
+
+    assert (report["failed_sources"], report["new"]) == (0, 1)
+    stored = mongo_db.repositories.find_one()
+    assert stored["skipped_files"]["too large"] == 2  # data/big.txt (20 kB) and the dump
+    assert "src/engine/app.py" in {f["path"] for f in stored["files"]}
+    assert disk.peak < CAP, f"{disk.peak} bytes were on disk"
+
+
+def test_a_small_pack_that_inflates_writes_nothing_past_the_limit(repo, repo_settings, mongo_db, clones) -> None:
+    """A 100 MB file of zeros packs to about 100 kB: the sizes git reports decide before anything
+    is written (here the file is under the file size limit, so only the disk limit stops it)."""
+    (repo / "notes").mkdir(exist_ok=True)
+    with (repo / "notes" / "zeros.txt").open("wb") as out:
+        for _ in range(100):
+            out.write(bytes(1_000_000))
+    commit(repo, {}, "a file that inflates")
+    capped = repo_settings.model_copy(update={"repo_max_clone_bytes": CAP * 5, "repo_max_file_bytes": 200_000_000})
+
+    with PeakDisk(clones) as disk:
+        report = _crawl_once(capped, repo.as_uri())
+
+    assert report["failed_sources"] == 1
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert "(RAGDAG_REPO_MAX_CLONE_BYTES); nothing was checked out" in error["reason"]
+    assert disk.peak < CAP * 5, f"{disk.peak} bytes were on disk"
+
+
+def test_a_server_speaking_broken_git_protocol_is_permanent(repo_settings, mongo_db, tmp_path) -> None:
+    """Item 8 of issue 25: an HTTP server that answers git's requests with something else."""
+
+    class Broken(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b"001e# service=git-upload-pack\nnot a pkt-line at all"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        report = _crawl_once(repo_settings, f"http://127.0.0.1:{httpd.server_address[1]}/engine.git")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert report["failed_sources"] == 1
+    [error] = mongo_db[CRAWL_ERRORS].find()
+    assert error["reason"].startswith("git ls-remote failed: ")
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,24 @@
 written. Git runs with no credentials, no prompts, no user or system config and only the http(s)
 transports (plus file:// for local tests and demos), under a time limit and a disk limit, and
 connects to the addresses the SSRF guard checked (``http.curloptResolve``), not to a new lookup.
+
+The disk limit (``RAGDAG_REPO_MAX_CLONE_BYTES``) holds whatever the server sends:
+
+- git's own limits first: a shallow clone of one branch with ``--filter=blob:limit=`` the file
+  size limit, so files that would be skipped as too large are not even downloaded (where the
+  server supports filters), and no checkout by git;
+- the kernel's: git and its helpers run with ``RLIMIT_FSIZE`` at the limit, so no single write
+  (the pack being received, one inflated file) passes it: the kernel stops git (``SIGXFSZ``);
+- a watcher on the folder's size while git receives, for the sum of several files;
+- the checkout writes only files the crawler may keep, whose sizes git reports before anything is
+  written (a small pack of a huge zero-filled file inflates to nothing on disk).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import tempfile
@@ -24,7 +36,7 @@ from urllib.parse import urlsplit
 from ragdag.crawling.document_store import WriteOutcome, stored_fields, upsert_document
 from ragdag.crawling.fetching.fetcher import PermanentFetchError, TransientFetchError
 from ragdag.crawling.fetching.url_safety import IpAddress, UnsafeUrlError, check_url_is_safe, normalize_url
-from ragdag.crawling.sources.repository_files import FileLimits, render_files, select_files
+from ragdag.crawling.sources.repository_files import FileLimits, path_skip_reason, render_files, select_files
 from ragdag.models import Category
 
 if TYPE_CHECKING:
@@ -38,11 +50,17 @@ PLATFORMS = {"github.com": "github", "gitlab.com": "gitlab"}
 _PERMANENT_GIT_ERROR = re.compile(
     r"not found|does not (appear to be|exist)|could not read username|authentication failed"
     r"|terminal prompts disabled|returned error: [34]\d\d|not a git repository|access denied"
-    r"|invalid gitfile format|repository .* not found",
+    r"|invalid gitfile format|repository .* not found"
+    # A server that does not speak git's protocol (a web page, a broken or hostile server) does
+    # not learn it by being asked again.
+    r"|protocol error|bad pack header|pack signature mismatch|invalid (pkt-line|packet|index-pack)"
+    r"|expected (flush|ack/nak|shallow)|did not send all necessary objects|is this a git repository"
+    r"|bad band #|unknown object type|pack has bad object|fetch-pack: invalid",
     re.IGNORECASE,
 )
-# How often a running git is checked against the disk limit.
-_WATCH_INTERVAL_S = 0.2
+FETCHED = "FETCH_HEAD"  # the commit `_clone` fetched
+# How often a running git is checked against the disk limit (the kernel stops any one write past it).
+_WATCH_INTERVAL_S = 0.05
 _NOT_PUBLIC = "check the URL (a moved repository needs its new one); only public repositories are crawled"
 
 
@@ -137,6 +155,17 @@ def _git_env(home: str) -> dict[str, str]:
     }
 
 
+def _largest_file(root: Path) -> int:
+    sizes = [0]
+    for folder, _, names in os.walk(root):
+        for name in names:
+            try:
+                sizes.append(os.lstat(os.path.join(folder, name)).st_size)
+            except OSError:
+                continue
+    return max(sizes)
+
+
 def disk_bytes(root: Path) -> int:
     """Bytes of the files under ``root`` (links not followed; files vanishing meanwhile skipped)."""
     total = 0
@@ -149,6 +178,13 @@ def disk_bytes(root: Path) -> int:
     return total
 
 
+def _file_size_limit(limit: int):
+    def apply() -> None:  # in the child, before exec: async-signal-safe, no Python locks taken
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
 def run_git(
     settings: Settings,
     source: RepositorySource,
@@ -156,12 +192,13 @@ def run_git(
     *args: str,
     pinned: Sequence[str] = (),
     watch_disk: bool = False,
+    stdin: str | None = None,
 ) -> str:
     """Run one git command; its failure becomes a permanent or transient fetch error.
 
-    With ``watch_disk``, git is stopped as soon as ``workdir`` holds more than
-    ``repo_max_clone_bytes``: the pack is counted while it is received (every 0.2 s, so a very
-    fast clone may pass the limit by what arrives in that time), and once more at the end.
+    With ``watch_disk``, git may write no file larger than ``repo_max_clone_bytes`` (the
+    kernel's ``RLIMIT_FSIZE``: a write past it stops git), and is stopped as soon as ``workdir``
+    holds more than that in all (looked at every 50 ms, and once more at the end).
     """
     process = subprocess.Popen(
         _git_command(settings, *args, pinned=pinned),
@@ -169,18 +206,23 @@ def run_git(
         env=_git_env(workdir),
         encoding="utf-8",
         errors="replace",  # a path that is not UTF-8 then reads as no file
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # a process group, so a timeout also stops git's helpers
+        # restore_signals (the default) gives git SIGXFSZ's default action back: it stops.
+        preexec_fn=_file_size_limit(settings.repo_max_clone_bytes) if watch_disk else None,
     )
     deadline = time.monotonic() + settings.repo_clone_timeout_s
     while True:
         try:
             # Retrying communicate() after its timeout loses no output (subprocess docs).
-            out, err = process.communicate(timeout=_WATCH_INTERVAL_S if watch_disk else settings.repo_clone_timeout_s)
+            out, err = process.communicate(
+                stdin, timeout=_WATCH_INTERVAL_S if watch_disk else settings.repo_clone_timeout_s
+            )
             break
         except subprocess.TimeoutExpired as exc:
+            stdin = None  # handed over: the retried communicate() goes on writing it
             if watch_disk:
                 _check_disk(settings, source, workdir, process)
             if time.monotonic() >= deadline:
@@ -190,6 +232,9 @@ def run_git(
                     source.url, f"git {args[0]} took more than {limit}s (RAGDAG_REPO_CLONE_TIMEOUT_S)"
                 ) from exc
     if watch_disk:  # a clone quicker than one look still counts
+        # The kernel stopped git or a helper: it left a file cut at the limit (index-pack's pack).
+        if process.returncode != 0 and _largest_file(Path(workdir)) >= settings.repo_max_clone_bytes:
+            _too_large(settings, source, settings.repo_max_clone_bytes, "git was stopped by the file size limit")
         _check_disk(settings, source, workdir, None)
     if process.returncode != 0:
         message = " ".join(err.split())[-500:] or f"git {args[0]} exited with {process.returncode}"
@@ -208,7 +253,10 @@ def _check_disk(settings: Settings, source: RepositorySource, workdir: str, runn
         return
     if running is not None:
         _kill(running)
-    outcome = "git was stopped" if running is not None else "the clone is discarded"
+    _too_large(settings, source, used, "git was stopped" if running is not None else "the clone is discarded")
+
+
+def _too_large(settings: Settings, source: RepositorySource, used: int, outcome: str) -> None:
     raise PermanentFetchError(
         source.url,
         f"the clone passed {used} bytes on disk, more than {settings.repo_max_clone_bytes} "
@@ -229,6 +277,64 @@ def _remote_head(settings: Settings, source: RepositorySource, workdir: str, pin
     return sha
 
 
+def _clone(settings: Settings, source: RepositorySource, workdir: str, pinned: list[str]) -> Path:
+    """Fetch the HEAD commit's objects (``FETCH_HEAD``) into a new repository, without the files
+    over the size limit, and check nothing out. ``init`` and ``fetch`` rather than ``clone``: a
+    failed clone deletes its folder, and with it the pack the kernel cut at the limit."""
+    checkout = Path(workdir) / "checkout"
+    run_git(settings, source, workdir, "init", "-q", str(checkout))
+    at = str(checkout)
+    run_git(settings, source, at, "remote", "add", "origin", source.clone_url)
+    for key, value in (("remote.origin.promisor", "true"), ("extensions.partialClone", "origin")):
+        run_git(settings, source, at, "config", key, value)
+    fetch = ("-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--depth", "1", "--no-tags")  # one pack file
+    fetch += (f"--filter=blob:limit={settings.repo_max_file_bytes}",)
+    if source.is_local:  # a local upload-pack runs without our -c settings: allow the filter there
+        fetch += ("--upload-pack=git -c uploadpack.allowFilter=true upload-pack",)
+    run_git(settings, source, at, *fetch, "origin", "HEAD", pinned=pinned, watch_disk=True)
+    return checkout
+
+
+def _checkout_plan(
+    settings: Settings, source: RepositorySource, checkout: Path
+) -> tuple[list[str], list[str], set[str]]:
+    """Every path of HEAD, the paths worth writing (kept by path, not over the size limit) and
+    the ones over the size limit. What is to be written is checked against the disk limit before
+    anything is: git reports the sizes of the objects it has."""
+    at = str(checkout)
+    # Objects the filter left on the server are listed "?<id>", and not fetched (`--missing=print`).
+    listing = run_git(settings, source, at, "rev-list", "--objects", "--missing=print", FETCHED)
+    missing = {line[1:].strip() for line in listing.splitlines() if line.startswith("?")}
+    paths, blobs = [], {}  # blobs: path -> object id (links too: `select_files` skips them)
+    for line in run_git(settings, source, at, "ls-tree", "-r", "-z", "--full-tree", FETCHED).split("\0"):
+        if line:
+            meta, path = line.split("\t", 1)
+            _, kind, oid = meta.split()
+            paths.append(path)
+            if kind == "blob" and path_skip_reason(path) is None:
+                blobs[path] = oid
+    too_large = {path for path, oid in blobs.items() if oid in missing}
+    # Sizes of the objects that are here (asking for a missing one would fetch it).
+    here = sorted({oid for path, oid in blobs.items() if path not in too_large})
+    checked = run_git(
+        settings,
+        source,
+        at,
+        "cat-file",
+        "--batch-check=%(objectname) %(objectsize)",
+        stdin="".join(f"{o}\n" for o in here),
+    )
+    sizes = {
+        oid: int(size) for oid, _, size in (line.partition(" ") for line in checked.splitlines()) if size.isdigit()
+    }
+    too_large |= {path for path, oid in blobs.items() if sizes.get(oid, 0) > settings.repo_max_file_bytes}
+    wanted = sorted(path for path in blobs if path not in too_large)
+    total = disk_bytes(checkout) + sum(sizes.get(blobs[path], 0) for path in wanted)
+    if total > settings.repo_max_clone_bytes:
+        _too_large(settings, source, total, "nothing was checked out")
+    return paths, wanted, too_large
+
+
 def crawl_repository(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
     settings = ctx.settings
     source = repository_source(url)
@@ -237,13 +343,21 @@ def crawl_repository(ctx: CrawlContext, url: str) -> list[WriteOutcome]:
         head = _remote_head(settings, source, workdir, pinned)
         if stored_fields(ctx.db, Category.REPOSITORIES, source.url, "commit").get("commit") == head:
             return [WriteOutcome.UNCHANGED]
-        clone = ("clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet")
-        run_git(settings, source, workdir, *clone, "--", source.clone_url, "checkout", pinned=pinned, watch_disk=True)
-        checkout = Path(workdir) / "checkout"
-        commit = run_git(settings, source, str(checkout), "rev-parse", "HEAD").strip()
-        paths = run_git(settings, source, str(checkout), "ls-files", "-z").split("\0")
+        checkout = _clone(settings, source, workdir, pinned)
+        commit = run_git(settings, source, str(checkout), "rev-parse", FETCHED).strip()
+        paths, wanted, too_large = _checkout_plan(settings, source, checkout)
+        if wanted:
+            # Literal paths (no glob magic), fed on stdin: no command line too long for a big tree.
+            checkout_args = (
+                "--literal-pathspecs",
+                "checkout",
+                FETCHED,
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+            )
+            run_git(settings, source, str(checkout), *checkout_args, watch_disk=True, stdin="\0".join(wanted))
         limits = FileLimits(settings.repo_max_files, settings.repo_max_file_bytes, settings.repo_max_total_bytes)
-        files, skipped = select_files(checkout, [p for p in paths if p], limits)
+        files, skipped = select_files(checkout, paths, limits, too_large)
     return [
         upsert_document(
             ctx.db,

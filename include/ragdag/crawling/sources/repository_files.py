@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -138,8 +138,11 @@ def _read_text(root: Path, path: str, max_file_bytes: int) -> tuple[str | None, 
     return text_of(full.read_bytes())
 
 
-def select_files(root: Path, paths: Iterable[str], limits: FileLimits) -> tuple[list[RepositoryFile], Counter[str]]:
-    """The files to store from a checkout at ``root`` and the count of skipped files per reason."""
+def select_files(
+    root: Path, paths: Iterable[str], limits: FileLimits, too_large: Collection[str] = ()
+) -> tuple[list[RepositoryFile], Counter[str]]:
+    """The files to store from a checkout at ``root`` and the count of skipped files per reason
+    (``too_large``: paths known to be over the size limit, left out of the checkout)."""
     kept: list[RepositoryFile] = []
     skipped: Counter[str] = Counter()
     total = 0
@@ -147,6 +150,8 @@ def select_files(root: Path, paths: Iterable[str], limits: FileLimits) -> tuple[
         reason = path_skip_reason(path)
         if reason is None and len(kept) >= limits.max_files:
             reason = "over the file limit"  # decided before reading: a huge repository costs no I/O
+        if reason is None and path in too_large:
+            reason = "too large"
         if reason is not None:
             skipped[reason] += 1
             continue
