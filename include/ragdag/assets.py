@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from ragdag.stages import Stage
+
 RAW_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/raw_documents", name="raw_documents")
 VALIDATED_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/validated_documents", name="validated_documents")
 EMBEDDED_CHUNKS = Asset(uri="qdrant://qdrant:6333/embedded_chunks", name="embedded_chunks")
@@ -29,3 +31,6 @@ PRODUCING_DAG: dict[str, str] = {
 
 CHAIN_DAG_IDS: tuple[str, ...] = tuple(PRODUCING_DAG[asset.name] for asset in CHAIN)
 """The DAG ids in chain order: the first is triggered (cron or REST), each later one by the Asset of the one before."""
+
+STAGE_OF_DAG: dict[str, Stage] = dict(zip(CHAIN_DAG_IDS, Stage, strict=True))
+"""The stage each chain DAG runs (``Stage`` is in chain order): the ``stage`` of its run records."""

@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ragdag.assets import STAGE_OF_DAG
 from ragdag.observability.notifications import failure_notifiers
+from ragdag.stages import Stage
 
 START_DATE = datetime(2026, 1, 1)
 OWNER = "ml-platform"
@@ -54,26 +56,17 @@ def triggering_extra(context: dict[str, Any], key: str) -> Any:
     return None
 
 
-# The stage of each DAG's run records (any other DAG's records are named after the DAG).
-STAGE_OF_DAG: dict[str, str] = {
-    "crawl_sources": "crawl",
-    "validate_documents": "validate",
-    "embed_documents": "embed",
-    "build_instruct_dataset": "dataset",
-    "train_model": "train",
-}
-
 # Which numbers of a stage's result (its Asset extras or return value) are its counts in and out;
 # another DAG's records count every number of the result as out.
 STAGE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "crawl": (("sources",), ("new", "updated", "unchanged", "failed")),
-    "validate": (("validated", "quarantined", "skipped"), ("validated",)),
-    "embed": (
+    Stage.CRAWL: (("sources",), ("new", "updated", "unchanged", "failed")),
+    Stage.VALIDATE: (("validated", "quarantined", "skipped"), ("validated",)),
+    Stage.EMBED: (
         ("documents_embedded", "documents_skipped", "documents_empty", "documents_deleted"),
         ("chunks_written", "chunks_deleted", "chunks_total"),
     ),
-    "dataset": (("source_documents",), ("train_samples", "test_samples")),
-    "train": (("train_samples",), ("models",)),
+    Stage.DATASET: (("source_documents",), ("train_samples", "test_samples")),
+    Stage.TRAIN: (("train_samples",), ("models",)),
 }
 
 

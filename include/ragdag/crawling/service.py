@@ -24,6 +24,7 @@ from ragdag.crawling.sources.crawl_plan import CrawlTarget, HostGroup, target_ho
 from ragdag.crawling.sources.dispatcher import crawl_target
 from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
+from ragdag.stages import Stage
 from ragdag.stores.mongo import mongo_database
 
 if TYPE_CHECKING:
@@ -139,6 +140,6 @@ def summarize_crawl(settings: Settings, groups: list[dict], reports: list[dict],
     total.failed += missing
     summary = total.model_dump()
     with mongo_database(settings) as db:
-        record_stage_report(db, "crawl", run_id, summary, settings=settings)
+        record_stage_report(db, Stage.CRAWL, run_id, summary, settings=settings)
     check_failed_share(total, settings.max_failed_source_share)
     return summary

@@ -42,6 +42,7 @@ from ragdag.datasets.records import Extract, GeneratedSample, PreferencePair, Sf
 from ragdag.documents import DOCUMENT_COLLECTIONS
 from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
+from ragdag.stages import Stage
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.text_safety import count_masks, sorted_counts
@@ -466,7 +467,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     store.put_bytes(layout.manifest_key(version), manifest.model_dump_json(indent=2).encode("utf-8"))
     store.put_bytes(layout.LATEST_KEY, version.encode())
     with mongo_database(settings) as db:
-        record_stage_report(db, "dataset", run_id, json.loads(manifest.model_dump_json()), settings=settings)
+        record_stage_report(db, Stage.DATASET, run_id, json.loads(manifest.model_dump_json()), settings=settings)
     return DatasetBuild(published=True, reason=reason, manifest=manifest, changes=changes, latest_changed=True)
 
 

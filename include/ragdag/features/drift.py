@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, Field
 
+from ragdag.stages import Stage
+
 if TYPE_CHECKING:
     from pymongo.database import Database
 
@@ -241,7 +243,7 @@ def _embed_runs_with_snapshots(db: Database) -> list[tuple[str, datetime, str]]:
     from ragdag.observability.run_records import RunStatus, list_runs
 
     found = []
-    for record in list_runs(db, stage="embed"):
+    for record in list_runs(db, stage=Stage.EMBED):
         uri = record.details.get("drift_snapshot")
         if uri and record.run_id and record.status == RunStatus.SUCCESS:
             found.append((record.run_id, record.started_at, record.details.get("drift_snapshot_key", "")))
@@ -311,7 +313,7 @@ def latest_drift(settings: Settings) -> dict[str, Any] | None:
 
     with mongo_database(settings) as db:
         # $exists too: the embedded MongoDB's $ne null also matches records without the field.
-        details = latest_stage_report(db, "embed", {"drift": {"$exists": True, "$ne": None}})
+        details = latest_stage_report(db, Stage.EMBED, {"drift": {"$exists": True, "$ne": None}})
     return details.get("drift") if details else None
 
 
@@ -332,7 +334,7 @@ def record_embed_drift(settings: Settings, run_id: str, trained: TrainedDataset 
         logging.getLogger(__name__).exception("drift test of run %s failed", run_id)
         details = {"drift": None, "drift_error": f"{type(error).__name__}: {error}"}
     with mongo_database(settings) as db:
-        record_stage_report(db, "embed", run_id, details, settings=settings)
+        record_stage_report(db, Stage.EMBED, run_id, details, settings=settings)
     return details["drift"]
 
 

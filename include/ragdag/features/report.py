@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ragdag.stages import Stage
+
 if TYPE_CHECKING:
     from pymongo.database import Database
 
-STAGE = "embed"
+STAGE = Stage.EMBED
 
 
 class EmbeddingReport(BaseModel):

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ragdag.stages import Stage
+
 if TYPE_CHECKING:
     from pymongo.database import Database
 
@@ -135,9 +137,9 @@ class _Runs:
     def __init__(self, db: Database) -> None:
         from ragdag.observability.run_records import RunStatus, list_runs
 
-        self.crawl = [r for r in list_runs(db, stage="crawl") if r.finished_at]
+        self.crawl = [r for r in list_runs(db, stage=Stage.CRAWL) if r.finished_at]
         self.embed = sorted(
-            (r for r in list_runs(db, stage="embed") if r.status == RunStatus.SUCCESS and r.task_id),
+            (r for r in list_runs(db, stage=Stage.EMBED) if r.status == RunStatus.SUCCESS and r.task_id),
             key=lambda r: r.started_at,
         )
 

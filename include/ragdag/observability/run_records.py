@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from ragdag.stages import Stage
+
 if TYPE_CHECKING:
     from pymongo.database import Database
 
@@ -89,7 +91,7 @@ class AssetEventRecord(BaseModel):
 
 class RunRecord(BaseModel):
     id: str
-    stage: str  # crawl, validate, embed, dataset, train (the chain's stages) or a helper task's
+    stage: Stage | str  # a chain stage, or the DAG id of a helper DAG's task
     run_id: str | None
     dag_id: str | None = None
     task_id: str | None = None
@@ -188,7 +190,7 @@ def consumed_events(dag_run: Any) -> list[AssetEventRecord]:
     return events
 
 
-def new_record(stage: str, context: Mapping[str, Any] | None, settings: Settings) -> RunRecord:
+def new_record(stage: Stage | str, context: Mapping[str, Any] | None, settings: Settings) -> RunRecord:
     """A ``running`` record for this task attempt (or for a direct call when ``context`` is None)."""
     now = datetime.now(UTC)
     if not context:
@@ -252,7 +254,7 @@ def current_record() -> RunRecord | None:
 
 def record_stage_report(
     db: Database,
-    stage: str,
+    stage: Stage | str,
     run_id: str | None,
     details: Mapping[str, Any],
     *,
@@ -294,7 +296,7 @@ def _finish(record: RunRecord, status: RunStatus) -> None:
     record.seconds = round((record.finished_at - record.started_at).total_seconds(), 3)
 
 
-def start_task_record(stage: str, context: Mapping[str, Any], settings: Settings) -> RunRecord:
+def start_task_record(stage: Stage | str, context: Mapping[str, Any], settings: Settings) -> RunRecord:
     """A ``running`` record for this task attempt, written at once (a killed worker leaves it so)."""
     global _active
     record = new_record(stage, context, settings)
@@ -329,7 +331,7 @@ def _audit_override(settings: Settings, record: RunRecord, context: Mapping[str,
 
 
 def finish_task_record(
-    stage: str,
+    stage: Stage | str,
     context: Mapping[str, Any],
     settings: Settings,
     status: RunStatus,
@@ -357,7 +359,7 @@ def finish_task_record(
 
 
 @contextmanager
-def task_run(stage: str, context: Mapping[str, Any], settings: Settings) -> Iterator[RunRecord]:
+def task_run(stage: Stage | str, context: Mapping[str, Any], settings: Settings) -> Iterator[RunRecord]:
     """The same record around a block of code (scripts, tests): ``failed`` with the error if it raises."""
     record = start_task_record(stage, context, settings)
     try:
@@ -390,7 +392,7 @@ def _write_safely(settings: Settings, record: RunRecord) -> None:
 
 
 def list_runs(
-    db: Database, *, stage: str | None = None, run_id: str | None = None, limit: int | None = None
+    db: Database, *, stage: Stage | str | None = None, run_id: str | None = None, limit: int | None = None
 ) -> list[RunRecord]:
     """Newest first."""
     query: dict[str, Any] = {}
@@ -404,13 +406,15 @@ def list_runs(
     return [RunRecord.from_document(d) for d in cursor]
 
 
-def stage_reports(db: Database, stage: str, run_id: str) -> list[dict[str, Any]]:
+def stage_reports(db: Database, stage: Stage | str, run_id: str) -> list[dict[str, Any]]:
     """The ``details`` of every record of ``stage`` in ``run_id`` (all attempts), oldest first."""
     docs = db[RUNS].find({"stage": stage, "run_id": run_id}).sort("started_at", 1)
     return [dict(d.get("details") or {}) for d in docs]
 
 
-def latest_stage_report(db: Database, stage: str, where: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+def latest_stage_report(
+    db: Database, stage: Stage | str, where: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The newest ``details`` of ``stage`` whose fields match ``where`` (MongoDB conditions allowed)."""
     query: dict[str, Any] = {"stage": stage, **{f"details.{k}": v for k, v in (where or {}).items()}}
     doc = db[RUNS].find_one(query, sort=[("started_at", -1)])

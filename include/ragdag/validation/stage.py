@@ -40,6 +40,7 @@ from ragdag.documents import (
 from ragdag.models import Category
 from ragdag.observability.run_records import record_stage_report, stage_reports
 from ragdag.settings import Settings
+from ragdag.stages import Stage
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.validation.frame import documents_to_frame
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGE = "validate"
+STAGE = Stage.VALIDATE
 # Documents per GX run: bounds memory (repository documents carry whole files).
 BATCH_SIZE = 500
 WORST_SHOWN = 5
