@@ -80,7 +80,12 @@ def service_url(path: str) -> str:
 
 def _seed(mongo_db) -> dict[str, str]:
     seeded = {
-        "article": ("https://blog.test/nightly.html", Category.ARTICLES, ARTICLE, {"title": "Nightly pipeline"}),
+        "article": (
+            "https://blog.test/nightly.html",
+            Category.ARTICLES,
+            ARTICLE,
+            {"title": "Nightly pipeline, by jane.doe@example.com"},
+        ),
         "injected": ("https://blog.test/crawling.html", Category.ARTICLES, INJECTED, {"title": "Crawling blogs"}),
         "repository": (
             "https://git.test/jane/service",
@@ -143,7 +148,8 @@ def test_seeded_keys_pii_and_injection_reach_neither_qdrant_nor_the_dataset(sett
     manifest = result.manifest
     store = open_object_store(settings)
     files = {name: store.get_bytes(layout.file_key(manifest.version, name)).decode() for name in layout.DATA_FILES}
-    everything = "\n".join(files.values())
+    # The data files, the card and the manifest (its documents' titles too).
+    everything = "\n".join([*files.values(), store.get_bytes(layout.manifest_key(manifest.version)).decode()])
     for value in PII + SECRETS + INJECTION:
         assert value not in everything, value
     rows = [

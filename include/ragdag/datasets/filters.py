@@ -84,7 +84,8 @@ def _texts(item: GeneratedSample) -> list[str]:
 
 
 def mask_sample(item: GeneratedSample, counts: Counter[str]) -> GeneratedSample:
-    """The sample with its instruction, answer, chosen and rejected text masked (code rules for repositories)."""
+    """The sample with its instruction, answer, title, chosen and rejected text masked (code rules for
+    repositories)."""
     code = item.sample.category == Category.REPOSITORIES
 
     def masked(text: str) -> str:
@@ -93,7 +94,11 @@ def mask_sample(item: GeneratedSample, counts: Counter[str]) -> GeneratedSample:
         return result.text
 
     sample = item.sample.model_copy(
-        update={"instruction": masked(item.sample.instruction), "output": masked(item.sample.output)}
+        update={
+            "instruction": masked(item.sample.instruction),
+            "output": masked(item.sample.output),
+            "title": masked(item.sample.title) if item.sample.title else item.sample.title,
+        }
     )
     model_answer = masked(item.model_answer) if item.model_answer else item.model_answer
     return item.model_copy(update={"sample": sample, "chosen": masked(item.chosen), "model_answer": model_answer})

@@ -45,7 +45,7 @@ from ragdag.settings import Settings
 from ragdag.stages import Stage
 from ragdag.stores.mongo import mongo_database
 from ragdag.stores.object_store import ObjectStore, open_object_store
-from ragdag.text_safety import count_masks, sorted_counts
+from ragdag.text_safety import count_masks, mask_text, sorted_counts
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,8 @@ def _documents(settings: Settings, hashes: Mapping[str, str]) -> dict[str, Sourc
                     content_hash=hashes[str(doc["_id"])],
                     category=doc.get("category"),
                     url=doc.get("url"),
-                    title=doc.get("title"),
+                    # Titles become instructions and row fields: masked like the text (ragdag.text_safety).
+                    title=mask_text(doc["title"]).text if doc.get("title") else doc.get("title"),
                     author_full_name=doc.get("author_full_name"),
                     validation_run_id=validation.get("run_id"),
                     validation_suite_version=validation.get("suite_version"),
