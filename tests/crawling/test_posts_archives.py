@@ -180,3 +180,19 @@ def test_bad_archives(settings, mongo_db, tmp_path) -> None:
     with zipfile.ZipFile(broken, "w") as archive:
         archive.writestr("data/tweets.js", "window.YTD.tweets.part0 = [{")
     assert "not valid JSON" in _crawl_error(settings, mongo_db, "x", broken)
+
+
+def test_archive_from_the_object_store(aws_s3_settings, mongo_db, moto_endpoint, tmp_path) -> None:
+    import boto3
+
+    bucket = aws_s3_settings.object_store_url.removeprefix("s3://").split("/")[0]
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key="exports/jane/x.zip", Body=x_zip(tmp_path / "x.zip").read_bytes())
+
+    report = crawl(aws_s3_settings, "x", f"s3://{bucket}/exports/jane/x.zip")
+    assert (report.new, report.failed_sources) == (2, 0)
+
+    missing = crawl(aws_s3_settings, "x", f"s3://{bucket}/exports/jane/none.zip", "run-2")
+    assert missing.failed_sources == 1
+    [error] = mongo_db[CRAWL_ERRORS].find({"run_id": "run-2"})
+    assert "check the URI and access" in error["reason"]
