@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ragdag.crawling.document_store import WriteOutcome, mark_gone, upsert_document
 from ragdag.crawling.extraction.html_text import element_text
 from ragdag.crawling.extraction.html_tree import parse_html
-from ragdag.crawling.extraction.language import detect_language
+from ragdag.crawling.extraction.language import detect_language, iso639_1
 from ragdag.crawling.fetching.fetcher import PermanentFetchError, TransientFetchError, parse_content_type
 from ragdag.crawling.fetching.rate_limit_headers import requests_remaining, seconds_until_reset
 from ragdag.documents import DocumentStatus, PostDetails, PostPart, collection_name
@@ -102,7 +102,7 @@ def store_post(ctx: CrawlContext, source: str, post: Post) -> WriteOutcome:
         fields={
             "title": None,
             "published_at": post.created_at,
-            "language": post.language or detect_language(content),
+            "language": iso639_1(post.language) or detect_language(content),
             "post": details.model_dump(),
         },
         http=None,
