@@ -164,4 +164,9 @@ def test_seeded_keys_pii_and_injection_reach_neither_qdrant_nor_the_dataset(sett
     injection = next(f for f in manifest.filters if f.name == "injection")
     assert injection.before - injection.after >= 1 and injection.by_kind.get("ignore_instructions", 0) >= 1
     card = files[layout.CARD_FILE]
-    assert "Masked in the rows" in card and "`secret:aws_access_key`" in card and "| injection |" in card
+    assert (
+        "Masked in the rows" in card
+        and "`secret:aws_access_key`" in card
+        and "| injection |" in card
+        and "`ignore_instructions`" in card
+    )

@@ -30,6 +30,11 @@ _REJECTED = {
 }
 
 
+def _by_kind(count: FilterCount) -> str:
+    """What a filter counted by kind (masked types, injection patterns), for its row."""
+    return ": " + ", ".join(f"`{kind}` {n}" for kind, n in sorted(count.by_kind.items())) if count.by_kind else ""
+
+
 def size_category(rows: int) -> str:
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if rows < limit:
@@ -151,7 +156,8 @@ def render_card(
         "| filter | before | after | what it does |",
         "|---|---|---|---|",
         *[
-            f"| {f.name} | {f.before} | {f.after}{f' ({f.changed} changed)' if f.changed else ''} | {notes.get(f.name, '')} |"
+            f"| {f.name} | {f.before} | {f.after}{f' ({f.changed} changed)' if f.changed else ''} | "
+            f"{notes.get(f.name, '')}{_by_kind(f)} |"
             for f in filters
         ],
         "",
