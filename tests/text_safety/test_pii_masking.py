@@ -7,6 +7,8 @@ standard, a fictional US number, an Ofcom drama mobile, an SSN that passes the S
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ragdag.text_safety import count_masks, mask_text
 
@@ -104,3 +106,24 @@ def test_masking_is_idempotent() -> None:
     once = mask_text(text).text
     again = mask_text(once)
     assert again.text == once and not again.counts
+
+
+_octet = st.integers(0, 255).map(str)
+_NOT_PII = st.one_of(
+    st.tuples(_octet, _octet, _octet, _octet).map(".".join),  # IPv4
+    st.tuples(st.integers(0, 40), st.integers(0, 99), st.integers(0, 999)).map(
+        lambda v: ".".join(map(str, v))
+    ),  # versions
+    st.tuples(st.integers(1, 65535), st.integers(1, 65535)).map(lambda p: f"{p[0]}-{p[1]}"),  # port ranges
+    st.tuples(st.integers(1900, 2099), st.integers(1900, 2099)).map(lambda y: f"{y[0]}-{y[1]}"),  # year ranges
+    st.dates().map(lambda d: d.isoformat()),
+    st.times().map(lambda t: t.isoformat(timespec="seconds")),
+    st.tuples(_octet, _octet, _octet, _octet, st.integers(1, 65535)).map(lambda a: ".".join(a[:4]) + f":{a[4]}"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_NOT_PII, min_size=1, max_size=4), code=st.booleans())
+def test_ips_versions_ports_years_dates_and_times_are_never_masked(values: list[str], code: bool) -> None:
+    text = f'HOSTS = ["{values[0]}"]\n' + "Between " + " and ".join(values) + " nothing changed.\n"
+    assert mask_text(text, code=code).text == text
