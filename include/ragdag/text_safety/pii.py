@@ -69,30 +69,43 @@ def _formatted(raw: str, *, code: bool) -> bool:
     return any(not c.isdigit() and not (code and c == ".") for c in raw.strip())
 
 
+def _candidate_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the lines that hold something phone-like, merged: the matcher reads only those."""
+    lines: list[tuple[int, int]] = []
+    for match in _PHONE_CANDIDATE.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        if lines and start <= lines[-1][1]:
+            lines[-1] = (lines[-1][0], max(end, lines[-1][1]))
+        else:
+            lines.append((start, end))
+    return lines
+
+
 def find_phones(text: str, *, code: bool) -> list[PiiHit]:
     from phonenumbers import Leniency, PhoneNumberMatcher
 
-    if not _PHONE_CANDIDATE.search(text):
-        return []
     spans: set[tuple[int, int]] = set()
-    for region in PHONE_REGIONS:
-        # Valid, and grouped as the region writes its numbers (or not grouped at all): a valid-looking
-        # run of digit groups ("5698 7654 33") is not taken for a phone.
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.STRICT_GROUPING):
-            if not (code and not _formatted(match.raw_string, code=code)) and not _not_a_phone(
-                text, match.start, match.end
-            ):
-                spans.add((match.start, match.end))
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-            raw = match.raw_string
-            digits = sum(c.isdigit() for c in raw)
-            formatted = _formatted(raw, code=code)
-            if digits < 10 or (code and not formatted) or _not_a_phone(text, match.start, match.end):
-                continue
-            context = _context_before(text, match.start, _PHONE_CONTEXT)
-            shaped = not code and formatted and raw.lstrip()[:1] in ("(", "0", "+")
-            if context or shaped:
-                spans.add((match.start, match.end))
+    for offset, stop in _candidate_lines(text):
+        line = text[offset:stop]
+        for region in PHONE_REGIONS:
+            # Valid, and grouped as the region writes its numbers (or not grouped at all): a
+            # valid-looking run of digit groups ("5698 7654 33") is not taken for a phone.
+            for match in PhoneNumberMatcher(line, region, leniency=Leniency.STRICT_GROUPING):
+                start, end = offset + match.start, offset + match.end
+                if (not code or _formatted(match.raw_string, code=code)) and not _not_a_phone(text, start, end):
+                    spans.add((start, end))
+            for match in PhoneNumberMatcher(line, region, leniency=Leniency.POSSIBLE):
+                raw, start, end = match.raw_string, offset + match.start, offset + match.end
+                digits = sum(c.isdigit() for c in raw)
+                formatted = _formatted(raw, code=code)
+                if digits < 10 or (code and not formatted) or _not_a_phone(text, start, end):
+                    continue
+                context = _context_before(text, start, _PHONE_CONTEXT)
+                shaped = not code and formatted and raw.lstrip()[:1] in ("(", "0", "+")
+                if context or shaped:
+                    spans.add((start, end))
     return [PiiHit(start, end, "phone") for start, end in _outermost(spans)]
 
 
