@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from dataset_fixtures import publish_fixture_version  # noqa: E402
 
 from ragdag.settings import get_settings  # noqa: E402
-from ragdag.training.registry import MODEL_REGISTRY  # noqa: E402
+from ragdag.stores.mongo import MODEL_REGISTRY  # noqa: E402
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 FAST = {

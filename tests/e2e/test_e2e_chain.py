@@ -116,7 +116,7 @@ def test_rest_trigger_runs_the_whole_chain_through_assets(e2e: E2E) -> None:
     from pymongo import MongoClient
 
     from ragdag.documents import accepted_filter
-    from ragdag.training.registry import MODEL_REGISTRY
+    from ragdag.stores.mongo import MODEL_REGISTRY
 
     with MongoClient(e2e.mongo_uri, serverSelectionTimeoutMS=5_000) as mongo:
         db = mongo[e2e.database]
@@ -230,7 +230,7 @@ def test_rag_platform_page_shows_the_chain_and_releases_from_the_quarantine(e2e:
     from pymongo import MongoClient
 
     from ragdag.documents import accepted_filter
-    from ragdag.training.registry import MODEL_REGISTRY
+    from ragdag.stores.mongo import MODEL_REGISTRY
 
     with MongoClient(e2e.mongo_uri, serverSelectionTimeoutMS=5_000) as mongo:
         db = mongo[e2e.database]

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from ragdag.observability.notifications import ALERTS, NoticeKind, alert_breach
-from ragdag.observability.run_records import RUNS
+from ragdag.stores.mongo import RUNS
 
 
 def test_a_failing_task_sends_exactly_one_notice_with_its_fields(tiny_dags, settings, webhook, slack, mongo_db) -> None:
@@ -157,7 +157,8 @@ def test_mail_goes_through_the_smtp_providers_notifier(settings, monkeypatch) ->
 
 
 def test_a_run_started_with_a_conf_is_in_the_audit_trail_once(tiny_dags, settings, mongo_db) -> None:
-    from ragdag.observability.audit import AUDIT_TRAIL, AuditAction
+    from ragdag.observability.audit import AuditAction
+    from ragdag.stores.mongo import AUDIT_TRAIL
 
     dag_run = tiny_dags["alerts_passing"].test(run_conf={"force": True})
     plain_run = tiny_dags["alerts_passing"].test()

@@ -14,6 +14,31 @@ def test_indexes_make_url_unique(mongo_db) -> None:
             mongo_db[name].insert_one({"_id": "b", "url": "https://x.test/a"})
 
 
+def _indexed_fields(collection) -> dict[tuple[str, ...], str]:
+    # By fields: nx-27017 names indexes its own way and keeps no direction.
+    return {tuple(field for field, _ in info["key"]): name for name, info in collection.index_information().items()}
+
+
+def test_queried_collections_have_their_indexes_made_once_per_process(settings) -> None:
+    from ragdag.stores.mongo import AUDIT_TRAIL, MODEL_REGISTRY, RUNS, create_indexes, mongo_database
+
+    by_stage = ("stage", "started_at")
+    with mongo_database(settings) as db:
+        assert {by_stage, ("run_id", "started_at")} <= set(_indexed_fields(db[RUNS]))
+        assert ("stage",) in _indexed_fields(db[MODEL_REGISTRY])
+        assert ("at",) in _indexed_fields(db[AUDIT_TRAIL])
+        db[RUNS].drop_index(_indexed_fields(db[RUNS])[by_stage])
+    try:
+        with mongo_database(settings) as db:
+            # A later open of the same database makes no index: the dropped one stays dropped.
+            assert by_stage not in _indexed_fields(db[RUNS])
+            create_indexes(db)
+            assert by_stage in _indexed_fields(db[RUNS])
+    finally:
+        with mongo_database(settings) as db:
+            db.client.drop_database(db.name)
+
+
 def test_embedded_server_keeps_data_across_restart(tmp_path) -> None:
     port = embedded_mongo.free_port()
     server = embedded_mongo.start(tmp_path, port)

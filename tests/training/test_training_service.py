@@ -11,9 +11,10 @@ import pytest
 from dataset_fixtures import publish_fixture_version
 
 from ragdag.settings import get_settings
+from ragdag.stores.mongo import MODEL_REGISTRY
 from ragdag.stores.object_store import open_object_store
 from ragdag.training.job import InvalidTrainConf
-from ragdag.training.registry import MODEL_REGISTRY, ModelStage, ModelStatus, get_model
+from ragdag.training.registry import ModelStage, ModelStatus, get_model
 from ragdag.training.service import (
     evaluate_candidate,
     prepare_training,

@@ -244,7 +244,7 @@ def test_release_needs_edit_permission_and_is_audited_with_the_airflow_user(
 
     from ragdag.documents import accepted_filter, collection_name
     from ragdag.models import Category
-    from ragdag.observability.audit import AUDIT_TRAIL
+    from ragdag.stores.mongo import AUDIT_TRAIL
 
     route = f"{api_server.base_url}/ragdag/api/quarantine/{quarantined}/release"
     refused = requests.post(route, headers=api_server.headers("reader"), json={"reason": "looks fine"}, timeout=30)

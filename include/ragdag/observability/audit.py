@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ragdag.stores.mongo import AUDIT_TRAIL
+
 if TYPE_CHECKING:
     from pymongo.database import Database
-
-AUDIT_TRAIL = "audit_trail"
 
 
 class AuditAction(StrEnum):

@@ -162,9 +162,9 @@ def model_card(model: Any | None, manifest: Any | None) -> str:
 
 def system_record(settings: Settings, db: Any, manifest: Any | None, model: Any | None) -> str:
     from ragdag.assets import CHAIN
-    from ragdag.observability.audit import AUDIT_TRAIL
     from ragdag.observability.notifications import ALERTS
-    from ragdag.observability.run_records import RUNS, code_version, list_runs, settings_hash
+    from ragdag.observability.run_records import code_version, list_runs, settings_hash
+    from ragdag.stores.mongo import AUDIT_TRAIL, RUNS
 
     runs = list_runs(db, limit=1000)
     status = Counter((r.stage, r.status.value) for r in runs)

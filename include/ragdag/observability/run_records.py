@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 
 from ragdag.stages import Stage
+from ragdag.stores.mongo import RUNS
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUNS = "runs"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

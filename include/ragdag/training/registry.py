@@ -22,12 +22,10 @@ from pydantic import BaseModel, Field
 
 from ragdag.observability.audit import AuditAction, record_audit
 from ragdag.settings import Settings
-from ragdag.stores.mongo import mongo_database
+from ragdag.stores.mongo import MODEL_REGISTRY, mongo_database
 
 if TYPE_CHECKING:
     from pymongo.database import Database
-
-MODEL_REGISTRY = "model_registry"
 
 
 class ModelStatus(StrEnum):
