@@ -49,7 +49,8 @@ def test_the_allowed_base_models_pass(settings, models_dir) -> None:
     assert _base_model(settings, "twin-base") == local
     assert _base_model(settings, local) == local
     assert _base_model(settings, "HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert resolve_hyperparameters(settings).base_model == ""  # the default: the tiny local model
+    assert resolve_hyperparameters(settings).base_model == "smollm2-135m-instruct"  # the packaged default, by name
+    assert _base_model(settings, "") == ""  # the tiny local model (fast tests)
 
 
 def test_the_packaged_model_is_allowed_by_default(settings) -> None:

