@@ -37,19 +37,12 @@ from ragdag.stores.qdrant import QDRANT_POOL
 def build_instruct_dataset() -> None:
     @task(pool=QDRANT_POOL)
     def build(**context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
+        from ragdag.datasets.publish import parse_build_conf, publish_instruct_dataset
 
-        from ragdag.datasets.publish import InvalidBuildConf, parse_build_conf, publish_instruct_dataset
-        from ragdag.datasets.quality import DatasetQualityFailed
-        from ragdag.llm_client import LlmPermanentError
-
-        try:
-            conf = parse_build_conf(context["dag_run"].conf)
-            result = publish_instruct_dataset(get_settings(), run_id_of(context), force=conf.force)
-        except (InvalidBuildConf, DatasetQualityFailed, LlmPermanentError) as failed:
-            # A bad conf, a verdict on the data, a missing connection or a spent token budget:
-            # retrying cannot help.
-            raise AirflowFailException(str(failed)) from failed
+        # A bad conf, a verdict on the data, no chunks, a missing connection or a spent token budget
+        # is a PermanentError: the task fails at once (DEFAULT_ARGS' retry policy).
+        conf = parse_build_conf(context["dag_run"].conf)
+        result = publish_instruct_dataset(get_settings(), run_id_of(context), force=conf.force)
         return result.summary()
 
     @task(outlets=[INSTRUCT_DATASET])

@@ -29,7 +29,6 @@ Crawls each author's sources into **MongoDB** (collections `articles`, `posts`, 
 from __future__ import annotations
 
 from airflow.sdk import Metadata, dag, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from ragdag.assets import RAW_DOCUMENTS
 from ragdag.dag_wiring import DAG_KWARGS, TAGS, is_last_attempt, run_id_of
@@ -41,20 +40,18 @@ def crawl_sources() -> None:
     @task
     def plan_targets(**context) -> list[dict]:
         """The run's links, one group per host."""
-        from ragdag.crawling.sources.crawl_plan import ConfLimits, InvalidCrawlConf, group_by_host
+        from ragdag.crawling.sources.crawl_plan import ConfLimits, group_by_host
         from ragdag.crawling.sources.crawl_plan import plan_targets as plan
 
         settings = get_settings()
-        try:
-            # file:// links (local git repositories) only where loopback crawling is allowed.
-            targets = plan(
-                context["dag_run"].conf,
-                settings.sources_file,
-                allow_file_links=settings.allow_private_networks,
-                limits=ConfLimits.from_settings(settings),
-            )
-        except InvalidCrawlConf as error:
-            raise AirflowFailException(str(error)) from error  # a retry cannot fix the conf
+        # file:// links (local git repositories) only where loopback crawling is allowed. A bad conf
+        # is a PermanentError (InvalidCrawlConf): the task fails at once.
+        targets = plan(
+            context["dag_run"].conf,
+            settings.sources_file,
+            allow_file_links=settings.allow_private_networks,
+            limits=ConfLimits.from_settings(settings),
+        )
         return [group.model_dump() for group in group_by_host(targets)]
 
     @task(retries=3, max_active_tis_per_dag=8, map_index_template="{{ crawl_host }}")
@@ -77,7 +74,7 @@ def crawl_sources() -> None:
             summary = summarize_crawl(get_settings(), groups, list(reports), run_id_of(context))
         except TooManyFailedSources as error:
             check_crawl(get_settings(), context, error=str(error))  # one alert for the breach
-            raise AirflowFailException(str(error)) from error  # the sources, not this task, need fixing
+            raise  # the sources, not this task, need fixing (a PermanentError)
         yield Metadata(RAW_DOCUMENTS, summary)  # the event carries the run id (source_run_id)
 
     groups = plan_targets()

@@ -53,17 +53,12 @@ def _job(plan: dict):
 def train_model() -> None:
     @task
     def prepare(**context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from ragdag.training.job import InvalidTrainConf
         from ragdag.training.service import prepare_training
 
-        try:
-            plan = prepare_training(
-                get_settings(), run_id_of(context), context["dag_run"].conf, triggering_extra(context, "version")
-            )
-        except InvalidTrainConf as error:
-            raise AirflowFailException(str(error)) from error  # a retry cannot fix the conf
+        # A bad conf or a missing version is a PermanentError: failed at once (DEFAULT_ARGS).
+        plan = prepare_training(
+            get_settings(), run_id_of(context), context["dag_run"].conf, triggering_extra(context, "version")
+        )
         return plan.model_dump(mode="json")
 
     @task.branch
@@ -78,21 +73,14 @@ def train_model() -> None:
 
     @task(execution_timeout=timedelta(seconds=SETTINGS.training_timeout_s + 600))
     def train_local(plan: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from ragdag.training.local_backend import TrainingProcessFailed
         from ragdag.training.service import train_locally
 
-        try:
-            record = train_locally(get_settings(), _job(plan))
-        except TrainingProcessFailed as error:
-            raise AirflowFailException(str(error)) from error  # same data, same seed: the same failure
+        # A failed training process is permanent (same data, same seed: the same failure).
+        record = train_locally(get_settings(), _job(plan))
         return {"model_id": record.model_id, "status": record.status.value}
 
     @task
     def build_sagemaker_config(plan: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from ragdag.training.sagemaker_backend import SageMakerConfigError, build_training_config
         from ragdag.training.service import mark_failed, mark_running
 
@@ -101,7 +89,7 @@ def train_model() -> None:
             config = build_training_config(get_settings(), job)
         except SageMakerConfigError as error:
             mark_failed(get_settings(), job.job_name, str(error))
-            raise AirflowFailException(str(error)) from error
+            raise  # permanent: failed at once
         mark_running(get_settings(), job)
         return config
 

@@ -29,8 +29,6 @@ from ragdag.settings import get_settings
 def validate_documents() -> None:
     @task(outlets=[VALIDATED_DOCUMENTS])
     def validate(**context):
-        from airflow.sdk.exceptions import AirflowFailException
-
         from ragdag.observability.monitoring import check_validation
         from ragdag.validation import ValidationGateFailed, validate_pending_documents
 
@@ -38,8 +36,7 @@ def validate_documents() -> None:
             report = validate_pending_documents(get_settings(), run_id_of(context))
         except ValidationGateFailed as failed:
             check_validation(get_settings(), context, getattr(failed, "report", None))  # one alert
-            # A failed gate is a verdict on the data, not a transient error: retrying cannot help.
-            raise AirflowFailException(str(failed)) from failed
+            raise  # a verdict on the data (a PermanentError): the task fails at once
         yield Metadata(VALIDATED_DOCUMENTS, report.model_dump(mode="json"))
 
     validate()

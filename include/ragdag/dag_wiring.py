@@ -9,7 +9,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
 from ragdag.assets import STAGE_OF_DAG
+from ragdag.errors import PermanentError
 from ragdag.observability.notifications import failure_notifiers
 from ragdag.stages import Stage
 
@@ -17,9 +20,21 @@ START_DATE = datetime(2026, 1, 1)
 OWNER = "ml-platform"
 TAGS = ["ragdag", "llm-twin"]
 
+# A retry cannot fix a PermanentError (ragdag.errors): the task fails at once, whatever its retries.
+NO_RETRY_ON_PERMANENT = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=f"{PermanentError.__module__}.{PermanentError.__qualname__}",
+            action=RetryAction.FAIL,
+            reason="a permanent error: a retry cannot fix it",
+        )
+    ]
+)
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
+    "retry_policy": NO_RETRY_ON_PERMANENT,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),

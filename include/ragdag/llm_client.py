@@ -41,6 +41,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from ragdag.errors import PermanentError
+
 if TYPE_CHECKING:
     from ragdag.settings import Settings
 
@@ -57,7 +59,7 @@ class LlmError(RuntimeError):
     """Base of the errors a caller may want to count rather than crash on."""
 
 
-class LlmPermanentError(LlmError):
+class LlmPermanentError(LlmError, PermanentError):
     """A retry cannot fix it: the DAG fails without retries and the message says what to change."""
 
 

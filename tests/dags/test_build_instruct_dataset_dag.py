@@ -84,7 +84,7 @@ def test_a_failing_quality_gate_fails_build_without_retries_or_event(
     [build] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "build"]
     assert build.try_number == 1
     log = capfd.readouterr()
-    assert "AirflowFailException: instruct dataset quality gate failed" in log.out + log.err
+    assert "DatasetQualityFailed: instruct dataset quality gate failed" in log.out + log.err
     assert asset_events_of(dag_run) == []
 
 
@@ -113,5 +113,5 @@ def test_a_bad_conf_fails_build_at_once_naming_the_field(dataset_dag, settings, 
     assert task_states(dag_run) == {"build": "failed", "announce": "upstream_failed"}
     log = capfd.readouterr()
     field = next(iter(conf))
-    assert f"AirflowFailException: invalid build_instruct_dataset conf: {field}:" in log.out + log.err
+    assert f"InvalidBuildConf: invalid build_instruct_dataset conf: {field}:" in log.out + log.err
     assert asset_events_of(dag_run) == []

@@ -99,7 +99,7 @@ def test_bad_conf_fails_prepare_naming_the_field(train_dag, fast, capfd, conf, f
     got = states(dag_run)
     assert got["prepare"] == "failed" and got["register"] == "upstream_failed"
     log = capfd.readouterr()
-    assert f"AirflowFailException: invalid train_model conf: {field}:" in log.out + log.err
+    assert f"InvalidTrainConf: invalid train_model conf: {field}:" in log.out + log.err
     [prepare] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "prepare"]
     assert prepare.try_number == 1
     assert events_of(dag_run) == []

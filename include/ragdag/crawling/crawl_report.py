@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from ragdag.crawling.document_store import WriteOutcome
+from ragdag.errors import PermanentError
 
 
 class CrawlReport(BaseModel):
@@ -30,7 +31,7 @@ class CrawlReport(BaseModel):
         return summed
 
 
-class TooManyFailedSources(RuntimeError):
+class TooManyFailedSources(PermanentError, RuntimeError):
     pass
 
 

@@ -40,6 +40,7 @@ from ragdag.datasets.quality import (
 )
 from ragdag.datasets.records import Extract, GeneratedSample, PreferencePair, SftSample
 from ragdag.documents import DOCUMENT_COLLECTIONS
+from ragdag.errors import PermanentError
 from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
 from ragdag.stages import Stage
@@ -123,7 +124,15 @@ class BuildConf(BaseModel):
     force: bool = False  # build even when too little content changed
 
 
-class InvalidBuildConf(ValueError):
+class NoEmbeddedChunks(PermanentError, RuntimeError):
+    """The feature store holds no chunk to build from: run embed_documents first."""
+
+
+class NoDatasetVersion(PermanentError, LookupError):
+    """No complete instruct dataset version where one was asked for: build one, or name one that exists."""
+
+
+class InvalidBuildConf(PermanentError, ValueError):
     """A bad ``conf``: the message names the field."""
 
 
@@ -342,7 +351,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     """Run the stage; raises :class:`DatasetQualityFailed` when the new samples fail the suite."""
     chunks = _read_chunks(settings)
     if not chunks:
-        raise RuntimeError("no embedded chunks in Qdrant: run embed_documents first")
+        raise NoEmbeddedChunks("no embedded chunks in Qdrant: run embed_documents first")
     hashes = {str(c["document_id"]): str(c["content_hash"]) for c in chunks}
     previous = latest_manifest(settings)
     wanted_config = config_hash(settings)
@@ -476,14 +485,14 @@ def build_instruct_dataset(settings: Settings, run_id: str, *, force: bool = Fal
     """The version this run published, or the latest one when there was nothing new to build."""
     result = publish_instruct_dataset(settings, run_id, force=force)
     if result.manifest is None:
-        raise RuntimeError(f"no instruct dataset version: {result.reason}")
+        raise NoDatasetVersion(f"no instruct dataset version: {result.reason}")
     return result.manifest if result.published else result.manifest.model_copy(update={"published": False})
 
 
 def latest_dataset_version(settings: Settings) -> str:
     store = open_object_store(settings)
     if not store.exists(layout.LATEST_KEY):
-        raise RuntimeError("no instruct dataset published yet: run build_instruct_dataset first")
+        raise NoDatasetVersion("no instruct dataset published yet: run build_instruct_dataset first")
     return store.get_bytes(layout.LATEST_KEY).decode().strip()
 
 

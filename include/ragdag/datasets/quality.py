@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ragdag.datasets.filters import PROSE, count_tokens
 from ragdag.datasets.records import SftSample
+from ragdag.errors import PermanentError
 from ragdag.settings import Settings
 from ragdag.stores.object_store import ObjectStore
 from ragdag.validation.reports import ROOT, run_key
@@ -40,7 +41,7 @@ FRAME_COLUMNS = (
 )
 
 
-class DatasetQualityFailed(RuntimeError):
+class DatasetQualityFailed(PermanentError, RuntimeError):
     """The samples of a new version failed the suite; nothing was published."""
 
     report: QualityReport | None = None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ragdag.errors import PermanentError
 from ragdag.observability.audit import AuditAction, record_audit
 from ragdag.settings import Settings
 from ragdag.stores.mongo import MODEL_REGISTRY, mongo_database
@@ -132,7 +133,7 @@ class ModelRecord(BaseModel):
     updated_at: datetime = Field(default_factory=_now)
 
 
-class RegistryError(ValueError):
+class RegistryError(PermanentError, ValueError):
     """A registry action that cannot be done as asked; the message says why."""
 
 

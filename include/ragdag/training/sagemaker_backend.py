@@ -15,6 +15,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from ragdag.errors import PermanentError
 from ragdag.settings import Settings
 from ragdag.stores.object_store import ObjectStore, open_object_store
 from ragdag.training.job import TrainingJob
@@ -38,7 +39,7 @@ METRIC_NAMES = (
 METRIC_DEFINITIONS = [{"Name": name, "Regex": f"{METRIC_PREFIX} {name}=([0-9.eE+-]+)"} for name in METRIC_NAMES]
 
 
-class SageMakerConfigError(ValueError):
+class SageMakerConfigError(PermanentError, ValueError):
     """The settings cannot make a valid training job; the message says what to set."""
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ragdag.errors import PermanentError
 from ragdag.models import Category
 from ragdag.validation.frame import INDEX_COLUMN
 from ragdag.validation.suites import SuiteDefinition, build_gx_suite
@@ -32,11 +33,11 @@ _THRESHOLD_KWARGS = ("min_value", "max_value", "regex", "value_set", "type_", "t
 _OBSERVED_MAX_CHARS = 200
 
 
-class ValidationRunError(RuntimeError):
+class ValidationRunError(PermanentError, RuntimeError):
     """GX could not evaluate an expectation: a suite or frame problem, not a document problem."""
 
 
-class ValidationGateFailed(RuntimeError):
+class ValidationGateFailed(PermanentError, RuntimeError):
     """Too large a share of the batch failed validation; the evidence is already stored."""
 
     report: Any = None  # the stage's ValidationReport, attached by the stage before re-raising

@@ -28,6 +28,7 @@ from ragdag.documents import (
     quarantine_id,
     status_filter,
 )
+from ragdag.errors import PermanentError
 from ragdag.models import Category
 from ragdag.observability.audit import AuditAction, default_actor, record_audit
 from ragdag.settings import Settings
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class QuarantineError(RuntimeError):
+class QuarantineError(PermanentError, RuntimeError):
     """A quarantine operation that cannot be done as asked."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragdag.errors import PermanentError
 from ragdag.models import Category
 from ragdag.settings import Settings
 
@@ -33,7 +34,7 @@ PARAMETER_KEY = "$PARAMETER"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class SuiteError(ValueError):
+class SuiteError(PermanentError, ValueError):
     """A suite file that cannot be used as written."""
 
 

@@ -31,6 +31,7 @@ from ragdag.crawling.fetching.url_safety import (
     host_key,
     normalize_url,
 )
+from ragdag.errors import PermanentError
 from ragdag.settings import Settings, get_settings
 
 MAX_REDIRECTS = 5
@@ -80,7 +81,7 @@ class TransientFetchError(FetchError):
         self.retry_after_s = retry_after_s
 
 
-class PermanentFetchError(FetchError):
+class PermanentFetchError(FetchError, PermanentError):
     """Gone, forbidden (by status or robots.txt), unsafe, not HTML, too large: do not retry."""
 
 

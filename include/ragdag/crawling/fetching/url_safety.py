@@ -8,6 +8,8 @@ import re
 import socket
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from ragdag.errors import PermanentError
+
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -24,7 +26,7 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-class UnsafeUrlError(ValueError):
+class UnsafeUrlError(PermanentError, ValueError):
     """The URL must not be fetched: wrong scheme, embedded credentials or an internal address."""
 
 

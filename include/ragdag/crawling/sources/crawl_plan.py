@@ -26,6 +26,7 @@ from pydantic import (
 
 from ragdag.crawling.fetching.url_safety import host_key, normalize_url
 from ragdag.crawling.sources.post_sources import PostSource, source_host, source_key
+from ragdag.errors import PermanentError
 from ragdag.text_safety import check_person_name
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class HostGroup(BaseModel):
     targets: list[CrawlTarget]
 
 
-class InvalidCrawlConf(ValueError):
+class InvalidCrawlConf(PermanentError, ValueError):
     """A run's conf or the sources file is wrong; the message names the field to fix."""
 
 
