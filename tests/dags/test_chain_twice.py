@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ragdag.demo.site import QUARANTINED_SAMPLE_PAGES, build_sample_repository, sample_links, serve_sample_site
+from ragdag.demo.social_apis import demo_post_sources, serve_social_apis
 from ragdag.demo.summary import platform_summary
 from ragdag.documents import QUARANTINE, DocumentStatus, accepted_filter
 from ragdag.models import document_id
@@ -58,19 +59,24 @@ def test_a_second_run_on_the_unchanged_site_changes_nothing(dag_bag, settings, m
     from ragdag.stores.object_store import open_object_store
 
     repository = build_sample_repository(tmp_path / "repositories").as_uri()
-    with serve_sample_site() as base_url:
-        conf = {"author": "Jane Doe", "links": [*sample_links(base_url), repository]}
+    with serve_sample_site() as base_url, serve_social_apis() as api_url:
+        posts_sources = demo_post_sources(api_url, tmp_path)
+        conf = {"author": "Jane Doe", "links": [*sample_links(base_url), repository], "posts": posts_sources}
         drafts = {document_id(f"{base_url}/{name}") for name in QUARANTINED_SAMPLE_PAGES}
         first = _run_chain(dag_bag, conf)
         second = _run_chain(dag_bag, conf)
 
     sources = len(conf["links"])
-    assert first["crawl_sources"]["new"] == sources and first["crawl_sources"]["failed"] == 0
+    posts = mongo_db.posts.count_documents({})
+    from_archives = mongo_db.posts.count_documents({"platform": "linkedin"})
+    assert {d["platform"] for d in mongo_db.posts.find()} == {p["platform"] for p in posts_sources}
+    assert first["crawl_sources"]["new"] == sources + posts and first["crawl_sources"]["failed"] == 0
     assert first["validate_documents"]["quarantined"] == len(drafts)
-    assert first["embed_documents"]["documents_embedded"] == sources - len(drafts)
+    assert first["embed_documents"]["documents_embedded"] == sources - len(drafts) + posts
 
     assert (second["crawl_sources"]["new"], second["crawl_sources"]["updated"]) == (0, 0)
-    assert second["crawl_sources"]["unchanged"] == sources
+    # The accounts' posts are listed again, unchanged; the unchanged archive is not read again.
+    assert second["crawl_sources"]["unchanged"] == sources + posts - from_archives
     assert (second["validate_documents"]["validated"], second["validate_documents"]["quarantined"]) == (0, 0)
     assert second["embed_documents"]["documents_embedded"] == second["embed_documents"]["chunks_written"] == 0
     assert second["embed_documents"]["chunks_total"] == first["embed_documents"]["chunks_total"]
@@ -89,3 +95,6 @@ def test_a_second_run_on_the_unchanged_site_changes_nothing(dag_bag, settings, m
     assert [q["url"] for q in summary["quarantine"]] == [f"{base_url}/{name}" for name in QUARANTINED_SAMPLE_PAGES]
     assert summary["mongodb"]["quarantined"] == len(drafts)
     assert summary["qdrant"]["chunks"] == second["embed_documents"]["chunks_total"]
+    # Posts reach Qdrant (a post, or a thread of the author's own, is one chunk) and the dataset.
+    assert summary["by_category"]["posts"]["accepted"] == summary["by_category"]["posts"]["chunks"] == posts
+    assert summary["by_category"]["posts"]["dataset_samples"] > 0
