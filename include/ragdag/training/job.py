@@ -34,8 +34,11 @@ class HyperparameterOverrides(BaseModel):
     batch_size: int | None = Field(None, ge=1, le=1024)
     gradient_accumulation_steps: int | None = Field(None, ge=1, le=1024)
     max_seq_length: int | None = Field(None, ge=16, le=131_072)
-    prompt_template: Literal["alpaca", "plain"] | None = None
+    prompt_template: Literal["chat", "alpaca", "plain"] | None = None
+    warmup_ratio: float | None = Field(None, ge=0, lt=1)
+    weight_decay: float | None = Field(None, ge=0, le=1)
     lora_r: int | None = Field(None, ge=1, le=1024)
+    lora_layers: int | None = Field(None, ge=0, le=1024)
     lora_alpha: int | None = Field(None, ge=1, le=4096)
     lora_dropout: float | None = Field(None, ge=0, lt=1)
     lora_target_modules: str | None = Field(None, pattern=r"^[A-Za-z0-9_.,-]{1,500}$")
@@ -78,9 +81,12 @@ class Hyperparameters(BaseModel):
     gradient_accumulation_steps: int
     max_seq_length: int
     prompt_template: str
+    warmup_ratio: float
+    weight_decay: float
     lora_r: int
     lora_alpha: int
     lora_dropout: float
+    lora_layers: int
     lora_target_modules: str
     dpo: bool
     dpo_steps: int
@@ -105,9 +111,12 @@ def resolve_hyperparameters(settings: Settings, overrides: HyperparameterOverrid
         "gradient_accumulation_steps": settings.training_gradient_accumulation_steps,
         "max_seq_length": settings.training_max_seq_length,
         "prompt_template": settings.training_prompt_template,
+        "warmup_ratio": settings.training_warmup_ratio,
+        "weight_decay": settings.training_weight_decay,
         "lora_r": settings.training_lora_r,
         "lora_alpha": settings.training_lora_alpha,
         "lora_dropout": settings.training_lora_dropout,
+        "lora_layers": settings.training_lora_layers,
         "lora_target_modules": settings.training_lora_target_modules,
         "dpo": settings.training_dpo,
         "dpo_steps": settings.training_dpo_steps,

@@ -36,7 +36,9 @@ def stage_channels(store: ObjectStore, job: TrainingJob, root: Path) -> dict[str
     return folders
 
 
-def run_local_training(store: ObjectStore, job: TrainingJob, *, num_threads: int, timeout_s: float) -> bytes:
+def run_local_training(
+    store: ObjectStore, job: TrainingJob, *, num_threads: int, timeout_s: float, model_cache_dir: Path | None = None
+) -> bytes:
     """Run ``python -m ragdag.training.train`` in a child process (as a container would) and return
     the packed model directory (``model.tar.gz``)."""
     with tempfile.TemporaryDirectory(prefix=f"{job.job_name}-") as tmp:
@@ -45,6 +47,9 @@ def run_local_training(store: ObjectStore, job: TrainingJob, *, num_threads: int
         model_dir = root / "model"
         args = [f"--{name}={value}" for name, value in sorted(job.hyperparameters.items())]
         args.append(f"--num_threads={num_threads}")
+        args.append("--eval_in_job=false")  # the evaluate task measures base and candidate on the same split
+        if model_cache_dir is not None:
+            args.append(f"--model_cache_dir={model_cache_dir}")
         env = {
             **os.environ,
             **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in folders.items()},

@@ -187,7 +187,11 @@ def train_locally(settings: Settings, job: TrainingJob) -> ModelRecord:
     store = open_object_store(settings)
     try:
         archive = run_local_training(
-            store, job, num_threads=settings.training_num_threads, timeout_s=settings.training_timeout_s
+            store,
+            job,
+            num_threads=settings.training_num_threads,
+            timeout_s=settings.training_timeout_s,
+            model_cache_dir=settings.dequantized_models_dir,
         )
         store.put_bytes(job.artifact_key, archive)
         return _record_success(settings, store, job, archive)
@@ -252,7 +256,16 @@ def _judge_client(settings: Settings):
 def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
     """Evaluate base, candidate and current production model on the candidate's test split; save
     ``evaluation.json`` beside the artifact and the metrics in the registry."""
-    from ragdag.training.evaluation import EvaluationOptions, evaluate_model, load_base_of, load_trained, torch_threads
+    from ragdag.training.evaluation import (
+        EvaluationOptions,
+        evaluate_model,
+        load_base_of,
+        load_trained,
+        reward_accuracy,
+        torch_threads,
+        with_adapter,
+    )
+    from ragdag.training.train import base_of
 
     store = open_object_store(settings)
     with mongo_database(settings) as db:
@@ -263,6 +276,8 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
     rows = _read_jsonl(store.get_bytes(job.test_key))
     if not rows:
         raise ValueError(f"the test split of {job.dataset_version} is empty: nothing to evaluate on")
+    test_pairs_key = (job.preference_keys or {}).get("test")
+    pairs = _read_jsonl(store.get_bytes(test_pairs_key)) if test_pairs_key and store.exists(test_pairs_key) else []
     hyper = record.hyperparameters
     options = EvaluationOptions(
         prompt_template=hyper.get("prompt_template", settings.training_prompt_template),
@@ -271,64 +286,97 @@ def evaluate_candidate(settings: Settings, job: TrainingJob) -> dict[str, Any]:
         max_new_tokens=settings.training_eval_max_new_tokens,
         num_threads=settings.training_num_threads,
     )
+    cache = str(settings.dequantized_models_dir)
     judge = _judge_client(settings)
     results: dict[str, Any] = {}
     production_error: str | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="ragdag-eval-") as tmp, torch_threads(options.num_threads):
             candidate_dir = unpack_model(store.get_bytes(key_of(store, record.artifact_uri)), Path(tmp) / "candidate")
-            model, tokenizer = load_base_of(candidate_dir, record.metrics)
-            results["base"] = evaluate_model(model, tokenizer, rows, options, judge)
-            model, tokenizer = load_trained(candidate_dir)
-            results["trained"] = evaluate_model(model, tokenizer, rows, options, judge)
+            model, tokenizer = load_base_of(candidate_dir, record.metrics, cache)
+            results["base"] = evaluate_model(model, tokenizer, rows, options, judge, pairs)
+            if base_of(candidate_dir) is not None:  # the adapter goes on the base just measured
+                model = with_adapter(model, candidate_dir)
+            else:
+                model, tokenizer = load_trained(candidate_dir, cache)
+            results["trained"] = evaluate_model(model, tokenizer, rows, options, judge, pairs)
             if production is not None and production.model_id != record.model_id:
                 try:
                     production_dir = unpack_model(
                         store.get_bytes(key_of(store, production.artifact_uri)), Path(tmp) / "production"
                     )
-                    model, tokenizer = load_trained(production_dir)
-                    results["production"] = evaluate_model(model, tokenizer, rows, options, judge)
+                    model, tokenizer = load_trained(production_dir, cache)
+                    results["production"] = evaluate_model(model, tokenizer, rows, options, judge, pairs)
                 except Exception as error:  # noqa: BLE001 - recorded; the candidate then stays a candidate
                     production_error = f"{type(error).__name__}: {error}"
     finally:
         if judge is not None:
             judge.close()
+    if pairs:
+        beta = float(hyper.get("dpo_beta", settings.training_dpo_beta))
+        for name in ("trained", "production"):
+            if name in results:
+                results[name]["metrics"].update(reward_accuracy(results[name]["pairs"], results["base"]["pairs"], beta))
     evaluation = {
         "dataset_version": job.dataset_version,
         "test_samples": len(rows),
+        "test_pairs": len(pairs),
         "options": options.model_dump(),
         "judge": judge is not None,
         "production_model_id": production.model_id if "production" in results else None,
         "production_error": production_error,
         "metrics": {name: r["metrics"] for name, r in results.items()},
+        # What a promotion bootstraps: each answer's NLL, each generation's scores (same order per model).
+        "per_answer": {name: r["per_answer"] for name, r in results.items()},
+        "generation_scores": {
+            name: [{k: g[k] for k in ("rouge_l", "judge") if k in g} for g in r["generations"]]
+            for name, r in results.items()
+        },
     }
+    generations = {n: r["generations"] for n, r in results.items()}
     evaluation_uri = store.put_bytes(
         job.file_key(EVALUATION_FILE),
-        json.dumps(
-            {**evaluation, "generations": {n: r["generations"] for n, r in results.items()}},
-            indent=2,
-            ensure_ascii=False,
-        ).encode("utf-8"),
+        json.dumps({**evaluation, "generations": generations}, indent=2, ensure_ascii=False).encode("utf-8"),
     )
-    _publish_evaluation_in_card(store, record, evaluation)
+    _publish_evaluation_in_card(store, record, evaluation, generations)
     _update(settings, job.model_id, evaluation=evaluation, evaluation_uri=evaluation_uri)
     return evaluation
 
 
-def evaluation_section(evaluation: dict[str, Any]) -> str:
-    """The model card's evaluation table: every model evaluated, on the same test split."""
-    names = ("loss", "perplexity", "nll_per_byte", "rouge_l", "judge_accuracy", "judge_style")
+def _shortened(text: str, limit: int = 280) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def evaluation_section(evaluation: dict[str, Any], generations: dict[str, list[dict]] | None = None) -> str:
+    """The model card's evaluation: every model on the same test split, the promotion's interval
+    when there is one, and the first generations of the base and the candidate side by side."""
+    names = (
+        "nll_per_byte",
+        "loss",
+        "perplexity",
+        "dpo_reward_accuracy",
+        "dpo_reward_margin",
+        "rouge_l",
+        "judge_accuracy",
+        "judge_style",
+    )
     measured = evaluation["metrics"]
     columns = [n for n in names if any(n in m for m in measured.values())]
     rows = [
         f"| {model} | " + " | ".join(f"{m[c]:.4f}" if c in m else "-" for c in columns) + " |"
         for model, m in measured.items()
     ]
-    return (
-        f"\n## Evaluation\n\nTest split of `{evaluation['dataset_version']}` ({evaluation['test_samples']} samples; "
-        f"ROUGE-L over {evaluation['options']['generations']} greedy generations"
-        + ("; LLM judge 1-3" if evaluation["judge"] else "")
-        + ").\n\n| model | "
+    trained = measured.get("trained", {})
+    counts = (
+        f"{evaluation['test_samples']} test answers ({trained.get('answers_scored', '?')} scored)"
+        + (f", {trained.get('dpo_pairs', 0)} test preference pairs" if evaluation.get("test_pairs") else "")
+        + (f", ROUGE-L over {trained.get('rouge_l_samples', 0)} greedy generations" if "rouge_l" in trained else "")
+        + (f", LLM judge 1-3 over {trained.get('judge_samples', 0)}" if evaluation["judge"] else "")
+    )
+    text = (
+        f"\n## Evaluation\n\nTest split of `{evaluation['dataset_version']}`: {counts}. The test documents are "
+        "chosen by a hash of their id, so no model here was trained on them.\n\n| model | "
         + " | ".join(columns)
         + " |\n|---|"
         + "---|" * len(columns)
@@ -336,18 +384,59 @@ def evaluation_section(evaluation: dict[str, Any]) -> str:
         + "\n".join(rows)
         + "\n"
     )
+    promotion = evaluation.get("promotion")
+    if promotion:
+        text += (
+            f"\n**Promotion**: {'promoted' if promotion.get('promote') else 'not promoted'}: {promotion['reason']}\n"
+        )
+    if generations and generations.get("base") and generations.get("trained"):
+        text += "\n## Generations (held-out instructions, greedy)\n"
+        for base, mine in zip(generations["base"], generations["trained"]):
+            text += (
+                f"\n**Instruction**: {_shortened(mine['instruction'], 400)}\n\n"
+                f"| | text |\n|---|---|\n| author (reference) | {_cell(mine['reference'])} |\n"
+                f"| base | {_cell(base['answer'])} |\n| trained | {_cell(mine['answer'])} |\n"
+            )
+    return text
 
 
-def _publish_evaluation_in_card(store: ObjectStore, record: ModelRecord, evaluation: dict[str, Any]) -> None:
+def _cell(text: str) -> str:
+    return _shortened(text).replace("|", "\\|") or "(empty)"
+
+
+def _publish_evaluation_in_card(
+    store: ObjectStore,
+    record: ModelRecord,
+    evaluation: dict[str, Any],
+    generations: dict[str, list[dict]] | None = None,
+) -> None:
     """The published card and metrics.json beside the artifact gain the evaluation."""
     if record.card_uri:
         card = store.get_bytes(key_of(store, record.card_uri)).decode("utf-8")
-        card = card.split("\n## Evaluation\n", 1)[0].rstrip("\n") + "\n" + evaluation_section(evaluation)
+        card = card.split("\n## Evaluation\n", 1)[0].rstrip("\n") + "\n" + evaluation_section(evaluation, generations)
         store.put_bytes(key_of(store, record.card_uri), card.encode("utf-8"))
     if record.metrics_uri:
         metrics = json.loads(store.get_bytes(key_of(store, record.metrics_uri)))
         metrics["evaluation"] = evaluation["metrics"]
         store.put_bytes(key_of(store, record.metrics_uri), json.dumps(metrics, indent=2, sort_keys=True).encode())
+
+
+def _card_with_promotion(settings: Settings, record: ModelRecord, decision: dict[str, Any]) -> None:
+    """The card's evaluation section again, now with the promotion decision and its interval."""
+    store = open_object_store(settings)
+    generations = None
+    if record.evaluation_uri:
+        generations = json.loads(store.get_bytes(key_of(store, record.evaluation_uri))).get("generations")
+    _publish_evaluation_in_card(store, record, {**(record.evaluation or {}), "promotion": decision}, generations)
+
+
+def _evaluated(evaluation: dict[str, Any], name: str) -> dict[str, Any]:
+    """One model's result as :func:`ragdag.training.evaluation.decide_promotion` reads it."""
+    return {
+        "metrics": evaluation["metrics"][name],
+        "per_answer": (evaluation.get("per_answer") or {}).get(name, []),
+        "generations": (evaluation.get("generation_scores") or {}).get(name, []),
+    }
 
 
 def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRecord, dict[str, Any]]:
@@ -379,17 +468,21 @@ def register_and_promote(settings: Settings, job: TrainingJob) -> tuple[ModelRec
                 }
                 record = save_model(db, record.model_copy(update={"promotion": decision_dict}))
                 return record, decision_dict
-            reference, name = measured["production"], current.model_id
+            reference_key, name = "production", current.model_id
         else:
-            reference, name = measured["base"], "the base model"
+            reference_key, name = "base", "the base model"
         decision = decide_promotion(
-            measured["trained"],
-            reference,
+            _evaluated(record.evaluation, "trained"),
+            _evaluated(record.evaluation, reference_key),
             reference_name=name,
             metric=settings.training_promotion_metric,
             margin=settings.training_promotion_margin,
+            confidence=settings.training_promotion_confidence,
+            resamples=settings.training_promotion_bootstrap_samples,
+            seed=settings.dataset_seed,
         )
         record = record.model_copy(update={"promotion": decision.model_dump()})
+        _card_with_promotion(settings, record, decision.model_dump())
         if decision.promote and record.stage is not ModelStage.PRODUCTION:
             record = set_stage(db, record, ModelStage.PRODUCTION, actor=AUTOMATIC, reason=decision.reason)
         else:
