@@ -170,6 +170,21 @@ def test_redirect_chain_reports_final_url(server: LocalHttpServer, make_fetcher:
     assert b"arrived" in result.content
 
 
+def test_credentials_go_only_to_the_host_they_were_given_for(
+    server: LocalHttpServer, make_fetcher: MakeFetcher
+) -> None:
+    server.route("/api/same", redirect("/api/moved"))
+    server.route("/api/moved", redirect(server.url("/elsewhere", host="localhost")))
+    server.route("/elsewhere", Reply(body=b"{}", content_type="application/json", headers={"X-Seen": "1"}))
+    result = make_fetcher().fetch(
+        server.url("/api/same"), accept="application/json", require_html=False, headers={"Authorization": "Bearer t"}
+    )
+    assert result.headers["x-seen"] == "1"  # the final response's headers, any case
+    assert [h.headers.get("authorization") for h in server.hits_for("/api/same")] == ["Bearer t"]
+    assert [h.headers.get("authorization") for h in server.hits_for("/api/moved")] == ["Bearer t"]
+    assert [h.headers.get("authorization") for h in server.hits_for("/elsewhere")] == [None]
+
+
 def test_too_many_redirects_are_permanent(server: LocalHttpServer, make_fetcher: MakeFetcher) -> None:
     server.route("/loop", lambda hit: redirect(f"/loop?n={len(server.hits_for('/loop'))}"))
     with pytest.raises(PermanentFetchError, match="more than 5 redirects"):
