@@ -78,6 +78,19 @@ def settings(tmp_path: Path, mongo_uri: str, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
+def tiny_split_settings(settings, monkeypatch: pytest.MonkeyPatch):
+    """Settings whose split leaves test samples in a corpus of a few one-sample documents
+    (tests/chunk_fixtures.seed_chunks): the dataset stage's mechanics on a tiny corpus, not its
+    split, which is by a hash of the document id (of seed_chunks' first six, two fall under 0.5)."""
+    from ragdag.settings import get_settings
+
+    monkeypatch.setenv("RAGDAG_DATASET_TEST_SHARE", "0.5")
+    monkeypatch.setenv("RAGDAG_DATASET_MIN_TEST_SAMPLES", "1")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
 def mongo_db(settings):
     """The test's own MongoDB database (with the pipeline's indexes), dropped afterwards."""
     from ragdag.stores.mongo import mongo_database

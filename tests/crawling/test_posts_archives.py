@@ -138,6 +138,15 @@ def test_x_archive_skips_retweets_and_expands_links(settings, mongo_db, tmp_path
     assert docs["1003"]["content"] == "A picture of our dashboard"
 
 
+def test_x_archive_split_in_parts(settings, mongo_db, tmp_path) -> None:
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("data/tweets.js", "window.YTD.tweets.part0 = " + json.dumps(TWEETS[:1]))
+        out.writestr("data/tweets-part1.js", "window.YTD.tweets.part1 = " + json.dumps(TWEETS[2:]))
+    assert crawl(settings, "x", archive).new == 2
+    assert {d["post"]["platform_id"] for d in mongo_db.posts.find()} == {"1001", "1003"}
+
+
 def _crawl_error(settings, mongo_db, platform: str, archive, **overrides) -> str:
     report = crawl(settings, platform, archive, **overrides)
     assert report.failed_sources == 1 and report.new == 0

@@ -48,8 +48,8 @@ def dataset_dag(airflow_db):
     return bag.dags["build_instruct_dataset"]
 
 
-def test_a_new_version_emits_one_event_and_nothing_new_emits_none(dataset_dag, settings, mongo_db) -> None:
-    seed_chunks(settings)
+def test_a_new_version_emits_one_event_and_nothing_new_emits_none(dataset_dag, tiny_split_settings, mongo_db) -> None:
+    seed_chunks(tiny_split_settings)
     first = dataset_dag.test()
     assert run_state(first) == "success", task_states(first)
     assert task_states(first) == {"build": "success", "announce": "success"}

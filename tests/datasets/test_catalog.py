@@ -15,7 +15,8 @@ from ragdag.stores.object_store import open_object_store
 
 
 @pytest.fixture
-def two_versions(settings, mongo_db):
+def two_versions(tiny_split_settings, mongo_db):
+    settings = tiny_split_settings
     seed_chunks(settings, documents=6)
     first = publish_instruct_dataset(settings, run_id="run-1").manifest
     seed_chunks(settings, documents=8)  # two more documents

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ragdag.datasets.instruct import decontaminate, held_out_documents, split_samples
+from ragdag.datasets.instruct import decontaminate, document_rank, held_out_documents, split_samples
 from ragdag.models import Category, InstructSample
 
 
@@ -8,30 +8,39 @@ def _sample(doc: str, text: str = "x", category: Category = Category.ARTICLES) -
     return InstructSample(instruction="i", output=text, document_id=doc, author_full_name="A", category=category)
 
 
-def test_split_is_by_document_and_stable() -> None:
-    samples = [_sample(f"doc-{d}", f"chunk {c}") for d in range(200) for c in range(3)]
-    train, test = split_samples(samples, test_share=0.2, seed=7)
+def _documents(train: list[InstructSample], test: list[InstructSample]) -> tuple[set[str], set[str]]:
+    return {s.document_id for s in train}, {s.document_id for s in test}
+
+
+def test_split_is_by_document_and_a_threshold_on_the_hash_of_its_id() -> None:
+    samples = [_sample(f"doc-{d}", f"chunk {c}") for d in range(400) for c in range(3)]
+    train, test = split_samples(samples, test_share=0.2)
     train_docs = {s.document_id for s in train}
     test_docs = {s.document_id for s in test}
     assert not train_docs & test_docs, "a document's samples never straddle the split"
-    assert len(test_docs) == 40
-    assert split_samples(samples, 0.2, 7) == (train, test)
-    assert split_samples(samples, 0.2, 8) != (train, test), "the seed changes the split"
+    assert 50 <= len(test_docs) <= 110, "about a fifth of 400 documents"
+    assert test_docs == {f"doc-{d}" for d in range(400) if document_rank(f"doc-{d}") < 0.2}
+    assert split_samples(list(reversed(samples)), 0.2)[1] == list(reversed(test)), "order does not matter"
 
 
-def test_split_is_stratified_by_category() -> None:
-    samples = [_sample(f"a-{d}") for d in range(50)] + [
-        _sample(f"r-{d}", category=Category.REPOSITORIES) for d in range(10)
-    ]
-    held_out = held_out_documents(samples, 0.2, 1)
-    assert sum(d.startswith("a-") for d in held_out) == 10
-    assert sum(d.startswith("r-") for d in held_out) == 2
+def test_a_test_document_stays_in_test_when_the_corpus_grows() -> None:
+    old = [_sample(f"doc-{d}", category=Category.ARTICLES if d % 3 else Category.POSTS) for d in range(60)]
+    old_train, old_test = _documents(*split_samples(old, 0.2))
+    assert old_test and old_train
+    for added in (1, 5, 40, 300):
+        grown = old + [_sample(f"new-{d}", category=Category.REPOSITORIES) for d in range(added)]
+        train, test = _documents(*split_samples(grown, 0.2))
+        assert old_test <= test, "every old test document stays in test"
+        assert not old_train & test, "no old train document moves to test"
+    # Removing documents moves nothing either.
+    assert _documents(*split_samples(old[:20], 0.2))[1] == {f"doc-{d}" for d in range(20)} & old_test
 
 
-def test_tiny_corpus_still_gets_a_test_document() -> None:
-    train, test = split_samples([_sample("a"), _sample("b", category=Category.POSTS)], 0.2, 1)
-    assert train and test
-    assert split_samples([_sample("a"), _sample("a")], 0.2, 1)[1] == []
+def test_raising_the_share_only_moves_train_documents_to_test() -> None:
+    samples = [_sample(f"doc-{d}") for d in range(200)]
+    smaller = held_out_documents(samples, 0.2)
+    assert smaller < held_out_documents(samples, 0.3)
+    assert held_out_documents(samples, 0.0) == set()
 
 
 def test_decontamination_drops_test_answers_sharing_a_long_ngram() -> None:

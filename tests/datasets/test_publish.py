@@ -239,7 +239,8 @@ def test_a_failing_quality_gate_publishes_nothing_and_saves_the_report(
     assert report.report_uri in str(failed.value)
 
 
-def test_the_newest_drift_measurement_goes_into_the_next_manifest(settings, mongo_db) -> None:
+def test_the_newest_drift_measurement_goes_into_the_next_manifest(tiny_split_settings, mongo_db) -> None:
+    settings = tiny_split_settings
     from ragdag.observability.run_records import record_stage_report
 
     seed_chunks(settings)

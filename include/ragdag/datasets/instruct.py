@@ -1,9 +1,16 @@
-"""Split instruct samples by document, stratified by category, seeded; then decontaminate.
+"""Split instruct samples by document, by a stable hash of the document id; then decontaminate.
 
-Pure functions. Every sample of a document lands on the same side, so a model is never tested on
-a document it was trained on; within each category the documents are ordered by a seeded hash and
-the first ``round(share * n)`` go to the test split (at least one when the category has two or
-more documents, and at least one overall when there are two documents at all).
+Pure functions. Every sample of a document lands on the same side, and a document is in the test
+split exactly when the hash of its id, read as a number in [0, 1), is below ``test_share``: the
+assignment depends on nothing else (no seed, no other document, no corpus size), so a test
+document stays in test in every later version and a train document never moves to test. The
+model in production and a candidate trained on a later version are then never scored on text
+either was trained on. Only changing ``test_share`` moves documents (raising it moves some train
+documents to test, never the reverse).
+
+The price of a stable split: the test share of a small corpus is whatever the hashes give, so
+the quality gate checks a minimum test size (``RAGDAG_DATASET_MIN_TEST_SAMPLES``) instead of
+forcing a document into test.
 
 Decontamination then drops every test sample whose answer shares a word n-gram (13 words by
 default) with any train answer: the same text crawled under two URLs is two documents, which the
@@ -21,38 +28,24 @@ from ragdag.models import InstructSample
 S = TypeVar("S", bound=InstructSample)
 
 
-def document_rank(document_id: str, seed: int) -> float:
-    """A stable pseudo-random number in [0, 1) per document and seed."""
-    digest = hashlib.sha256(f"{seed}:{document_id}".encode()).digest()
+def document_rank(document_id: str) -> float:
+    """A stable pseudo-random number in [0, 1) per document id."""
+    digest = hashlib.sha256(f"split:{document_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def held_out_documents(samples: Iterable[InstructSample], test_share: float, seed: int) -> set[str]:
+def is_test_document(document_id: str, test_share: float) -> bool:
+    return document_rank(document_id) < test_share
+
+
+def held_out_documents(samples: Iterable[InstructSample], test_share: float) -> set[str]:
     """The documents whose samples form the test split."""
-    by_category: dict[str, set[str]] = {}
-    for sample in samples:
-        by_category.setdefault(str(sample.category), set()).add(sample.document_id)
-    chosen: set[str] = set()
-    for category in sorted(by_category):
-        ranked = sorted(by_category[category], key=lambda doc: (document_rank(doc, seed), doc))
-        count = round(test_share * len(ranked))
-        if test_share > 0 and count == 0 and len(ranked) >= 2:
-            count = 1
-        chosen.update(ranked[:count])
-    everything = (
-        sorted(set().union(*by_category.values()), key=lambda doc: (document_rank(doc, seed), doc))
-        if by_category
-        else []
-    )
-    if not chosen and len(everything) >= 2:
-        # Tiny corpora: keep one held-out document so that test metrics exist.
-        chosen.add(everything[0])
-    return chosen
+    return {s.document_id for s in samples if is_test_document(s.document_id, test_share)}
 
 
-def split_samples(samples: Sequence[S], test_share: float, seed: int) -> tuple[list[S], list[S]]:
+def split_samples(samples: Sequence[S], test_share: float) -> tuple[list[S], list[S]]:
     """(train, test), each in the input order."""
-    held_out = held_out_documents(samples, test_share, seed)
+    held_out = held_out_documents(samples, test_share)
     train = [s for s in samples if s.document_id not in held_out]
     test = [s for s in samples if s.document_id in held_out]
     return train, test

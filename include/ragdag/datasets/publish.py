@@ -108,6 +108,7 @@ class DatasetManifest(BaseModel):
     # distinct text once, whichever stage masked them (the feature stage or the pii filter).
     masked: dict[str, int] = {}
     decontamination: dict[str, Any] = {}
+    split: dict[str, Any] = {}  # how the test split was drawn, its documents and the minimum it had to reach
     quality: QualityReport | None = None
     validation_run_ids: list[str] = []  # validate_documents runs that accepted the source documents
     settings: dict[str, Any] = {}
@@ -374,7 +375,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     generated, generation = GENERATORS[settings.dataset_generator](settings, extracts)
     kept, filter_counts = apply_filters(generated, _filter_config(settings), detect_language=_detect_language)
 
-    held_out = held_out_documents([g.sample for g in kept], settings.dataset_test_share, settings.dataset_seed)
+    held_out = held_out_documents([g.sample for g in kept], settings.dataset_test_share)
     train_items = [g for g in kept if g.sample.document_id not in held_out]
     test_candidates = [g for g in kept if g.sample.document_id in held_out]
     clean_test, dropped = decontaminate(
@@ -466,6 +467,13 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         filters=filter_counts,
         masked=masked,
         decontamination=decontamination,
+        split={
+            "by": "sha256 of the document id below test_share (stable across versions)",
+            "test_share": settings.dataset_test_share,
+            "test_documents": sorted({s.document_id for s in test}),
+            "held_out_documents": sorted(held_out),
+            "min_test_samples": settings.dataset_min_test_samples,
+        },
         quality=quality,
         validation_run_ids=sorted({d.validation_run_id for d in documents.values() if d.validation_run_id}),
         settings=snapshot,

@@ -53,6 +53,7 @@ class ExpectationOutcome(BaseModel):
     success: bool
     observed: Any = None
     unexpected_count: int | None = None
+    hint: str | None = None  # what to change when it fails (the expectation's meta.hint)
 
 
 class QualityReport(BaseModel):
@@ -73,6 +74,7 @@ def sample_suite_parameters(settings: Settings) -> dict[str, Any]:
         "min_answer_tokens": settings.dataset_min_answer_tokens,
         "max_answer_tokens": settings.dataset_max_answer_tokens,
         "min_distinct_instruction_share": settings.dataset_min_distinct_instruction_share,
+        "min_test_samples": settings.dataset_min_test_samples,
     }
 
 
@@ -163,6 +165,7 @@ def check_samples(
                 success=bool(item["success"]),
                 observed=json.loads(json.dumps(details.get("observed_value"), default=str)),
                 unexpected_count=details.get("unexpected_count"),
+                hint=(expectation.get("meta") or {}).get("hint"),
             )
         )
     failed = [o.name for o in outcomes if not o.success]
@@ -191,7 +194,8 @@ def save_quality_report(store: ObjectStore, report: QualityReport, gx_result: di
 
 def failure_message(report: QualityReport) -> str:
     worst = ", ".join(
-        f"{o.name} (observed {o.observed})" if o.observed is not None else f"{o.name} ({o.unexpected_count} samples)"
+        (f"{o.name} (observed {o.observed})" if o.observed is not None else f"{o.name} ({o.unexpected_count} samples)")
+        + (f": {o.hint}" if o.hint else "")
         for o in report.expectations
         if not o.success
     )

@@ -136,33 +136,43 @@ def open_zip(location: str, data: bytes, settings: Settings) -> zipfile.ZipFile:
     return archive
 
 
-def read_member(location: str, archive: zipfile.ZipFile, wanted: tuple[str, ...], settings: Settings) -> str:
-    """The text of the first member whose path ends with one of ``wanted``; read in chunks up to
-    the uncompressed cap, whatever its header declares."""
-    names = {info.filename.replace("\\", "/").lower(): info for info in archive.infolist()}
-    for suffix in wanted:
-        found = next((info for name, info in names.items() if name == suffix or name.endswith("/" + suffix)), None)
-        if found is None:
-            continue
-        cap = settings.posts_archive_max_uncompressed_bytes
-        body = bytearray()
-        try:
-            with archive.open(found) as stream:
-                while chunk := stream.read(_READ_CHUNK):
-                    body += chunk
-                    if len(body) > cap:
-                        raise ArchiveError(
-                            location, f"{found.filename[:200]!r} inflates past {cap} bytes: a zip bomb; refused"
-                        )
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise ArchiveError(
-                location, f"{found.filename[:200]!r} is damaged ({type(exc).__name__}); export again"
-            ) from None
-        return body.decode("utf-8-sig", errors="replace")
-    raise ArchiveError(location, f"no {' or '.join(wanted)} in the archive; is this the right platform's export?")
+def _member_text(location: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Settings) -> str:
+    """A member's text, read in chunks up to the uncompressed cap whatever its header declares."""
+    cap = settings.posts_archive_max_uncompressed_bytes
+    body = bytearray()
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                body += chunk
+                if len(body) > cap:
+                    raise ArchiveError(
+                        location, f"{member.filename[:200]!r} inflates past {cap} bytes: a zip bomb; refused"
+                    )
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ArchiveError(
+            location, f"{member.filename[:200]!r} is damaged ({type(exc).__name__}); export again"
+        ) from None
+    return body.decode("utf-8-sig", errors="replace")
+
+
+def read_members(
+    location: str, archive: zipfile.ZipFile, pattern: re.Pattern[str], what: str, settings: Settings
+) -> list[str]:
+    """The texts of the members whose path (lower case, ``/`` separated) matches ``pattern``, in
+    path order; refused when there is none."""
+    found = sorted(
+        (info for info in archive.infolist() if pattern.search(info.filename.replace("\\", "/").lower())),
+        key=lambda info: info.filename,
+    )
+    if not found:
+        raise ArchiveError(location, f"no {what} in the archive; is this the right platform's export?")
+    return [_member_text(location, archive, info, settings) for info in found]
 
 
 # --- LinkedIn ------------------------------------------------------------------------------------
+
+
+_SHARES = re.compile(r"(^|/)shares\.csv$")
 
 
 def _linkedin_time(value: str) -> datetime | None:
@@ -175,7 +185,7 @@ def _linkedin_time(value: str) -> datetime | None:
 
 
 def linkedin_posts(location: str, archive: zipfile.ZipFile, settings: Settings) -> list[Post]:
-    text = read_member(location, archive, ("shares.csv",), settings)
+    [text, *_] = read_members(location, archive, _SHARES, "Shares.csv", settings)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = {"Date", "ShareLink", "ShareCommentary"} - set(reader.fieldnames or [])
     if missing:
@@ -229,8 +239,11 @@ def _x_text(tweet: dict[str, Any]) -> tuple[str, list[str]]:
     return text.strip(), links
 
 
-def x_posts(location: str, archive: zipfile.ZipFile, settings: Settings) -> list[Post]:
-    script = read_member(location, archive, ("data/tweets.js", "data/tweet.js"), settings)
+# Large archives split the tweets over data/tweets-part1.js, -part2.js, … beside data/tweets.js.
+_TWEETS = re.compile(r"(^|/)data/tweets?(-part\d+)?\.js$")
+
+
+def _tweets_of(location: str, script: str) -> list[Any]:
     match = _YTD_PREFIX.match(script)
     if match is None:
         raise ArchiveError(
@@ -244,6 +257,15 @@ def x_posts(location: str, archive: zipfile.ZipFile, settings: Settings) -> list
         ) from None
     if not isinstance(items, list):
         raise ArchiveError(location, "data/tweets.js holds no list of tweets")
+    return items
+
+
+def x_posts(location: str, archive: zipfile.ZipFile, settings: Settings) -> list[Post]:
+    items = [
+        item
+        for script in read_members(location, archive, _TWEETS, "data/tweets.js", settings)
+        for item in _tweets_of(location, script)
+    ]
     posts = []
     for item in items:
         tweet = (item or {}).get("tweet") if isinstance(item, dict) else None
