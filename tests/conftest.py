@@ -1,4 +1,4 @@
-"""Session-wide fixtures: the shared corpus, isolated settings, the MongoDB test server.
+"""Session-wide fixtures: the shared corpus, isolated settings, the MongoDB test server, Airflow's DB.
 
 MongoDB tests run against the project's embedded server (nx-27017) started here on a free port,
 or against a real MongoDB when ``RAGDAG_TEST_MONGO_URI`` is set (e.g. mongodb://127.0.0.1:27017).
@@ -8,6 +8,8 @@ Each test gets its own database and data folder, so tests never see each other's
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -98,6 +100,17 @@ def mongo_db(settings):
     with mongo_database(settings) as db:
         yield db
         db.client.drop_database(db.name)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB (under the session's AIRFLOW_HOME), migrated once per test session for
+    every test that runs a DAG or reads task state (DAG tests, observability)."""
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
 pytest_plugins = ["aws_fixtures"]

@@ -15,6 +15,8 @@ from dataset_fixtures import publish_fixture_version  # noqa: E402
 from ragdag.settings import get_settings  # noqa: E402
 from ragdag.stores.mongo import MODEL_REGISTRY  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains a model through the real DAG
+
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 FAST = {
     "RAGDAG_TRAINING_STEPS": "20",

@@ -15,6 +15,8 @@ import pytest
 from ragdag.features.embedding import PACKAGED_MODEL_ID, embedding_variant, load_embedder, resolve_model_location
 from ragdag.settings import Settings
 
+pytestmark = pytest.mark.slow  # loads torch and exports the model (once per session)
+
 EXPORTED = ("openvino", "onnx")
 PAGES = ("ars-1", "bbc-1", "cnet", "gitlab-blog", "nytimes-1", "theverge", "webmd-2", "wikipedia-2")
 # fp32 graphs agree with torch to ~1e-7; the issue's bar for a default backend is 0.999.
@@ -256,7 +258,6 @@ print(json.dumps({"exports": model_export.exports_made, "vector": vector.tolist(
 """
 
 
-@pytest.mark.slow
 def test_two_workers_started_together_export_once(tmp_path: Path) -> None:
     """A cold cache and two partitions loading at once: one exports under the lock, the other waits
     and loads that export; both encode alike."""

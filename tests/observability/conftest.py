@@ -1,27 +1,14 @@
-"""Fixtures of the observability tests: Airflow's metadata DB, a real webhook receiver."""
+"""Fixtures of the observability tests: a real webhook receiver (Airflow's metadata DB: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    airflow = Path(sys.executable).with_name("airflow")
-    result = subprocess.run(
-        [str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-
 
 TINY_DAGS = Path(__file__).parent / "dags" / "tiny_dags.py"
 

@@ -19,7 +19,7 @@ from ragdag.stores.mongo import mongo_database
 from ragdag.training.registry import ModelStatus, TrainingRunner, find_model
 from ragdag.training.service import mark_running, prepare_training
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # trains for real, then SIGKILLs the task
 
 # The task process: what `train_local` runs, here in a child of its own (a session: its train.py too).
 TASK = """

@@ -56,6 +56,7 @@ def run_entry_point(tmp_path: Path, *args: str, preference: bool = True, name: s
     return metrics, model_dir
 
 
+@pytest.mark.slow  # trains a model for real
 def test_full_fine_tune_of_the_tiny_default_is_a_loadable_model(tmp_path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,6 +77,7 @@ def test_full_fine_tune_of_the_tiny_default_is_a_loadable_model(tmp_path) -> Non
     assert model.num_parameters() < 5_000_000 and torch.is_tensor(out)
 
 
+@pytest.mark.slow  # trains a model for real
 def test_same_seed_same_metrics_on_cpu(tmp_path) -> None:
     first, _ = run_entry_point(tmp_path, *FAST_ARGS, name="first")
     second, _ = run_entry_point(tmp_path, *FAST_ARGS, name="second")
@@ -85,6 +87,7 @@ def test_same_seed_same_metrics_on_cpu(tmp_path) -> None:
     assert other["train_losses"] != first["train_losses"], "the seed matters"
 
 
+@pytest.mark.slow  # trains a model for real
 def test_a_base_model_is_fine_tuned_with_a_lora_adapter(tmp_path) -> None:
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
