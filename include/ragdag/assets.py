@@ -2,6 +2,12 @@
 
 URIs name the logical data set (host names as in docker-compose.yaml); where the data really lives
 is decided by the connections and settings, so the same chain runs on the embedded defaults.
+
+The schemes are the systems with Airflow's ``x-`` prefix for schemes of one's own: Airflow leaves
+those URIs as written. For any other scheme (``s3``, ``mongodb``…) it loads every provider's URI
+handlers to normalise them, and the Amazon provider's handler imports boto3: about half a second
+at every parse of every DAG file. OpenLineage names the datasets without the prefix
+(:func:`ragdag.observability.openlineage.ol_dataset`).
 """
 
 from __future__ import annotations
@@ -10,11 +16,11 @@ from airflow.sdk import Asset
 
 from ragdag.stages import Stage
 
-RAW_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/raw_documents", name="raw_documents")
-VALIDATED_DOCUMENTS = Asset(uri="mongodb://mongodb:27017/ragdag/validated_documents", name="validated_documents")
-EMBEDDED_CHUNKS = Asset(uri="qdrant://qdrant:6333/embedded_chunks", name="embedded_chunks")
-INSTRUCT_DATASET = Asset(uri="s3://ragdag/instruct_datasets", name="instruct_dataset")
-TRAINED_MODEL = Asset(uri="s3://ragdag/models", name="trained_model")
+RAW_DOCUMENTS = Asset(uri="x-mongodb://mongodb:27017/ragdag/raw_documents", name="raw_documents")
+VALIDATED_DOCUMENTS = Asset(uri="x-mongodb://mongodb:27017/ragdag/validated_documents", name="validated_documents")
+EMBEDDED_CHUNKS = Asset(uri="x-qdrant://qdrant:6333/embedded_chunks", name="embedded_chunks")
+INSTRUCT_DATASET = Asset(uri="x-s3://ragdag/instruct_datasets", name="instruct_dataset")
+TRAINED_MODEL = Asset(uri="x-s3://ragdag/models", name="trained_model")
 
 CHAIN = (RAW_DOCUMENTS, VALIDATED_DOCUMENTS, EMBEDDED_CHUNKS, INSTRUCT_DATASET, TRAINED_MODEL)
 

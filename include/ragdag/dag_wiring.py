@@ -6,7 +6,7 @@ Kept free of heavy imports: DAG files import this at parse time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
@@ -16,7 +16,7 @@ from ragdag.errors import PermanentError
 from ragdag.observability.notifications import failure_notifiers
 from ragdag.stages import Stage
 
-START_DATE = datetime(2026, 1, 1)
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "ml-platform"
 TAGS = ["ragdag", "llm-twin"]
 

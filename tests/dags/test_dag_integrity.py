@@ -11,7 +11,22 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CHAIN = ["crawl_sources", "validate_documents", "embed_documents", "build_instruct_dataset", "train_model"]
-HEAVY_MODULES = ("torch", "sentence_transformers", "great_expectations", "qdrant_client", "pymongo", "trafilatura")
+# Never loaded while a DAG file is parsed (the dag-processor parses every file again and again).
+HEAVY_MODULES = (
+    "boto3",
+    "botocore",
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "openvino",
+    "qdrant_client",
+    "great_expectations",
+    "pymongo",
+    "trafilatura",
+)
+# train_model builds the Amazon provider's SageMaker operator at parse time
+# (ragdag.training.sagemaker_operator subclasses it), and the provider imports boto3. Still to do.
+PARSE_TIME_EXCEPTIONS = {"train_model.py": ("boto3", "botocore")}
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +87,17 @@ def test_asset_chain_is_exactly_the_five_dags(dag_bag) -> None:
 
 @pytest.mark.parametrize("dag_file", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_dag_files_import_nothing_heavy(dag_file: Path) -> None:
+    forbidden = tuple(m for m in HEAVY_MODULES if m not in PARSE_TIME_EXCEPTIONS.get(dag_file.name, ()))
     code = (
         "import runpy, sys; runpy.run_path(sys.argv[1]);"
-        f"heavy = [m for m in {HEAVY_MODULES!r} if m in sys.modules]; print(heavy); sys.exit(bool(heavy))"
+        f"heavy = [m for m in {forbidden!r} if m in sys.modules]; print(heavy); sys.exit(bool(heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code, str(dag_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_start_date_is_timezone_aware() -> None:
+    # Airflow would read a naive date in the deployment's default timezone.
+    from ragdag.dag_wiring import START_DATE
+
+    assert START_DATE.utcoffset() is not None

@@ -64,3 +64,5 @@ def test_each_stage_names_the_store_collections_behind_its_assets() -> None:
     ]
     s3 = ol_dataset("s3://ragdag/instruct_datasets")
     assert (s3.namespace, s3.name) == ("s3://ragdag", "instruct_datasets")
+    own = ol_dataset("x-s3://ragdag/instruct_datasets")  # an Asset's own scheme names the same dataset
+    assert (own.namespace, own.name) == ("s3://ragdag", "instruct_datasets")

@@ -66,9 +66,10 @@ def ol_dataset(uri: str) -> Dataset:
 
     parts = urlsplit(uri)
     path = parts.path.strip("/")
-    if parts.scheme == "mongodb":
+    scheme = parts.scheme.removeprefix("x-")  # the Assets' own schemes (ragdag.assets)
+    if scheme == "mongodb":
         return Dataset(namespace=f"mongodb://{parts.netloc}", name=path.replace("/", ".", 1))
-    return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=path)
+    return Dataset(namespace=f"{scheme}://{parts.netloc}", name=path)
 
 
 def _uris(objects: Any) -> list[str]:
