@@ -50,8 +50,6 @@ from ragdag.text_safety import count_masks, mask_text, sorted_counts
 
 log = logging.getLogger(__name__)
 
-DATASETS_PREFIX = layout.DATASETS_PREFIX  # kept for readers that import it from here
-
 
 class SourceDocument(BaseModel):
     content_hash: str

@@ -124,12 +124,6 @@ def stored_documents(client: QdrantClient, document_ids: Sequence[str]) -> dict[
     return {str(p.id): _stored(p.id, p.payload or {}) for p in points}
 
 
-def iter_stored_documents(client: QdrantClient, page: int = SCROLL_PAGE) -> Iterator[list[StoredDocument]]:
-    """Every stored document, a page at a time."""
-    for points in _scroll(client, DOCUMENTS_COLLECTION, with_payload=_STATE_FIELDS, page=page):
-        yield [_stored(p.id, p.payload or {}) for p in points]
-
-
 def _document_filter(document_ids: Sequence[str]) -> Any:
     from qdrant_client import models
 

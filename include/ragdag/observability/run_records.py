@@ -248,10 +248,6 @@ def save_record(db: Database, record: RunRecord) -> None:
 _active: RunRecord | None = None
 
 
-def current_record() -> RunRecord | None:
-    return _active
-
-
 def record_stage_report(
     db: Database,
     stage: Stage | str,
