@@ -648,3 +648,44 @@ def test_rate_limiter_counts_the_delay_from_the_last_answer() -> None:
     now[0] += 0.4  # the answer took 0.4 s
     limiter.answered("a.example")
     assert limiter.wait("a.example") == pytest.approx(1.0)  # a full delay after the answer, not 0.6
+
+
+# --- what the task log says -------------------------------------------------------------------
+
+
+def _fetch_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == fetcher_module.__name__]
+
+
+def test_the_log_names_each_decision_once_without_query_secrets(
+    server: LocalHttpServer, make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /private\n", content_type="text/plain"))
+    server.route("/private/page", html("no"))
+    server.route("/flaky", _fail_then(503))
+    server.route("/same", lambda hit: Reply(status=304, content_type=None, headers={"ETag": '"v1"'}))
+    fetcher = make_fetcher(max_retries=2)
+    caplog.set_level("INFO", logger=fetcher_module.__name__)
+
+    with pytest.raises(PermanentFetchError):
+        fetcher.fetch(server.url("/private/page?token=s3cr3t"))
+    fetcher.fetch(server.url("/flaky"))
+    fetcher.fetch(server.url("/same"), etag='"v1"')
+
+    lines = _fetch_log(caplog)
+    assert [line for line in lines if "robots.txt refused" in line] == [
+        f"robots.txt refused {server.url('/private/page')}?… for user agent 'ragdag-crawler'"
+    ]
+    assert [line.split(" in ")[0] for line in lines if line.startswith("retry")] == [
+        f"retry 1 of 2 of {server.url('/flaky')}"
+    ]
+    assert any(line.endswith("after HTTP 503") for line in lines)
+    assert [line for line in lines if line.startswith("304")] == [
+        f"304 not modified: {server.url('/same')} (the stored copy stands)"
+    ]
+    assert not any("s3cr3t" in line for line in lines)
+
+
+def test_loggable_url_drops_user_info_and_query_values() -> None:
+    assert url_safety.loggable_url("https://user:pw@Example.com:8443/a/b?key=1#f") == "https://example.com:8443/a/b?…"
+    assert url_safety.loggable_url("https://example.com/a") == "https://example.com/a"

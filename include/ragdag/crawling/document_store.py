@@ -7,12 +7,14 @@ document has, so a quarantined page crawled again unchanged stays quarantined.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError
 
+from ragdag.crawling.fetching.url_safety import loggable_url
 from ragdag.documents import STATUS_FIELD, DocumentRecord, DocumentStatus, ValidationState, collection_name
 from ragdag.models import Category, author_id, content_hash, document_id
 from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
@@ -20,6 +22,8 @@ from ragdag.stores.mongo import AUTHORS, CRAWL_ERRORS
 if TYPE_CHECKING:
     from pymongo.collection import Collection
     from pymongo.database import Database
+
+log = logging.getLogger(__name__)
 
 CRAWLER_VERSION = "1"
 # Fields that let the next crawl skip work (a conditional GET, a repository's HEAD commit): kept
@@ -74,6 +78,7 @@ def upsert_document(
     revived = existing is not None and _dotted(existing, STATUS_FIELD) == DocumentStatus.GONE
     if existing is not None and existing.get("content_hash") == digest and not revived:
         _refresh_validators(collection, existing, {**fields, "http": http}, validators)
+        log.info("unchanged: %s has the stored content (same hash), nothing rewritten", loggable_url(url))
         return WriteOutcome.UNCHANGED
     aid = upsert_author(db, author_full_name)
     # Validated here (the shape the crawler owns); the extracted fields ride along unchecked,
@@ -101,6 +106,7 @@ def upsert_document(
         except DuplicateKeyError:
             # Another task stored the same URL a moment ago (a feed and a sitemap of one blog
             # crawled in parallel): that fresh copy stands.
+            log.info("duplicate skipped: %s was stored by another task meanwhile, that copy stands", loggable_url(url))
             return WriteOutcome.UNCHANGED
         return WriteOutcome.NEW
     # A whole replacement: the crawler owns the document, and new content voids whatever later

@@ -8,6 +8,7 @@ later (after this module's own few quick retries), ``PermanentFetchError`` is no
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Mapping
@@ -29,10 +30,13 @@ from ragdag.crawling.fetching.url_safety import (
     UnsafeUrlError,
     check_url_is_safe,
     host_key,
+    loggable_url,
     normalize_url,
 )
 from ragdag.errors import PermanentError
 from ragdag.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 # A Retry-After longer than this is not slept through in-process: blocking a worker slot for
@@ -114,6 +118,14 @@ def parse_content_type(header: str) -> tuple[str, str | None]:
 def _retry_after_s(response: requests.Response) -> float | None:
     """Retry-After as seconds (delay-seconds or an HTTP date), else the API's rate-limit reset."""
     return retry_after_s(response.headers)
+
+
+def _cause(error: TransientFetchError) -> str:
+    """What went wrong, for a log line: the status, or the kind of network failure (its text can
+    carry a URL with a token)."""
+    if error.status is not None:
+        return f"HTTP {error.status}"
+    return type(error.__cause__).__name__ if error.__cause__ is not None else "a transient failure"
 
 
 def _hop_note(page: str, url: str) -> str:
@@ -206,7 +218,21 @@ class Fetcher:
             except TransientFetchError as exc:
                 delay = self._retry_delay(attempt, exc)
                 if delay is None:
+                    log.warning(
+                        "%s failed %d time(s), last with %s: left to the task's retries",
+                        loggable_url(page),
+                        attempt + 1,
+                        _cause(exc),
+                    )
                     raise
+                log.warning(
+                    "retry %d of %d of %s in %.1f s after %s",
+                    attempt + 1,
+                    self.max_retries,
+                    loggable_url(page),
+                    delay,
+                    _cause(exc),
+                )
                 time.sleep(delay)
             attempt += 1
 
@@ -227,7 +253,9 @@ class Fetcher:
         response, final_url = self._open(page, url, headers, check_robots=True)
         with response:
             not_modified = response.status_code == 304
-            if not not_modified:
+            if not_modified:
+                log.info("304 not modified: %s (the stored copy stands)", loggable_url(page))
+            else:
                 self._raise_for_status(page, final_url, response)
             content_type = response.headers.get("Content-Type", "")
             media_type, _ = parse_content_type(content_type)
@@ -302,6 +330,7 @@ class Fetcher:
             return addresses
         policy = self._robots.policy_for(url, lambda robots: self._load_robots(page, robots))
         if not policy.allows(url):
+            log.info("robots.txt refused %s for user agent %r", loggable_url(url), self._robots_agent)
             raise PermanentFetchError(
                 page,
                 f"robots.txt ({robots_url(url)}) disallows {url} for user agent "
@@ -316,6 +345,7 @@ class Fetcher:
             return
         limit = self.settings.max_crawl_delay_s
         if delay > limit:
+            log.info("robots.txt of %s asks for Crawl-delay %g s > %g s: not crawled", host_key(url), delay, limit)
             raise PermanentFetchError(
                 page,
                 f"robots.txt ({robots_url(url)}) asks for Crawl-delay: {delay:g} s, more than "

@@ -88,6 +88,16 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, _normalize_query(parts.query), ""))
 
 
+def loggable_url(url: str) -> str:
+    """``url`` as a log line may show it: no user info, and a query only as ``?…`` (tokens and
+    signatures ride in queries); the path stays, it names the page."""
+    parts = urlsplit(url.strip())
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
 def host_key(url: str) -> str:
     """The host of ``url`` as politeness counts hosts: one spelling (lower case, IDNA, no
     trailing dot, no port) for ``https://Bücher.example.:443/`` and ``http://xn--bcher-kva.example/``.

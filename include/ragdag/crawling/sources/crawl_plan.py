@@ -6,6 +6,7 @@ archives, :mod:`ragdag.crawling.sources.post_sources`); either may be left out, 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from ragdag.crawling.fetching.url_safety import host_key, normalize_url
+from ragdag.crawling.fetching.url_safety import host_key, loggable_url, normalize_url
 from ragdag.crawling.sources.post_sources import PostSource, source_host, source_key
 from ragdag.errors import PermanentError
 from ragdag.text_safety import check_person_name
@@ -40,6 +41,8 @@ LIMITS = "limits"
 _MAX_ERRORS_SHOWN = 10
 # The group of file:// links (local git repositories), which have no host.
 LOCAL_FILES_HOST = "(local files)"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -259,11 +262,15 @@ def plan_targets(
             if (key := _identity(link)) not in seen:
                 seen.add(key)
                 targets.append(CrawlTarget(author_full_name=author.full_name, url=link))
+            else:
+                log.info("duplicate skipped: %s is a link listed before (same page)", loggable_url(link))
         for source in author.posts:
             label = source_key(source)
             if (key := label.lower()) not in seen:  # account names are not case-sensitive
                 seen.add(key)
                 targets.append(CrawlTarget(author_full_name=author.full_name, url=label, posts=source))
+            else:
+                log.info("duplicate skipped: posts source %s is listed before", label)
     if len(targets) > limits.max_links:  # only the sources file can get here: several authors
         raise InvalidCrawlConf(
             f"invalid sources file {sources_file}: {len(targets)} links in all, more than "

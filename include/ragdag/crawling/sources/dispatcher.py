@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from functools import partial
@@ -16,6 +17,7 @@ from ragdag.crawling.fetching.fetcher import (
     TransientFetchError,
     parse_content_type,
 )
+from ragdag.crawling.fetching.url_safety import loggable_url
 from ragdag.crawling.sources.article_crawler import fetch_known, store_page
 from ragdag.crawling.sources.feed_crawler import FEED_ACCEPT, FEED_MEDIA_TYPES, crawl_feed_page
 from ragdag.crawling.sources.posts_archives import crawl_archive
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 # Feeds last: a link given as a page may turn out to be one (see _PAGE_HANDLERS).
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.5, application/xml;q=0.4"
+
+log = logging.getLogger(__name__)
 
 
 def _store_article(ctx: CrawlContext, page: FetchResult) -> list[WriteOutcome]:
@@ -114,6 +118,14 @@ def crawler_for(url: str) -> tuple[str, Crawler]:
     raise PermanentFetchError(url, "no crawler handles this URL; link an http(s) page, feed or repository")
 
 
+def _shown(target: CrawlTarget) -> str:
+    return loggable_url(target.url) if target.posts is None else target.url  # a posts source is an account name
+
+
+def _status(error: PermanentFetchError | TransientFetchError) -> str:
+    return f"HTTP {error.status}" if error.status is not None else type(error).__name__
+
+
 def crawl_target(
     db: Database, fetcher: Fetcher, target: CrawlTarget, run_id: str | None, *, last_attempt: bool = True
 ) -> CrawlReport:
@@ -132,10 +144,16 @@ def crawl_target(
             report.count(outcome)
     except PermanentFetchError as error:
         ctx.record_error(target.url, error.reason)
+        log.warning(
+            "%s failed for good (%s): not retried, the reason is in crawl_errors", _shown(target), _status(error)
+        )
         report.failed += 1
         report.failed_sources = 1
     except TransientFetchError as error:
         if last_attempt:
             ctx.record_error(target.url, f"gave up after retries: {error.reason}")
+            log.warning(
+                "%s still failing on the last attempt (%s): recorded in crawl_errors", _shown(target), _status(error)
+            )
         raise
     return report
