@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 GENERATOR = "llm"
 PROMPT_FILE = "instruct_pairs.v2.txt"
 CACHE_KIND = "llm-instruct-pairs"
+_EXAMPLE_MARK = "=== example extract ==="
+_REPLY_MARK = "=== example reply ==="
 _USER_MARK = "=== user ==="
 _KIND = {
     Category.ARTICLES: "an article",
@@ -109,9 +111,17 @@ def pairs_schema(pairs: int, passages: Sequence[str]) -> dict[str, Any]:
     return schema
 
 
-def messages_for(extract: Extract, pairs: int) -> list[dict[str, str]]:
-    system, _, user = prompt_text().partition(_USER_MARK)
-    filled = string.Template(user.strip()).substitute(
+def _prompt_sections() -> tuple[str, str, str, str]:
+    """The prompt file's system text, example extract, example reply and user template."""
+    text = prompt_text()
+    system, rest = text.split(_EXAMPLE_MARK, 1)
+    example, rest = rest.split(_REPLY_MARK, 1)
+    reply, user = rest.split(_USER_MARK, 1)
+    return system.strip(), example.strip(), reply.strip(), user.strip()
+
+
+def _user_message(template: str, extract: Extract, pairs: int) -> str:
+    return string.Template(template).substitute(
         pairs=pairs,
         kind=_KIND[extract.category],
         marker=extract_digest(extract)[:12],
@@ -119,7 +129,28 @@ def messages_for(extract: Extract, pairs: int) -> list[dict[str, str]]:
         title=extract.title or "none",
         extract=extract.text,
     )
-    return [{"role": "system", "content": system.strip()}, {"role": "user", "content": filled}]
+
+
+def messages_for(extract: Extract, pairs: int) -> list[dict[str, str]]:
+    """System prompt, one worked example (an extract and its reply: small models need to see the
+    shape filled in), then the extract."""
+    system, example_text, example_reply, user = _prompt_sections()
+    example = Extract(
+        extract_id="example:0",
+        document_id="example",
+        position=0,
+        category=Category.POSTS,
+        author_full_name="A. Writer",
+        title="Retries",
+        chunk_indexes=[0],
+        text=example_text,
+    )
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": _user_message(user, example, 1)},
+        {"role": "assistant", "content": example_reply},
+        {"role": "user", "content": _user_message(user, extract, pairs)},
+    ]
 
 
 def _normalised(text: str) -> str:
