@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from held_process import hold_qdrant_folder
 
 from ragdag.local_ports import free_port
 
@@ -29,6 +30,7 @@ STARTUP_TIMEOUT_S = 120
 class ApiServer:
     base_url: str
     passwords: dict[str, str]
+    data_dir: Path
 
     def token(self, username: str) -> str:
         response = requests.post(
@@ -80,7 +82,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iter
                 pass
             assert time.monotonic() < deadline, "api-server did not start"
             time.sleep(0.5)
-        yield ApiServer(base_url, passwords)
+        yield ApiServer(base_url, passwords, data_dir)
     finally:
         process.terminate()
         try:
@@ -273,3 +275,53 @@ def test_reports_are_served_sandboxed_and_only_from_the_validation_evidence(api_
     for key in ("validation/../instruct_datasets/LATEST", "models/x/model.tar.gz", "validation//x"):
         response = requests.get(f"{api_server.base_url}/ragdag/reports/{key}", cookies=cookies, timeout=30)
         assert response.status_code == 404, key
+
+
+@pytest.mark.parametrize("route", ["/ragdag/api/docs", "/ragdag/api/openapi.json"])
+def test_the_api_docs_sit_behind_the_pages_authentication(api_server: ApiServer, route: str) -> None:
+    """Issue 25, item 8: they answered without a token."""
+    assert requests.get(f"{api_server.base_url}{route}", timeout=30).status_code == 401
+    response = requests.get(f"{api_server.base_url}{route}", headers=api_server.headers("reader"), timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    if route.endswith(".json"):
+        assert "/api/datasets/diff" in response.json()["paths"]
+
+
+def test_the_static_assets_are_public_and_hold_no_data(api_server: ApiServer) -> None:
+    """The decision for /ragdag/static/: public, the page's own stylesheet and script only."""
+    response = requests.get(f"{api_server.base_url}/ragdag/static/page.css", timeout=30)
+    assert response.status_code == 200 and "text/css" in response.headers["content-type"]
+    assert requests.get(f"{api_server.base_url}/ragdag/static/../app.py", timeout=30).status_code == 404
+
+
+def test_a_bad_version_is_400_and_a_missing_dataset_404(api_server: ApiServer) -> None:
+    headers = api_server.headers("reader")
+    diff = requests.get(
+        f"{api_server.base_url}/ragdag/api/datasets/diff",
+        params={"a": "../../../../etc", "b": "v-1"},
+        headers=headers,
+        timeout=30,
+    )
+    assert diff.status_code == 400, diff.text
+    assert "is not a dataset version name" in diff.json()["detail"]
+    latest = requests.get(f"{api_server.base_url}/ragdag/api/datasets/latest", headers=headers, timeout=30)
+    assert latest.status_code == 404, latest.text
+    assert "no instruct dataset published yet" in latest.json()["detail"]
+
+
+def test_a_search_while_the_vector_store_is_held_is_503_with_a_retry_hint(api_server: ApiServer, tmp_path) -> None:
+    """Issue 22: a search during an embed run waited 30 s and failed with a 500."""
+    holder = hold_qdrant_folder(api_server.data_dir / "qdrant", tmp_path / "held")
+    try:
+        response = requests.get(
+            f"{api_server.base_url}/ragdag/api/search",
+            params={"q": "airflow"},
+            headers=api_server.headers("reader"),
+            timeout=300,  # a hang guard: the model loads first
+        )
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert response.status_code == 503, response.text[:300]
+    assert int(response.headers["Retry-After"]) > 0
+    assert "busy" in response.json()["detail"]

@@ -70,6 +70,9 @@ def _kept(filters: list[FilterCount]) -> dict[str, int]:
 
 
 def diff_versions(settings: Settings, a: str, b: str) -> VersionDiff:
+    for name in (a, b):  # both names checked before either is looked up
+        if name != LATEST:
+            layout.check_version_name(name)
     first = show_version(settings, a).manifest
     second = show_version(settings, b).manifest
     docs_a, docs_b = first.source_documents, second.source_documents

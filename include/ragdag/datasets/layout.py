@@ -16,10 +16,15 @@
                                      the sha256 of the named parts it was made from
 
 A version is written once and never changed. Readers (training, the CLI, the UI) ask this module
-for keys instead of spelling paths.
+for keys instead of spelling paths; a version name is one path segment (:data:`VERSION_NAME`), so
+no key built from a name given by a user (``../../etc``) leaves the layout.
 """
 
 from __future__ import annotations
+
+import re
+
+from ragdag.errors import PermanentError
 
 DATASETS_PREFIX = "instruct_datasets"
 LATEST_KEY = f"{DATASETS_PREFIX}/LATEST"
@@ -42,8 +47,25 @@ def generation_cache_key(kind: str, digest: str) -> str:
     return f"{GENERATION_CACHE_PREFIX}/{kind}/{digest[:2]}/{digest}.json"
 
 
+# One path segment: letters, digits, dots, dashes and underscores, not starting with a dot.
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class InvalidVersionName(PermanentError, ValueError):
+    """A dataset version name that cannot be one (a path, an empty or over-long name)."""
+
+
+def check_version_name(version: str) -> str:
+    """``version`` if it can be a version's name; :class:`InvalidVersionName` otherwise."""
+    if not VERSION_NAME.fullmatch(version):
+        raise InvalidVersionName(
+            f"{version!r} is not a dataset version name (letters, digits, '.', '-', '_'; see `ragdag datasets list`)"
+        )
+    return version
+
+
 def version_prefix(version: str) -> str:
-    return f"{DATASETS_PREFIX}/{version}"
+    return f"{DATASETS_PREFIX}/{check_version_name(version)}"
 
 
 def file_key(version: str, name: str) -> str:

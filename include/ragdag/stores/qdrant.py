@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ragdag.errors import StoreUnavailable
 from ragdag.settings import Settings, get_settings
 from ragdag.stores.connections import find_connection
 
@@ -27,7 +28,7 @@ _RETRY_EVERY_S = 0.5
 log = logging.getLogger(__name__)
 
 
-class QdrantUnavailable(RuntimeError):
+class QdrantUnavailable(StoreUnavailable, RuntimeError):
     """The feature store cannot be opened now (another process holds local mode's folder)."""
 
 

@@ -3,7 +3,13 @@
 Two faces over the same service functions the ``ragdag`` CLI calls (nothing is implemented here
 twice): HTML pages (``/ragdag/``, ``/ragdag/quarantine``, …) that the Airflow UI shows in its
 navigation, and their JSON API under ``/ragdag/api/``. Every route requires Airflow's
-authentication and the permissions of the DAG whose data it shows (:mod:`ragdag.ui.security`).
+authentication and the permissions of the DAG whose data it shows (:mod:`ragdag.ui.security`),
+the API's docs and OpenAPI schema included (a viewer of the overview may read them). Only
+``/ragdag/static/`` is public: it holds the page's own stylesheet and script, no data.
+
+Errors are answered by type: :class:`~ragdag.ui.services.BadRequest` 400, ``NotFound`` 404,
+``Conflict`` 409, and a busy or unreachable store (``Unavailable``,
+:class:`ragdag.errors.StoreUnavailable`, MongoDB's ``ConnectionFailure``) 503 with ``Retry-After``.
 
 Routes are plain ``def`` functions: FastAPI runs them in a thread pool, so the blocking MongoDB,
 Qdrant and object-store calls never stall the api-server's event loop.
@@ -14,10 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from ragdag.errors import StoreUnavailable
 from ragdag.settings import get_settings
 from ragdag.ui import services
 from ragdag.ui.pages import jsonable as _json
@@ -35,6 +43,7 @@ from ragdag.ui.security import (
 
 API_PREFIX = "/api"
 MAX_QUERY_CHARS = 500
+RETRY_AFTER_S = 30  # a busy store: about one embed batch, or a MongoDB restart
 
 
 class ActionRequest(BaseModel):
@@ -162,27 +171,52 @@ def build_pages() -> APIRouter:
     return pages
 
 
+def build_docs(app: FastAPI) -> APIRouter:
+    """The API's schema and its Swagger page, behind the same authentication as the pages."""
+    docs = APIRouter(prefix=API_PREFIX, include_in_schema=False)
+
+    @docs.get("/openapi.json", dependencies=[can_read(VALIDATION_DAG)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @docs.get("/docs", dependencies=[can_read(VALIDATION_DAG)])
+    def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{API_PREFIX}/openapi.json", title=f"{app.title}: API")
+
+    return docs
+
+
+def _answer(status: int, retry_after: bool = False):
+    def handle(request: Request, error: Exception) -> JSONResponse:
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if retry_after else None
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+    return handle
+
+
 def create_app() -> FastAPI:
+    from pymongo.errors import ConnectionFailure
+
     app = FastAPI(
         title="ragdag: RAG platform",
         description="The platform's page in the Airflow UI: quarantine, datasets, models, lineage, search.",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by build_docs, behind the pages' authentication
+        redoc_url=None,
+        openapi_url=None,
     )
-
-    @app.exception_handler(services.NotFound)
-    def not_found(request: Request, error: services.NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
-
-    @app.exception_handler(services.Conflict)
-    def conflict(request: Request, error: services.Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
-
-    @app.exception_handler(services.Unavailable)
-    def unavailable(request: Request, error: services.Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=503)
+    for error_type, status, retry_after in (
+        (services.BadRequest, 400, False),
+        (services.NotFound, 404, False),
+        (services.Conflict, 409, False),
+        (services.Unavailable, 503, True),
+        (StoreUnavailable, 503, True),
+        (ConnectionFailure, 503, True),  # MongoDB down or unreachable (server selection timed out)
+    ):
+        app.add_exception_handler(error_type, _answer(status, retry_after))
 
     app.mount("/static", StaticFiles(packages=[("ragdag.ui", "static")]), name="static")
+    app.include_router(build_docs(app))
     app.include_router(build_api())
     app.include_router(build_pages())
     return app

@@ -1,5 +1,7 @@
 """What the page asks of the platform: each function delegates to the stage's own service function
-(the one the ``ragdag`` CLI calls) and only translates its errors into the three the page knows.
+(the one the ``ragdag`` CLI calls) and only translates its errors, by their types, into the four
+the page knows. A busy or unreachable store (:class:`ragdag.errors.StoreUnavailable`, MongoDB's
+connection failures) is answered by the app itself (503 with ``Retry-After``), wherever it comes from.
 """
 
 from __future__ import annotations
@@ -7,6 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from ragdag.settings import Settings
+
+# How long a page waits for Qdrant's local mode held by another process (an embed run) before it
+# answers 503, instead of the tasks' RAGDAG_QDRANT_LOCK_WAIT_S.
+STORE_WAIT_S = 2.0
+
+
+class BadRequest(ValueError):
+    """A value of the request that cannot be one (400)."""
 
 
 class NotFound(LookupError):
@@ -51,12 +61,14 @@ def quarantine(settings: Settings, *, include_released: bool = False) -> list[An
 
 
 def release(settings: Settings, quarantine_id: str, actor: str, reason: str) -> Any:
-    from ragdag.validation.quarantine import QuarantineError, release_quarantined
+    from ragdag.validation.quarantine import QuarantineError, QuarantineNotFound, release_quarantined
 
     try:
         return release_quarantined(settings, quarantine_id, released_by=actor, reason=reason)
+    except QuarantineNotFound as error:
+        raise NotFound(str(error)) from error
     except QuarantineError as error:
-        raise (NotFound if "no quarantine record" in str(error) else Conflict)(str(error)) from error
+        raise Conflict(str(error)) from error
 
 
 def validation_report_file(settings: Settings, key: str) -> tuple[bytes, str]:
@@ -83,19 +95,25 @@ def datasets(settings: Settings) -> list[Any]:
 
 def dataset(settings: Settings, version: str) -> Any:
     from ragdag.datasets.catalog import show_version
+    from ragdag.datasets.layout import InvalidVersionName
 
     try:
         return show_version(settings, version)
-    except (KeyError, FileNotFoundError, LookupError) as error:
-        raise NotFound(f"no dataset version {version!r}") from error
+    except InvalidVersionName as error:
+        raise BadRequest(str(error)) from error
+    except LookupError as error:  # an unknown version, or none published yet (NoDatasetVersion)
+        raise NotFound(str(error)) from error
 
 
 def dataset_diff(settings: Settings, a: str, b: str) -> Any:
     from ragdag.datasets.catalog import diff_versions
+    from ragdag.datasets.layout import InvalidVersionName
 
     try:
         return diff_versions(settings, a, b)
-    except (KeyError, FileNotFoundError, LookupError) as error:
+    except InvalidVersionName as error:
+        raise BadRequest(str(error)) from error
+    except LookupError as error:
         raise NotFound(str(error)) from error
 
 
@@ -127,11 +145,12 @@ def archive(settings: Settings, model_id: str, actor: str, reason: str) -> Any:
 
 
 def _registry_action(action: Any, settings: Settings, model_id: str, actor: str, reason: str) -> Any:
-    if model(settings, model_id) is None:  # raises NotFound
-        raise NotFound(model_id)
+    from ragdag.training.registry import RegistryError
+
+    model(settings, model_id)  # raises NotFound
     try:
         return action(settings, model_id, actor=actor, reason=reason)
-    except ValueError as error:
+    except RegistryError as error:
         raise Conflict(str(error)) from error
 
 
@@ -148,11 +167,11 @@ def search(
     settings: Settings, query: str, *, k: int, author: str | None = None, category: str | None = None
 ) -> list[Any]:
     from ragdag.features.retrieval import search as search_chunks
+    from ragdag.stores.qdrant import QdrantUnavailable
 
+    # Qdrant local mode: a path is open in one process at a time (an embed run holds it).
+    waiting = settings.model_copy(update={"qdrant_lock_wait_s": min(settings.qdrant_lock_wait_s, STORE_WAIT_S)})
     try:
-        return search_chunks(settings, query, k=k, author=author or None, category=category or None)
-    except RuntimeError as error:
-        # Qdrant local mode: a path is open in one process at a time (an embed run holds it).
-        if "already accessed" in str(error) or "locked" in str(error).lower():
-            raise Unavailable("the vector store is busy (an embed run holds it); try again in a minute") from error
-        raise
+        return search_chunks(waiting, query, k=k, author=author or None, category=category or None)
+    except QdrantUnavailable as error:
+        raise Unavailable("the vector store is busy (an embed run holds it); try again in a minute") from error

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "QuarantineEntry",
     "QuarantineError",
+    "QuarantineNotFound",
     "hold_in_quarantine",
     "list_quarantined",
     "quarantine_id",
@@ -54,6 +55,10 @@ __all__ = [
 
 class QuarantineError(PermanentError, RuntimeError):
     """A quarantine operation that cannot be done as asked."""
+
+
+class QuarantineNotFound(QuarantineError, LookupError):
+    """No quarantine record with that id."""
 
 
 class QuarantineEntry(BaseModel):
@@ -214,7 +219,7 @@ def release(db: Database, qid: str, released_by: str, reason: str) -> Quarantine
         raise QuarantineError("say why the document is released (--reason): the audit trail keeps it")
     record = db[QUARANTINE].find_one({"_id": qid})
     if record is None:
-        raise QuarantineError(f"no quarantine record {qid!r}; `ragdag quarantine list` shows the ids")
+        raise QuarantineNotFound(f"no quarantine record {qid!r}; `ragdag quarantine list` shows the ids")
     if record.get("status") != QuarantineStatus.QUARANTINED.value:
         raise QuarantineError(f"{qid} is already {record.get('status')}: {record.get('release')}")
     collection = db[record["category"]]
