@@ -22,8 +22,8 @@ from ragdag.datasets.filters import PROSE, count_tokens
 from ragdag.datasets.records import SftSample
 from ragdag.errors import PermanentError
 from ragdag.settings import Settings
-from ragdag.stores.object_store import ObjectStore
-from ragdag.validation.reports import ROOT, run_key
+from ragdag.stores.object_store import ObjectStore, run_folder
+from ragdag.validation.reports import ROOT
 from ragdag.validation.suites import BATCH_SUITES, load_suite_config, suite_parameters
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def check_samples(
 
 def save_quality_report(store: ObjectStore, report: QualityReport, gx_result: dict[str, Any]) -> QualityReport:
     """Store the GX result and the summary beside the document validation's reports."""
-    prefix = f"{ROOT}/{run_key(report.run_id)}/{SUITE_NAME}"
+    prefix = f"{ROOT}/{run_folder(report.run_id)}/{SUITE_NAME}"
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
     store.put_bytes(f"{prefix}/gx-result-{stamp}.json", json.dumps(gx_result, indent=2, default=str).encode())
     uri = store.uri(f"{prefix}/summary-{stamp}.json")

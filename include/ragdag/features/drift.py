@@ -222,7 +222,9 @@ def compare(
 
 
 def snapshot_key(run_id: str) -> str:
-    return f"{SNAPSHOTS_PREFIX}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}.npz"
+    from ragdag.stores.object_store import run_folder
+
+    return f"{SNAPSHOTS_PREFIX}/{run_folder(run_id)}.npz"
 
 
 def sample_store(settings: Settings, run_id: str) -> ChunkSample:

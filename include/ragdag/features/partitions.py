@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,7 @@ from ragdag.documents import collection_name
 from ragdag.features.source import iter_document_refs
 from ragdag.features.vector_store import stored_documents
 from ragdag.models import Category
+from ragdag.stores.object_store import run_folder
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -58,7 +58,7 @@ def partition_of(document_id: str, partitions: int) -> int:
 
 def run_prefix(run_id: str) -> str:
     """Where every staged object of one run lives (cleaned after the run's upsert)."""
-    return f"{STAGING_PREFIX}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}"
+    return f"{STAGING_PREFIX}/{run_folder(run_id)}"
 
 
 def staged_run_prefixes(keys: Iterable[str]) -> set[str]:

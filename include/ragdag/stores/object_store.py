@@ -7,6 +7,7 @@ connection's ``endpoint_url``), anything else is a folder on local disk laid out
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -114,6 +115,13 @@ class S3ObjectStore:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+
+def run_folder(run_id: str) -> str:
+    """A run id as one folder of object keys, the same for every stage (validation evidence,
+    feature staging, drift snapshots): Airflow run ids hold ':' and '+', which S3 tools and URLs
+    handle badly."""
+    return re.sub(r"[^A-Za-z0-9._=-]", "_", run_id)
 
 
 def open_object_store(settings: Settings | None = None) -> ObjectStore:

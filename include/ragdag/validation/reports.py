@@ -10,26 +10,20 @@ so a retried task adds files next to the first attempt's instead of overwriting 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ragdag.models import Category
-from ragdag.stores.object_store import ObjectStore
+from ragdag.stores.object_store import ObjectStore, run_folder
 from ragdag.validation.gate import BatchOutcome
 
 ROOT = "validation"
 DATA_DOCS = "data-docs"
 
 
-def run_key(run_id: str) -> str:
-    # Airflow run ids hold ':' and '+', which S3 tools and URLs handle badly.
-    return re.sub(r"[^A-Za-z0-9._=-]", "_", run_id)
-
-
 def category_prefix(run_id: str, category: Category) -> str:
-    return f"{ROOT}/{run_key(run_id)}/{category.value}"
+    return f"{ROOT}/{run_folder(run_id)}/{category.value}"
 
 
 def data_docs_index_key(run_id: str, category: Category) -> str:
@@ -98,4 +92,4 @@ def publish_data_docs(store: ObjectStore, *, run_id: str, category: Category, si
 
 
 def write_summary(store: ObjectStore, *, run_id: str, summary: dict[str, Any]) -> str:
-    return store.put_bytes(f"{ROOT}/{run_key(run_id)}/summary.json", _json_bytes(summary))
+    return store.put_bytes(f"{ROOT}/{run_folder(run_id)}/summary.json", _json_bytes(summary))

@@ -42,14 +42,13 @@ from ragdag.observability.run_records import record_stage_report, stage_reports
 from ragdag.settings import Settings
 from ragdag.stages import Stage
 from ragdag.stores.mongo import mongo_database
-from ragdag.stores.object_store import ObjectStore, open_object_store
+from ragdag.stores.object_store import ObjectStore, open_object_store, run_folder
 from ragdag.validation.frame import documents_to_frame
 from ragdag.validation.gate import GxSession, ValidationGateFailed, enforce_gate, failed_share
 from ragdag.validation.quarantine import hold_in_quarantine, supersede_records
 from ragdag.validation.reports import (
     batch_stamp,
     publish_data_docs,
-    run_key,
     write_batch_report,
     write_summary,
 )
@@ -160,7 +159,7 @@ def _validate_batch(
     supersede_records(db, category, docs)
     now = datetime.now(UTC)
     frame = documents_to_frame(docs, now=now, validated_owners=_validated_hash_owners(db, category, docs))
-    outcome = session.validate(category, frame, run_name=run_key(run_id))
+    outcome = session.validate(category, frame, run_name=run_folder(run_id))
     validated: list[str] = []
     quarantined: dict[str, str] = {}
     skipped: list[str] = []
