@@ -115,7 +115,8 @@ def test_export_cache_is_reused_on_the_second_start(backends: dict, cache_settin
         "for backend in ('openvino', 'onnx'):\n"
         "    e = load_embedder(Settings(embedding_backend=backend))\n"
         "    out[backend] = e.embed(['the export cache'], batch_size=1)[0].tolist()\n"
-        "print(json.dumps({'exports': model_export.exports_made, 'torch': 'torch' in sys.modules, **out}))\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'nncf') if m in sys.modules]\n"
+        "print(json.dumps({'exports': model_export.exports_made, 'heavy': heavy, **out}))\n"
     )
     env = {**os.environ, "RAGDAG_DATA_DIR": str(cache_settings.data_dir)}
     output = subprocess.run(
@@ -123,7 +124,7 @@ def test_export_cache_is_reused_on_the_second_start(backends: dict, cache_settin
     ).stdout
     result = json.loads(output.strip().splitlines()[-1])
     assert result["exports"] == 0
-    assert result["torch"] is False
+    assert result["heavy"] == []  # the cached graphs load with their runtime and tokenizers only
     for backend in EXPORTED:
         expected = backends[backend].embed(["the export cache"], batch_size=1)[0]
         assert np.allclose(result[backend], expected, atol=1e-5)
@@ -180,9 +181,50 @@ def test_openvino_bf16_stays_within_the_default_bar(backends: dict, cache_settin
     assert float((bf16.embed(page_chunks, batch_size=16) * reference).sum(axis=1).min()) >= 0.999
 
 
+def test_openvino_int8_is_quantized_once_on_real_chunks(backends: dict, cache_settings: Settings, page_chunks) -> None:
+    """NNCF int8 at export time, calibrated on the sample site's chunks: an export of its own (the
+    fp32 one is reused, not made again), reported against fp32; a fresh process loads it from the
+    cache without torch or NNCF."""
+    from ragdag.features import model_export
+
+    before = model_export.exports_made
+    int8_settings = cache_settings.model_copy(update={"embedding_backend": "openvino", "embedding_precision": "int8"})
+    int8 = load_embedder(int8_settings)
+    assert model_export.exports_made == before + 1  # the int8 graph only
+    manifest = json.loads((int8.model._exported.directory / "export.json").read_text())
+    assert manifest["precision"] == "int8" and manifest["calibration_chunks"] >= 20
+    assert manifest["calibration_min_cosine_to_fp32"] >= model_export.MIN_INT8_COSINE
+
+    fp32 = backends["openvino"].embed(page_chunks, batch_size=16)
+    vectors = int8.embed(page_chunks, batch_size=16)
+    assert vectors.dtype == np.float32 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    cosines = (vectors * fp32).sum(axis=1)
+    assert float(cosines.min()) >= model_export.MIN_INT8_COSINE
+    assert not np.allclose(vectors, fp32, atol=1e-4)  # it is another graph, not the fp32 one
+
+    probe = (
+        "import sys, json\n"
+        "from ragdag.features import model_export\n"
+        "from ragdag.features.embedding import load_embedder\n"
+        "from ragdag.settings import Settings\n"
+        "e = load_embedder(Settings(embedding_backend='openvino', embedding_precision='int8'))\n"
+        "vector = e.embed(['the int8 cache'], batch_size=1)[0].tolist()\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'nncf') if m in sys.modules]\n"
+        "print(json.dumps({'exports': model_export.exports_made, 'heavy': heavy, 'vector': vector}))\n"
+    )
+    env = {**os.environ, "RAGDAG_DATA_DIR": str(cache_settings.data_dir)}
+    output = subprocess.run(
+        [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True, timeout=300
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    assert (result["exports"], result["heavy"]) == (0, [])
+    assert np.allclose(result["vector"], int8.embed(["the int8 cache"], batch_size=1)[0], atol=1e-5)
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_bf16_is_refused_outside_openvino(backend: str, cache_settings: Settings) -> None:
-    settings = cache_settings.model_copy(update={"embedding_backend": backend, "embedding_precision": "bf16"})
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_bf16_and_int8_are_refused_outside_openvino(backend: str, precision: str, cache_settings: Settings) -> None:
+    settings = cache_settings.model_copy(update={"embedding_backend": backend, "embedding_precision": precision})
     with pytest.raises(ValueError, match="RAGDAG_EMBEDDING_BACKEND=openvino"):
         load_embedder(settings)
 
@@ -194,10 +236,11 @@ def test_the_backend_is_part_of_the_feature_version() -> None:
         backend: feature_version(PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend=backend)))
         for backend in ("torch", "openvino", "onnx")
     }
-    versions["openvino-bf16"] = feature_version(
-        PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend="openvino", embedding_precision="bf16"))
-    )
-    assert len(set(versions.values())) == 4
+    for precision in ("bf16", "int8"):
+        versions[f"openvino-{precision}"] = feature_version(
+            PACKAGED_MODEL_ID, embedding_variant(Settings(embedding_backend="openvino", embedding_precision=precision))
+        )
+    assert len(set(versions.values())) == 5  # a switch of backend or precision re-embeds
     # torch keeps the version of stores embedded before backends existed: no needless rebuild.
     assert versions["torch"] == feature_version(PACKAGED_MODEL_ID)
 

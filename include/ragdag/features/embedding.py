@@ -8,7 +8,8 @@ offline mode before sentence-transformers is imported.
 The backend (``RAGDAG_EMBEDDING_BACKEND``) runs the model: ``torch`` (sentence-transformers, on CUDA
 when present), or ``openvino`` / ``onnx`` on a graph exported from the same files at first use and
 cached under the data dir (:mod:`ragdag.features.model_export`). With a warm cache those two never
-import torch.
+import torch. ``RAGDAG_EMBEDDING_PRECISION=int8`` runs OpenVINO on that graph quantized by NNCF,
+calibrated on the chunks of the sample site's pages (:func:`calibration_chunks`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragdag.features.tokenizer import ModelTokenizer
-from ragdag.settings import Settings
+from ragdag.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ragdag.features.embedding_backends import Backend, Device, Encoder, Precision
 
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Real pages shipped with the project (the demo serves the same folder): the int8 calibration set.
+CALIBRATION_PAGES_DIR = PROJECT_ROOT / "include" / "sample_site"
 
 
 def resolve_model_location(model_id: str) -> str:
@@ -100,6 +103,25 @@ def load_sentence_transformer(model_id: str, device: str) -> Any:
     return model.eval()
 
 
+def calibration_chunks(tokenizer: ModelTokenizer, pages_dir: Path = CALIBRATION_PAGES_DIR) -> list[str]:
+    """The int8 calibration set: the pages' chunks, cleaned and chunked by the stage itself, and
+    their paragraphs and titles, so that short texts (queries) shape the int8 ranges too."""
+    from ragdag.crawling.extraction import extract_article
+    from ragdag.features.chunking import chunk_document
+    from ragdag.features.cleaning import clean_document
+    from ragdag.models import Category
+
+    texts: list[str] = []
+    for page in sorted(pages_dir.rglob("*.html")):
+        article = extract_article(page.read_bytes())
+        record = {"_id": page.name, "category": "articles", "content": article.content}
+        cleaned = clean_document(record)
+        chunks = [chunk.text for chunk in chunk_document(cleaned, Category.ARTICLES, tokenizer, page.name)]
+        paragraphs = [p.strip() for chunk in chunks for p in chunk.split("\n\n") if len(p.strip()) >= 20]
+        texts.extend([*chunks, *dict.fromkeys(paragraphs), *([article.title] if article.title else [])])
+    return texts
+
+
 def export_cache_dir(settings: Settings) -> Path:
     """Where exported graphs are cached (the layout below it belongs to ``model_export``)."""
     return settings.data_dir / "models"
@@ -136,7 +158,7 @@ def _load(
         encoder: Encoder = TorchEncoder(load_sentence_transformer(model_id, resolved))
         tokenizer = ModelTokenizer.from_sentence_transformer(encoder)
     else:
-        from ragdag.features.model_export import exported_model
+        from ragdag.features.model_export import exported_model, quantized_model
 
         exported = exported_model(
             model_id,
@@ -146,8 +168,15 @@ def _load(
             lambda: load_sentence_transformer(model_id, "cpu"),
             open_encoder=open_exported,
         )
-        encoder = open_exported(exported, threads, precision)
         tokenizer = ModelTokenizer.from_tokenizer_file(exported.tokenizer_file, exported.max_seq_length)
+        if precision == "int8":
+            exported = quantized_model(
+                exported,
+                CALIBRATION_PAGES_DIR,
+                lambda: calibration_chunks(tokenizer),
+                lambda graph: open_exported(graph, threads),
+            )
+        encoder = open_exported(exported, threads, precision)
     return Embedder(model_id, encoder, tokenizer, encoder.dim, backend)
 
 

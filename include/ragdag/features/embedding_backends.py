@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 Backend = Literal["torch", "openvino", "onnx"]
 Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["f32", "bf16"]
+Precision = Literal["f32", "bf16", "int8"]
 
 
 class Encoder(Protocol):
@@ -153,8 +153,9 @@ def _openvino(exported: ExportedModel, threads: int, precision: Precision = "f32
         "CPU",
         {
             # f32 unless bf16 is asked for: on CPUs with bf16 units (AMX, AVX512-BF16) OpenVINO
-            # would otherwise pick bf16 itself, and vectors would depend on the machine.
-            "INFERENCE_PRECISION_HINT": precision,
+            # would otherwise pick bf16 itself, and vectors would depend on the machine. An int8
+            # graph runs its quantized MatMuls in int8 and the rest in f32.
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",  # one synchronous batch at a time
         },
@@ -176,5 +177,6 @@ _RUNTIMES: dict[str, Callable[[ExportedModel, int, Precision], _ExportedEncoder]
 
 
 def open_exported(exported: ExportedModel, threads: int, precision: Precision = "f32") -> _ExportedEncoder:
-    """An encoder over a cached export, on ``threads`` CPU threads (``bf16``: OpenVINO only)."""
+    """An encoder over a cached export, on ``threads`` CPU threads (``bf16``: OpenVINO only; an int8
+    export is opened as it is, its precision is in the graph)."""
     return _RUNTIMES[exported.backend](exported, threads, precision)

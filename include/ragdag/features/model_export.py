@@ -12,6 +12,15 @@ instead of reusing a stale file. One process per machine exports: it holds ``<ba
 (``fcntl.flock``, released by the kernel if the process dies) while it writes a private temp folder
 and renames it into place (atomic on one file system). Workers that start meanwhile wait for the
 lock, then find the export made and load it; they never export it again.
+
+The int8 export (``RAGDAG_EMBEDDING_PRECISION=int8``) is the fp32 OpenVINO graph quantized by
+NNCF's post-training quantization (``nncf.quantize``, transformer preset: int8 weights and
+activations of the MatMuls, SmoothQuant) on real chunks, the calibration set: the sample site's
+pages cleaned and chunked by the stage itself. MiniLM's FFN down-projections stay fp32 (int8 there
+costs the most agreement for the least speed). It lives beside the fp32 export in
+``openvino-int8-<key>/``, the key hashing the fp32 export's, the int8 recipe, NNCF's version and
+the calibration pages; ``export.json`` records its lowest cosine to the fp32 graph on the
+calibration chunks, and an export below ``MIN_INT8_COSINE`` is refused.
 """
 
 from __future__ import annotations
@@ -49,6 +58,10 @@ OUTPUT_NAME = "sentence_embedding"
 OPSET = 17
 # Agreement with the torch model required before an export is cached (fp32 graphs agree to ~1e-7).
 MIN_EXPORT_COSINE = 0.9999
+INT8_RECIPE = "1"  # bumped whenever the quantization below changes
+# Below this cosine to the fp32 graph on a calibration chunk, the quantization went wrong.
+MIN_INT8_COSINE = 0.95
+_INT8_FP32_SCOPE = (r".*layer\.\d+/output/dense/MatMul",)  # the FFN down-projections
 
 _LIBRARIES: dict[str, tuple[str, ...]] = {
     "onnx": ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime"),
@@ -212,6 +225,100 @@ def _move_into_place(staging: Path, directory: Path, backend: ExportBackend) -> 
             raise RuntimeError(f"cannot move the export into {directory}: delete that folder") from error
     finally:
         shutil.rmtree(broken, ignore_errors=True)
+
+
+def _int8_key(fp32: ExportedModel, calibration_dir: Path) -> str:
+    recipe = {
+        "fp32": fp32.directory.name,
+        "recipe": INT8_RECIPE,
+        "nncf": _version("nncf"),
+        "calibration": _files_fingerprint(str(calibration_dir)),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def int8_dir(fp32: ExportedModel, calibration_dir: Path) -> Path:
+    return fp32.directory.with_name(f"{fp32.backend}-int8-{_int8_key(fp32, calibration_dir)}")
+
+
+def quantized_model(
+    fp32: ExportedModel,
+    calibration_dir: Path,
+    calibration_chunks: Callable[[], list[str]],
+    open_graph: Callable[[ExportedModel], Any],
+) -> ExportedModel:
+    """The int8 export of the fp32 OpenVINO export ``fp32``, made first (under the lock) if missing.
+
+    ``calibration_chunks`` gives the chunks of the pages in ``calibration_dir``; ``open_graph``
+    opens an export as an encoder (``features`` and ``encode``). Neither is called on a cache hit.
+    """
+    if fp32.backend != "openvino":
+        raise ValueError("int8 is an OpenVINO export: set RAGDAG_EMBEDDING_BACKEND=openvino")
+    directory = int8_dir(fp32, calibration_dir)
+    cached = _read(directory, "openvino")
+    if cached is not None:
+        return cached
+    with _export_lock(directory):
+        cached = _read(directory, "openvino")
+        if cached is not None:
+            log.info("using the int8 export another process made meanwhile: %s", directory)
+            return cached
+        log.info("quantizing %s to int8 with NNCF into %s (once per machine and version)", fp32.directory, directory)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            _quantize(fp32, staging, calibration_chunks(), open_graph)
+            _move_into_place(staging, directory, "openvino")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    made = _read(directory, "openvino")
+    if made is None:
+        raise RuntimeError(f"the int8 export left no usable files in {directory}")
+    return made
+
+
+def _quantize(fp32: ExportedModel, directory: Path, chunks: list[str], open_graph: Callable[..., Any]) -> None:
+    global exports_made
+    import nncf
+    import numpy as np
+    import openvino as ov
+
+    if not chunks:
+        raise RuntimeError("no calibration chunks for the int8 export: the sample site's pages are missing")
+    nncf.set_log_level(logging.WARNING)  # not one line per ignored node in the task log
+    reference = open_graph(fp32)
+    samples = [reference.features([chunk]) for chunk in chunks]  # one chunk a sample: no padding in the statistics
+    quantized = nncf.quantize(
+        ov.Core().read_model(str(fp32.graph)),
+        nncf.Dataset(samples),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(samples),
+        ignored_scope=nncf.IgnoredScope(patterns=list(_INT8_FP32_SCOPE)),
+    )
+    ov.save_model(quantized, directory / OPENVINO_FILE, compress_to_fp16=False)
+    for name in os.listdir(fp32.directory):  # the tokenizer files (and the fp32 manifest, replaced below)
+        if name not in (OPENVINO_FILE, "model.bin"):
+            shutil.copy2(fp32.directory / name, directory / name)
+    exported = ExportedModel(directory, "openvino", fp32.max_seq_length, fp32.dim, fp32.pad_token)
+    cosine = float(
+        (open_graph(exported).encode(chunks, batch_size=16) * reference.encode(chunks, batch_size=16)).sum(axis=1).min()
+    )
+    if not np.isfinite(cosine) or cosine < MIN_INT8_COSINE:
+        raise RuntimeError(
+            f"the int8 export gives vectors at cosine {cosine:.4f} of the fp32 graph's (< {MIN_INT8_COSINE}): "
+            "not cached; set RAGDAG_EMBEDDING_PRECISION=f32"
+        )
+    manifest = json.loads((fp32.directory / MANIFEST_FILE).read_text())
+    manifest.update(
+        {
+            "precision": "int8",
+            "int8_recipe": INT8_RECIPE,
+            "nncf": _version("nncf"),
+            "calibration_chunks": len(chunks),
+            "calibration_min_cosine_to_fp32": cosine,
+        }
+    )
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    exports_made += 1
 
 
 # --- the export itself (torch only on this path) -------------------------------------------------
