@@ -8,7 +8,9 @@ instruct datasets read.
 - **Scheduled on:** `validated_documents`.
 - **Reads:** validated documents in MongoDB.
 - **Does:** `plan` finds the pending documents (new or changed since they were stored) and splits
-  them into `RAGDAG_EMBEDDING_PARTITIONS` partitions by a hash of the document id; `encode` (one
+  them by a hash of the document id into partitions sized by the work (at least
+  `RAGDAG_EMBEDDING_MIN_PARTITION_CHUNKS` estimated chunks each, at most `RAGDAG_EMBEDDING_PARTITIONS`:
+  the sample data is one partition); `encode` (one
   mapped task per partition, on the Celery queue `embedding`) cleans, masks secrets and personal
   data (`ragdag.text_safety`), chunks (token-aware) and embeds its partition (all-MiniLM-L6-v2,
   384-d) and stages the vectors in the object store (`feature_staging/<run>/`): a failed
