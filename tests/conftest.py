@@ -61,8 +61,13 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         embedded_mongo.stop(data_dir)
 
 
+@pytest.fixture(scope="session")
+def generation_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("generation-cache")
+
+
 @pytest.fixture
-def settings(tmp_path: Path, mongo_uri: str, monkeypatch: pytest.MonkeyPatch):
+def settings(tmp_path: Path, mongo_uri: str, generation_cache_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings for one test: own data folder, own database, loopback crawling allowed."""
     from ragdag.settings import get_settings
 
@@ -70,6 +75,10 @@ def settings(tmp_path: Path, mongo_uri: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RAGDAG_MONGO_DATABASE", f"test_{uuid.uuid4().hex[:12]}")
     monkeypatch.setenv("RAGDAG_ALLOW_PRIVATE_NETWORKS", "true")
     monkeypatch.setenv("RAGDAG_PER_HOST_DELAY_S", "0")
+    # Preference pairs' rejected answers are real SmolLM2 generations (llama.cpp): short ones here,
+    # cached for the session by what they were made from (most tests build from the same corpus).
+    monkeypatch.setenv("RAGDAG_DATASET_REJECTED_MAX_TOKENS", "16")
+    monkeypatch.setenv("RAGDAG_DATASET_GENERATION_CACHE_DIR", str(generation_cache_dir))
     from ragdag.stores.mongo import as_airflow_mongo_conn
 
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", as_airflow_mongo_conn(mongo_uri))

@@ -261,6 +261,25 @@ class Settings(BaseSettings):
     dataset_min_distinct_instruction_share: float = Field(
         0.9, ge=0, le=1, description="Quality gate: share of distinct instructions a version must reach."
     )
+    dataset_rejected_by: Literal["base", "llm"] = Field(
+        "base",
+        description="Who writes the rejected side of preference pairs: `base`, the training base itself (a GGUF, "
+        "run in-process by llama.cpp); `llm`, the `llm_default` endpoint (a served base).",
+    )
+    dataset_rejected_max_tokens: int = Field(
+        160,
+        ge=1,
+        description="Most tokens of one rejected answer; each is budgeted to its chosen answer's length up to this.",
+    )
+    dataset_generation_cache_dir: Path | None = Field(
+        None,
+        description="Folder that caches model generations (LLM pairs, base answers) by what they were made from; "
+        "empty: the object store (generation_cache/). Entries are keyed by content, so one folder can serve "
+        "several data dirs.",
+    )
+    dataset_rejected_context_tokens: int = Field(
+        2048, ge=256, description="Context window of the local base model writing rejected answers."
+    )
     dataset_license: str = Field("other", description="License named in the dataset card (a Hugging Face license id).")
     llm_conn_id: str = Field(
         "llm_default",

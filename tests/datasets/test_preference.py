@@ -1,49 +1,69 @@
+"""Preference pairs: the author's text over the base model's own answer (pure functions), and the base
+model's answers themselves, written by the packaged SmolLM2 through llama.cpp and cached."""
+
 from __future__ import annotations
 
-from ragdag.datasets.preference import most_similar_other, preference_pairs, truncated
+import pytest
+
+from ragdag.datasets.preference import length_bias, preference_pairs
 from ragdag.datasets.records import GeneratedSample, SftSample
 
 
-def _item(doc: str, text: str, category: str = "articles", model_answer: str | None = None) -> GeneratedSample:
+def _item(doc: str, text: str, instruction: str | None = None) -> GeneratedSample:
     sample = SftSample(
-        instruction=f"About {text[:20]}",
+        instruction=instruction or f"Write about {text.split()[0]}.",
         output=text,
         document_id=doc,
         author_full_name="A",
-        category=category,
+        category="articles",
         extract_id=f"{doc}:0",
         instruction_kind="lead",
         generator="offline",
     )
-    return GeneratedSample(sample=sample, chosen=text, model_answer=model_answer)
+    return GeneratedSample(sample=sample, chosen=text)
 
 
-def test_rejected_is_the_most_similar_extract_of_another_document_of_the_same_category() -> None:
-    items = [
-        _item("a", "feature stores keep embeddings fresh across nightly batches"),
-        _item("a", "feature stores keep embeddings fresh and nightly batches consistent"),  # same document
-        _item("b", "embeddings stay fresh when feature stores run nightly"),
-        _item("c", "completely unrelated cooking recipe with garlic"),
-        _item("d", "feature stores keep embeddings fresh across nightly batches", category="posts"),
+def test_chosen_is_the_authors_text_and_rejected_the_base_models_answer() -> None:
+    items = [_item("a", "Feature stores keep embeddings fresh."), _item("b", "Retries need idempotent tasks.")]
+    pairs = preference_pairs(items, ["A model's answer.", "Another model answer."], "smollm2@abc")
+    assert [(p.chosen, p.rejected, p.rejected_by) for p in pairs] == [
+        ("Feature stores keep embeddings fresh.", "A model's answer.", "smollm2@abc"),
+        ("Retries need idempotent tasks.", "Another model answer.", "smollm2@abc"),
     ]
-    assert most_similar_other(items) == [2, 2, 0, 0, None]
-    pairs = preference_pairs(items)
-    assert [(p.document_id, p.rejected_by) for p in pairs] == [
-        ("a", "other_extract"),
-        ("a", "other_extract"),
-        ("b", "other_extract"),
-        ("c", "other_extract"),
-        ("d", "truncated"),
+    assert pairs[0].prompt == items[0].sample.instruction and pairs[1].document_id == "b"
+
+
+def test_a_pair_without_a_rejected_answer_or_with_the_same_text_is_left_out() -> None:
+    items = [_item("a", "Same words here."), _item("b", "Other words."), _item("c", "Third text.")]
+    pairs = preference_pairs(items, ["Same   words\nhere.", "", "A real answer."], "m")
+    assert [p.document_id for p in pairs] == ["c"]
+
+
+def test_the_length_bias_is_measured() -> None:
+    pairs = preference_pairs([_item("a", "x" * 300), _item("b", "y" * 100)], ["z" * 100, "w" * 100], "m")
+    assert length_bias(pairs) == {"chosen_mean_chars": 200.0, "rejected_mean_chars": 100.0, "chosen_to_rejected": 2.0}
+    assert length_bias([]) == {}
+
+
+@pytest.mark.slow  # runs the packaged SmolLM2 in llama.cpp
+def test_the_base_model_answers_each_instruction_within_its_budget_and_from_the_cache_again(settings) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (requirements.txt) is not installed")
+    from ragdag.datasets.base_answers import base_answers
+    from ragdag.datasets.generation_cache import GenerationCache
+    from ragdag.stores.object_store import open_object_store
+
+    prompts = [
+        "Explain in two sentences why a data pipeline should be idempotent.",
+        "Write a short paragraph about retrieval-augmented generation.",
     ]
-    assert pairs[0].rejected == items[2].chosen and pairs[0].chosen == items[0].chosen
-    assert pairs[0].prompt == items[0].sample.instruction
+    chosen = ["An idempotent task can run twice and leave the same state. " * 2, "RAG retrieves, then answers."]
+    cache = GenerationCache(open_object_store(settings))
+    first = base_answers(settings, cache, prompts, chosen)
+    assert first.engine == "llama.cpp" and first.model.startswith("smollm2-135m-instruct@")
+    assert first.generated == 2 and all(len(a.split()) >= 3 for a in first.answers), first.answers
+    assert all(sum(c.isascii() for c in a) >= 0.95 * len(a) for a in first.answers), "English text"
+    # The short chosen answer (7 tokens) gets the minimum budget (16 tokens): a short rejected answer too.
+    assert len(first.answers[1].split()) <= 24
 
-
-def test_the_model_answer_is_rejected_when_there_is_one() -> None:
-    [pair] = preference_pairs([_item("a", "The author's own words on pipelines.", model_answer="A model's answer.")])
-    assert (pair.rejected, pair.rejected_by) == ("A model's answer.", "llm")
-
-
-def test_a_truncated_answer_is_shorter_and_never_equal() -> None:
-    text = "First sentence here. Second sentence is longer than the first. Third one closes the answer."
-    assert truncated(text) == "First sentence here." and len(truncated("one long sentence without a stop")) < 33
+    again = base_answers(settings, GenerationCache(open_object_store(settings)), prompts, chosen)
+    assert again.answers == first.answers and again.generated == 0 and again.cache_hits == 2

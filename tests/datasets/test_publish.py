@@ -55,7 +55,7 @@ def test_demo_version_is_varied_split_by_document_and_complete(settings, mongo_d
     for split in layout.SPLITS:
         pairs = _rows(store, layout.preference_key(manifest.version, split))
         assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
-        assert {p["rejected_by"] for p in pairs} <= {"other_extract", "truncated"}
+        assert {p["rejected_by"] for p in pairs} == {manifest.generation.rejected["model"]}
         sft_docs = {s["document_id"] for s in (train if split == "train" else test)}
         assert {p["document_id"] for p in pairs} <= sft_docs
 

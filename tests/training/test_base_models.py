@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ragdag.packaged_models import package_dir
 from ragdag.settings import get_settings
-from ragdag.training.base_models import package_dir
 from ragdag.training.job import InvalidTrainConf, parse_train_conf, resolve_hyperparameters
 
 

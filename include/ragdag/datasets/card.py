@@ -23,11 +23,27 @@ _FILTER_NOTES = {
     "exact_duplicates": "repeated answers dropped (case and spaces ignored)",
     "near_duplicates": "answers with estimated Jaccard ≥ {threshold} (MinHash LSH, word 5-grams) to an earlier one dropped",
 }
-_REJECTED = {
-    "llm": "the model's own answer to the instruction",
-    "other_extract": "the most similar extract of another document in the same split (on topic, but not the answer)",
-    "truncated": "the first third of the author's answer (an incomplete answer)",
-}
+
+
+def _preference_text(rejected_by: Mapping[str, int], rejected: Mapping[str, Any]) -> str:
+    """Who wrote the rejected side, how, and the length bias that remains."""
+    if not rejected_by:
+        return "No preference pairs."
+    writers = "; ".join(f"`{model}` ({count} pairs)" for model, count in sorted(rejected_by.items()))
+    length = rejected.get("length") or {}
+    bias = (
+        f" Length bias: chosen {length['chosen_mean_chars']:.0f} characters on average, rejected "
+        f"{length['rejected_mean_chars']:.0f} (ratio {length['chosen_to_rejected']:.2f}; each rejected answer was "
+        f"budgeted to its chosen answer's length in tokens, up to {rejected.get('max_tokens')})."
+        if length
+        else ""
+    )
+    return (
+        "`chosen` is the author's own text for the instruction; `rejected` is the base model's own greedy answer "
+        f"to the same instruction ({rejected.get('engine', 'unknown engine')}), written by {writers}: DPO learns "
+        f"the author's voice over the model's.{bias} {rejected.get('without_pair', 0)} samples got no pair (an "
+        "empty answer, or the same text as the author's)."
+    )
 
 
 def _by_kind(count: FilterCount) -> str:
@@ -173,17 +189,13 @@ def render_card(
         "",
         "## Preference pairs",
         "",
-        "`rejected` is "
-        + "; ".join(f"{_REJECTED[name]} ({count} pairs)" for name, count in sorted(rejected_by.items()))
-        + "."
-        if rejected_by
-        else "No preference pairs.",
+        _preference_text(rejected_by, generation.get("rejected") or {}),
         "",
         "## Known limits",
         "",
         "- Small and single-author by construction: it reflects the crawled sources, their topics and their errors.",
         "- Offline instructions are templates filled from the document's structure: varied, but not how a user "
-        "would phrase a request; offline `rejected` answers are weak by construction, not model mistakes.",
+        "would phrase a request.",
         "- Language detection (py3langid) and the boilerplate, PII and near-duplicate filters are heuristics: some "
         "noise stays, some good samples go. Numbers are masked only when they validate (phone metadata, Luhn, "
         "IBAN mod-97, SSN rules), and in code only when written as a person writes them; names of people in "

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ragdag.datasets import layout
-from ragdag.stores.object_store import ObjectStore
+from ragdag.settings import Settings
+from ragdag.stores.object_store import LocalObjectStore, ObjectStore, open_object_store
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,9 @@ class GenerationCache:
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"cache_hits": self.hits, "cache_misses": self.misses}
+
+
+def open_generation_cache(settings: Settings) -> GenerationCache:
+    """The cache of this platform: ``RAGDAG_DATASET_GENERATION_CACHE_DIR`` if set, else the object store."""
+    folder = settings.dataset_generation_cache_dir
+    return GenerationCache(LocalObjectStore(folder) if folder else open_object_store(settings))

@@ -27,9 +27,10 @@ from ragdag.datasets.card import render_card
 from ragdag.datasets.changes import ContentChanges, build_decision, content_changes
 from ragdag.datasets.extracts import group_extracts
 from ragdag.datasets.filters import FilterConfig, FilterCount, apply_filters
+from ragdag.datasets.generation_cache import open_generation_cache
 from ragdag.datasets.instruct import decontaminate, held_out_documents
 from ragdag.datasets.offline import GENERATOR_VERSION, generate_offline
-from ragdag.datasets.preference import preference_pairs
+from ragdag.datasets.preference import length_bias, preference_pairs
 from ragdag.datasets.quality import (
     DatasetQualityFailed,
     QualityReport,
@@ -41,6 +42,7 @@ from ragdag.datasets.quality import (
 from ragdag.datasets.records import Extract, GeneratedSample, PreferencePair, SftSample
 from ragdag.documents import DOCUMENT_COLLECTIONS
 from ragdag.errors import PermanentError
+from ragdag.models import Category
 from ragdag.observability.run_records import record_stage_report
 from ragdag.settings import Settings
 from ragdag.stages import Stage
@@ -75,6 +77,7 @@ class GenerationInfo(BaseModel):
     malformed_replies: int = 0
     failed_requests: int = 0
     stats: dict[str, int] = {}
+    rejected: dict[str, Any] = {}  # who wrote the preference pairs' rejected side, and the length bias left
 
 
 class DatasetManifest(BaseModel):
@@ -216,6 +219,9 @@ def dataset_settings(settings: Settings) -> dict[str, Any]:
         "test_share": settings.dataset_test_share,
         "seed": settings.dataset_seed,
         "license": settings.dataset_license,
+        "rejected_by": settings.dataset_rejected_by,
+        "rejected_max_tokens": settings.dataset_rejected_max_tokens,
+        "rejected_base": settings.training_base_model if settings.dataset_rejected_by == "base" else None,
         "llm_pairs_per_extract": settings.llm_pairs_per_extract if settings.dataset_generator == "llm" else None,
         "llm_temperature": settings.llm_temperature if settings.dataset_generator == "llm" else None,
         "llm_max_tokens": settings.llm_max_tokens if settings.dataset_generator == "llm" else None,
@@ -251,11 +257,11 @@ def _offline(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[Gene
 
 
 def _llm(settings: Settings, extracts: Sequence[Extract]) -> tuple[list[GeneratedSample], GenerationInfo]:
-    from ragdag.datasets.generation_cache import GenerationCache
+    from ragdag.datasets.generation_cache import open_generation_cache
     from ragdag.datasets.llm_generator import generate_with_llm, prompt_version
     from ragdag.llm_client import open_llm_client
 
-    cache = GenerationCache(open_object_store(settings))
+    cache = open_generation_cache(settings)
     with open_llm_client(settings) as client:
         samples, stats = generate_with_llm(extracts, client, cache, pairs_per_extract=settings.llm_pairs_per_extract)
         usage = client.usage
@@ -306,6 +312,37 @@ def _latest_drift(settings: Settings) -> dict[str, Any] | None:
     from ragdag.features.drift import latest_drift
 
     return latest_drift(settings)
+
+
+def _preference_splits(
+    settings: Settings,
+    store: ObjectStore,
+    train_items: Sequence[GeneratedSample],
+    test_items: Sequence[GeneratedSample],
+) -> tuple[list[PreferencePair], list[PreferencePair], dict[str, Any]]:
+    """Preference pairs of both splits, the rejected side written by the base model (masked like
+    every other text of the version), and what it took (for the manifest and the card)."""
+    from ragdag.datasets.base_answers import base_answers
+
+    items = [*train_items, *test_items]
+    made = base_answers(
+        settings, open_generation_cache(settings), [i.sample.instruction for i in items], [i.chosen for i in items]
+    )
+    rejected = [mask_text(a, code=i.sample.category == Category.REPOSITORIES).text for i, a in zip(items, made.answers)]
+    split = len(train_items)
+    pref_train = preference_pairs(train_items, rejected[:split], made.model)
+    pref_test = preference_pairs(test_items, rejected[split:], made.model)
+    info = {
+        "model": made.model,
+        "engine": made.engine,
+        "generated": made.generated,
+        "cache_hits": made.cache_hits,
+        "max_tokens": settings.dataset_rejected_max_tokens,
+        "pairs": len(pref_train) + len(pref_test),
+        "without_pair": len(items) - len(pref_train) - len(pref_test),
+        "length": length_bias([*pref_train, *pref_test]),
+    }
+    return pref_train, pref_test, info
 
 
 def _sha256(data: bytes) -> str:
@@ -383,7 +420,6 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
     test_items = [g for g in test_candidates if g.sample.extract_id not in dropped_ids]
     train = [g.sample for g in train_items]
     test = clean_test
-    pref_train, pref_test = preference_pairs(train_items), preference_pairs(test_items)
 
     store = open_object_store(settings)
     quality, gx_result = check_samples(settings, train, test, run_id, _detect_language)
@@ -392,6 +428,8 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         error = DatasetQualityFailed(failure_message(quality))
         error.report = quality
         raise error
+    # The rejected side is the base model's own answer: asked only once the samples passed the gate.
+    pref_train, pref_test, rejected_info = _preference_splits(settings, store, train_items, test_items)
 
     data = {
         layout.TRAIN_FILE: _jsonl(train),
@@ -420,6 +458,7 @@ def publish_instruct_dataset(settings: Settings, run_id: str, *, force: bool = F
         "dropped_extract_ids": sorted(dropped_ids),
     }
     rejected_by = Counter(p.rejected_by for p in [*pref_train, *pref_test])
+    generation = generation.model_copy(update={"rejected": rejected_info})
     masked = masked_in_rows([*train, *test], [*pref_train, *pref_test])
     data[layout.CARD_FILE] = render_card(
         version=version,

@@ -50,7 +50,7 @@ class PreferencePair(BaseModel):
     author_full_name: str
     extract_id: str
     source: str | None = None
-    rejected_by: str  # llm | other_extract | truncated
+    rejected_by: str  # the model that wrote the rejected side (base_answers.BaseAnswers.model)
 
 
 class GeneratedSample(BaseModel):

