@@ -11,7 +11,6 @@ A version whose samples fail any expectation is not published: the caller raises
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -109,22 +108,11 @@ def samples_frame(
 
 def run_suite(config: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
     """Validate ``frame`` against the suite ``config``; the GX result as a JSON dict."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
 
-    context = gx.get_context(
-        project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        ),
-        mode="ephemeral",
-    )
+    from ragdag.validation.gate import gx_context
+
+    context = gx_context()
     batch = (
         context.data_sources.add_pandas("ragdag_instruct_samples")
         .add_dataframe_asset(SUITE_NAME)

@@ -99,15 +99,8 @@ class GxSession:
         return self.docs_root / category.value
 
     def _build(self) -> None:
-        # GX logs hundreds of INFO lines while importing; they would bury the task log.
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
 
         sites = {
             category.value: {
@@ -121,14 +114,7 @@ class GxSession:
             }
             for category in self.suites
         }
-        config = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            data_docs_sites=sites,
-            # No phoning home from a pipeline worker; no progress bars in task logs.
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        )
-        context = gx.get_context(project_config=config, mode="ephemeral")
+        context = gx_context(data_docs_sites=sites)
         source = context.data_sources.add_pandas("ragdag_documents")
         for category, definition in self.suites.items():
             batch = source.add_dataframe_asset(category.value).add_batch_definition_whole_dataframe("pending")
@@ -202,6 +188,28 @@ class GxSession:
             failures=failures,
             result=suite_result.to_json_dict(),
         )
+
+
+def gx_context(*, data_docs_sites: dict[str, Any] | None = None) -> Any:
+    """An ephemeral Great Expectations context, the one way the project makes one (the document
+    gate, the dataset quality suite): stores in memory, no analytics, no progress bars."""
+    # GX logs hundreds of INFO lines while importing; they would bury the task log.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites=data_docs_sites,
+        # No phoning home from a pipeline worker; no progress bars in task logs.
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
 
 
 def failed_share(validated: int, quarantined: int) -> float:

@@ -115,20 +115,22 @@ def _check_expectations(path: Path, expectations: Any, *, row_level: bool = True
             )
 
 
-def load_suite_config(path: Path, parameters: dict[str, Any], *, row_level: bool = True) -> tuple[dict[str, Any], int]:
-    """Read any suite file, check the house rules, fill its placeholders; return (config, version).
-
-    ``row_level=False`` is for suites that judge a whole batch (the instruct samples' suite, whose
-    failing expectation fails the version): any expectation type, ``mostly`` allowed.
-    """
+def _read_suite(path: Path, missing: str) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SuiteError(f"{path} is missing") from None
+        raise SuiteError(f"{path} {missing}") from None
     except json.JSONDecodeError as error:
         raise SuiteError(f"{path} is not valid JSON: {error}") from error
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be an object with name, meta, expectations")
+    return raw
+
+
+def _checked(
+    path: Path, raw: dict[str, Any], parameters: dict[str, Any], *, row_level: bool
+) -> tuple[dict[str, Any], int]:
+    """The house rules every suite keeps (a version; the expectations allowed), placeholders filled."""
     version = (raw.get("meta") or {}).get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise SuiteError(f"{path}: set meta.version to a positive integer (bump it on every change)")
@@ -136,16 +138,19 @@ def load_suite_config(path: Path, parameters: dict[str, Any], *, row_level: bool
     return _fill_parameters(raw, parameters, str(path)), version
 
 
+def load_suite_config(path: Path, parameters: dict[str, Any], *, row_level: bool = True) -> tuple[dict[str, Any], int]:
+    """Read any suite file, check the house rules, fill its placeholders; return (config, version).
+
+    ``row_level=False`` is for suites that judge a whole batch (the instruct samples' suite, whose
+    failing expectation fails the version): any expectation type, ``mostly`` allowed.
+    """
+    return _checked(path, _read_suite(path, "is missing"), parameters, row_level=row_level)
+
+
 def load_suite_definition(path: Path, parameters: dict[str, Any]) -> SuiteDefinition:
-    """Read one suite file, check the house rules and fill its ``$PARAMETER`` placeholders."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SuiteError(f"{path} is missing: every category needs a suite file") from None
-    except json.JSONDecodeError as error:
-        raise SuiteError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{path}: the top level must be an object with name, meta, expectations")
+    """Read one category's suite file (named after the category), check the house rules and fill
+    its ``$PARAMETER`` placeholders."""
+    raw = _read_suite(path, "is missing: every category needs a suite file")
     try:
         category = Category(raw.get("name"))
     except ValueError:
@@ -154,11 +159,7 @@ def load_suite_definition(path: Path, parameters: dict[str, Any]) -> SuiteDefini
         ) from None
     if path.stem != category.value:
         raise SuiteError(f"{path}: a suite named {category.value!r} belongs in {category.value}.json")
-    version = (raw.get("meta") or {}).get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SuiteError(f"{path}: set meta.version to a positive integer (bump it on every change)")
-    _check_expectations(path, raw.get("expectations"))
-    config = _fill_parameters(raw, parameters, str(path))
+    config, version = _checked(path, raw, parameters, row_level=True)
     return SuiteDefinition(name=category.value, category=category, version=version, path=path, config=config)
 
 
