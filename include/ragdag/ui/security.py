@@ -16,9 +16,21 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends
 
-from ragdag.assets import CHAIN_DAG_IDS
+from ragdag.assets import (
+    EMBEDDED_CHUNKS,
+    INSTRUCT_DATASET,
+    PRODUCING_DAG,
+    RAW_DOCUMENTS,
+    TRAINED_MODEL,
+    VALIDATED_DOCUMENTS,
+)
 
-CRAWL_DAG, VALIDATION_DAG, FEATURES_DAG, DATASETS_DAG, TRAINING_DAG = CHAIN_DAG_IDS
+# A page's data is what one DAG writes: its permissions are those of the DAG producing that Asset.
+CRAWL_DAG = PRODUCING_DAG[RAW_DOCUMENTS.name]  # documents, crawl errors
+VALIDATION_DAG = PRODUCING_DAG[VALIDATED_DOCUMENTS.name]  # validation state, quarantine
+FEATURES_DAG = PRODUCING_DAG[EMBEDDED_CHUNKS.name]  # chunks, search
+DATASETS_DAG = PRODUCING_DAG[INSTRUCT_DATASET.name]  # dataset versions
+TRAINING_DAG = PRODUCING_DAG[TRAINED_MODEL.name]  # model registry
 
 
 def can_read(dag_id: str) -> Any:
