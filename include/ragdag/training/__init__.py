@@ -1,0 +1,1 @@
+"""The training stage: a training job (local process or SageMaker), its evaluation, and the model registry."""
