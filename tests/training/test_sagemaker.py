@@ -82,7 +82,9 @@ def test_the_training_job_request_field_by_field(sagemaker_settings, moto_endpoi
     hyper = described["HyperParameters"]
     assert hyper["sagemaker_program"] == "train.py"
     assert hyper["max_steps"] == "100" and hyper["lora_r"] == "16" and hyper["lora_alpha"] == "32"
-    assert hyper["dataset_version"] == manifest["version"] and "base_model" not in hyper
+    assert hyper["dataset_version"] == manifest["version"]
+    # The packaged default base is not installed in the image: the job starts from its hub model.
+    assert hyper["base_model"] == hyper["base_model_hub_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in described["InputDataConfig"]}
     assert {name: c["S3Uri"] for name, c in channels.items()} == {
         "train": f"{prefix}/train.jsonl",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragdag.datasets.layout import preference_key, sft_key
 from ragdag.errors import PermanentError
+from ragdag.packaged_models import PACKAGED_BASES, package_spec
 from ragdag.settings import Settings
 from ragdag.training.base_models import BaseModelNotAllowed, check_base_model
 
@@ -197,3 +198,18 @@ def plan_training_job(
         test_key=sft_key(version, "test"),
         preference_keys={s: preference_key(version, s) for s in ("train", "test")} if has_preference else None,
     )
+
+
+def entry_point_arguments(hyperparameters: dict[str, str], *, backend: Literal["local", "sagemaker"]) -> dict[str, str]:
+    """The job's hyperparameters as train.py takes them on ``backend``. A packaged base model's name
+    becomes its file here (``<package>:<file>``) and, on SageMaker, where the package is not
+    installed, the hub model it was made from; the registry and the model id keep the name."""
+    base = hyperparameters.get("base_model", "")
+    if base not in PACKAGED_BASES:
+        return dict(hyperparameters)
+    hub_id = PACKAGED_BASES[base].hub_id
+    return {
+        **hyperparameters,
+        "base_model": package_spec(base) if backend == "local" else hub_id,
+        "base_model_hub_id": hub_id,
+    }

@@ -9,10 +9,9 @@ import tempfile
 from pathlib import Path
 
 from ragdag.errors import PermanentError
-from ragdag.packaged_models import PACKAGED_BASES, package_spec
 from ragdag.stores.object_store import ObjectStore
 from ragdag.training.artifacts import pack_model_dir
-from ragdag.training.job import TrainingJob
+from ragdag.training.job import TrainingJob, entry_point_arguments
 
 ENTRY_MODULE = "ragdag.training.train"
 
@@ -37,15 +36,6 @@ def stage_channels(store: ObjectStore, job: TrainingJob, root: Path) -> dict[str
     return folders
 
 
-def entry_point_arguments(hyperparameters: dict[str, str]) -> dict[str, str]:
-    """The job's hyperparameters as train.py takes them here: a packaged base model's name becomes
-    its file (``<package>:<file>``) and hub id; the registry and the model id keep the name."""
-    base = hyperparameters.get("base_model", "")
-    if base not in PACKAGED_BASES:
-        return dict(hyperparameters)
-    return {**hyperparameters, "base_model": package_spec(base), "base_model_hub_id": PACKAGED_BASES[base].hub_id}
-
-
 def run_local_training(
     store: ObjectStore, job: TrainingJob, *, num_threads: int, timeout_s: float, model_cache_dir: Path | None = None
 ) -> bytes:
@@ -55,7 +45,10 @@ def run_local_training(
         root = Path(tmp)
         folders = stage_channels(store, job, root)
         model_dir = root / "model"
-        args = [f"--{name}={value}" for name, value in sorted(entry_point_arguments(job.hyperparameters).items())]
+        args = [
+            f"--{name}={value}"
+            for name, value in sorted(entry_point_arguments(job.hyperparameters, backend="local").items())
+        ]
         args.append(f"--num_threads={num_threads}")
         args.append("--eval_in_job=false")  # the evaluate task measures base and candidate on the same split
         if model_cache_dir is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from ragdag.errors import PermanentError
 from ragdag.settings import Settings
 from ragdag.stores.object_store import ObjectStore, open_object_store
-from ragdag.training.job import TrainingJob
+from ragdag.training.job import TrainingJob, entry_point_arguments
 from ragdag.training.train import METRIC_PREFIX
 
 HERE = Path(__file__).parent
@@ -100,7 +100,8 @@ def training_job_config(settings: Settings, store: ObjectStore, job: TrainingJob
         # One prefix holding preference/train.jsonl and preference/test.jsonl.
         channels.append(_channel("preference", store.uri(job.preference_keys["train"]).rsplit("/", 1)[0] + "/"))
     # An empty value (no base model: the tiny default) is train.py's default: not sent.
-    hyperparameters = {k: v for k, v in job.hyperparameters.items() if v != ""}
+    arguments = entry_point_arguments(job.hyperparameters, backend="sagemaker")
+    hyperparameters = {k: v for k, v in arguments.items() if v != ""}
     if settings.sagemaker_use_spot:
         hyperparameters["checkpoint_dir"] = CHECKPOINT_LOCAL_PATH
     config: dict[str, Any] = {
