@@ -47,7 +47,7 @@ def test_bad_conf_names_the_field(conf: dict, message: str) -> None:
 
 def test_a_sources_file_author_must_be_a_name(tmp_path: Path) -> None:
     sources = tmp_path / "sources.yaml"
-    sources.write_text("authors:\n  - full_name: \"Ada <script>\"\n    links: [https://ada.example.com/notes]\n")
+    sources.write_text('authors:\n  - full_name: "Ada <script>"\n    links: [https://ada.example.com/notes]\n')
     with pytest.raises(InvalidCrawlConf, match=r"sources file .*authors\.0\.full_name: .*not a person's name"):
         plan_targets(None, sources)
     sources.write_text("authors:\n  - full_name: Zoë O'Brien-Smith\n    links: [https://ada.example.com/notes]\n")
