@@ -196,9 +196,8 @@ def test_bad_answers_are_recorded_errors(settings, mongo_db, mastodon, fault, re
 
 
 def test_unknown_account_and_access_token(settings, mongo_db, mastodon, monkeypatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MASTODON_DEFAULT", '{"conn_type": "generic", "password": "token-123"}'
-    )  # pragma: allowlist secret
+    token = '{"conn_type": "generic", "password": "token-123"}'  # pragma: allowlist secret
+    monkeypatch.setenv("AIRFLOW_CONN_MASTODON_DEFAULT", token)
     crawl(settings, mastodon)
     hits = mastodon.server.hits_for(mastodon.statuses_path)
     assert hits and all(hit.headers.get("authorization") == "Bearer token-123" for hit in hits)
