@@ -60,7 +60,7 @@ def asset_events_of(dag_run) -> list:
 
 
 @pytest.mark.parametrize("conf", BAD_CONFS.values(), ids=BAD_CONFS.keys())
-def test_bad_conf_fails_the_first_task_naming_the_field(crawl_dag, settings, capfd, conf: dict) -> None:
+def test_bad_conf_fails_the_first_task_naming_the_field(crawl_dag, settings, capfd, caplog, conf: dict) -> None:
     with pytest.raises(InvalidCrawlConf) as expected:
         parse_crawl_conf(conf)
     field = str(expected.value).removeprefix("invalid crawl_sources conf: ").split(":")[0]
@@ -76,7 +76,8 @@ def test_bad_conf_fails_the_first_task_naming_the_field(crawl_dag, settings, cap
     }
     # The task log carries the same message, naming the field; no retry was attempted.
     log = capfd.readouterr()
-    assert f"AirflowFailException: {expected.value}" in log.out + log.err
+    # A PermanentError fails the task without retries (dag_wiring's retry policy), its type and message logged.
+    assert f"InvalidCrawlConf: {expected.value}" in log.out + log.err + caplog.text
     [plan] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "plan_targets"]
     assert plan.try_number == 1
     assert asset_events_of(dag_run) == []
