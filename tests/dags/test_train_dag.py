@@ -75,7 +75,8 @@ def test_local_run_trains_evaluates_promotes_then_reuses(train_dag, fast, mongo_
         "succeeded",
         "production",
     )
-    assert extra["promoted"] and "beats the base model" in extra["reason"] and extra["trained_now"]
+    assert extra["promoted"] and "the base model" in extra["reason"] and extra["trained_now"]
+    assert "its lower bound beats the margin" in extra["reason"]
     assert extra["metrics"]["nll_per_byte"] > 0
     record = mongo_db[MODEL_REGISTRY].find_one({"_id": extra["model_id"]})
     assert record["trained_by_run_id"] == dag_run.run_id and record["evaluation"]["metrics"]["base"]
