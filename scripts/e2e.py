@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--author", default="Jane Doe")
     parser.add_argument("--mongo-uri", help="use this MongoDB instead of starting the embedded one")
     parser.add_argument("--work-dir", type=Path, help="where Airflow's home and the data go (default: a temp dir)")
-    parser.add_argument("--chain-timeout", type=float, default=600.0, help="seconds for the whole chain")
+    parser.add_argument(
+        "--chain-timeout", type=float, default=1800.0, help="seconds for the whole chain (a hang guard: 3-6 min here)"
+    )
     parser.add_argument("--bad-conf-timeout", type=float, default=300.0, help="seconds for the bad-conf run")
     parser.add_argument("--no-bad-conf", action="store_true", help="skip the bad-conf check")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
