@@ -320,8 +320,8 @@ def load_pretrained(base_model: str, cache_dir: str = ""):
 def describe_base(base_model: str, hub_id: str = "") -> str:
     named = PACKAGE_FILE.match(base_model)
     if named:
-        return f"`{hub_id or base_model}` ({named['file']} from the `{named['package']}` package, dequantized)"
-    return f"`{base_model}`"
+        return f"{hub_id or base_model} ({named['file']} from the {named['package']} package, dequantized)"
+    return base_model
 
 
 def lora_config(model_args: ModelArguments, num_layers: int):
