@@ -149,6 +149,7 @@ def answer_nll(model, tokenizer, instruction: str, answer: str, options: Evaluat
     shared = 0
     while shared < min(len(prompt_ids), len(full_ids)) and prompt_ids[shared] == full_ids[shared]:
         shared += 1
+    answer_tokens = len(full_ids) - shared  # the answer and its eos, before the length cut
     full_ids = full_ids[: options.max_seq_length]
     if shared >= len(full_ids):
         return None
@@ -160,7 +161,6 @@ def answer_nll(model, tokenizer, instruction: str, answer: str, options: Evaluat
     targets = labels[0, 1:]
     nll = torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
     # Bytes of the answer part that fit: the share of its tokens that were scored.
-    answer_tokens = len(_encode(tokenizer, prompt + answer)) - shared + 1
     scored = int((targets != -100).sum())
     size = len(answer.encode("utf-8")) * min(1.0, scored / max(answer_tokens, 1))
     return {"nll": float(nll), "tokens": scored, "bytes": size}
